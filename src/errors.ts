@@ -1,0 +1,169 @@
+// The one registry of user-facing errors. Every error mlserve shows a user is
+// declared here with its code, message, suggested fix and exit code, and
+// documented under the same code in docs/errors.md (a unit test holds the two
+// in step). This module imports nothing of ours, so every part may use it.
+
+export interface ErrorSpec<P> {
+  /** Process exit code: 2 for bad input or config, 1 for a failure at run time. */
+  exitCode: number
+  message: (params: P) => string
+  suggestion: (params: P) => string
+}
+
+const define = <P = Record<string, never>>(spec: ErrorSpec<P>): ErrorSpec<P> => spec
+
+export const errorRegistry = {
+  MLS_INVALID_FLAG: define<{flag: string; value: string; expected: string}>({
+    exitCode: 2,
+    message: (p) => `Invalid value for ${p.flag}: received ${JSON.stringify(p.value)}.`,
+    suggestion: (p) => `Pass ${p.flag} as ${p.expected}.`,
+  }),
+  MLS_CONFIG_NOT_FOUND: define<{path: string}>({
+    exitCode: 2,
+    message: (p) => `No mlserve.yaml found at ${p.path}.`,
+    suggestion: () =>
+      'Pass the project directory or the config file path, or create a project with `mlserve init DIR --template python`.',
+  }),
+  MLS_CONFIG_INVALID: define<{file: string; count: number}>({
+    exitCode: 2,
+    message: (p) => `${p.file} has ${p.count} error${p.count === 1 ? '' : 's'}.`,
+    suggestion: () =>
+      'Fix each field listed above; `mlserve schema` prints the JSON Schema, and docs/config.md lists every field.',
+  }),
+  MLS_API_NOT_FOUND: define<{name: string; file: string; available: string[]}>({
+    exitCode: 2,
+    message: (p) => `No API named "${p.name}" in ${p.file}.`,
+    suggestion: (p) =>
+      p.available.length > 0
+        ? `Use one of: ${p.available.join(', ')}.`
+        : `Add a RealtimeAPI named "${p.name}" to ${p.file}.`,
+  }),
+  MLS_API_AMBIGUOUS: define<{file: string; available: string[]}>({
+    exitCode: 2,
+    message: (p) => `${p.file} defines several APIs: ${p.available.join(', ')}.`,
+    suggestion: () => 'Choose one with --api NAME.',
+  }),
+  MLS_TEMPLATE_UNKNOWN: define<{template: string; available: string[]}>({
+    exitCode: 2,
+    message: (p) => `Unknown template "${p.template}".`,
+    suggestion: (p) => `Use one of: ${p.available.join(', ')} (see \`mlserve init --list\`).`,
+  }),
+  MLS_INIT_FILES_EXIST: define<{dir: string; files: string[]}>({
+    exitCode: 2,
+    message: (p) => `${p.dir} already holds files init would overwrite: ${p.files.join(', ')}.`,
+    suggestion: () => 'Choose an empty directory, or pass --force to overwrite these files.',
+  }),
+  MLS_INVALID_API_NAME: define<{name: string; proposal: string}>({
+    exitCode: 2,
+    message: (p) =>
+      `"${p.name}" is not a valid API name: names are DNS-1123 labels (lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters).`,
+    suggestion: (p) => `Use "${p.proposal}" instead (pass it with --name).`,
+  }),
+  MLS_TEMPLATE_SETUP_FAILED: define<{template: string; step: string; output: string}>({
+    exitCode: 1,
+    message: (p) => `The ${p.template} template's ${p.step} failed:\n${p.output}`,
+    suggestion: () =>
+      'Check that the interpreter has the packages the template needs (see the template README), or set MLSERVE_PYTHON to one that does.',
+  }),
+  MLS_INTERPRETER_NOT_FOUND: define<{interpreter: string; api: string}>({
+    exitCode: 2,
+    message: (p) => `Python interpreter "${p.interpreter}" for API "${p.api}" was not found or does not run.`,
+    suggestion: () =>
+      'Set predictor.interpreter in mlserve.yaml or the MLSERVE_PYTHON environment variable to a working python3 (for example /usr/bin/python3).',
+  }),
+  MLS_PREDICTOR_TYPE_UNSUPPORTED: define<{api: string; type: string}>({
+    exitCode: 2,
+    message: (p) => `API "${p.api}" uses predictor type "${p.type}", which mlserve does not serve.`,
+    suggestion: () =>
+      'Use `type: python` with a PythonPredictor class, or `type: command` with an HTTP server command that reads $PORT.',
+  }),
+  MLS_PREDICTOR_NOT_FOUND: define<{api: string; path: string}>({
+    exitCode: 2,
+    message: (p) => `API "${p.api}": predictor file ${p.path} does not exist.`,
+    suggestion: () => 'Fix predictor.path in mlserve.yaml; it is relative to the directory that holds mlserve.yaml.',
+  }),
+  MLS_REPLICA_START_FAILED: define<{api: string; replica: number; reason: string}>({
+    exitCode: 1,
+    message: (p) => `API "${p.api}" replica ${p.replica} failed to start: ${p.reason}`,
+    suggestion: () =>
+      'Fix the error shown above (run the predictor under the same interpreter to reproduce it), then start again.',
+  }),
+  MLS_READINESS_TIMEOUT: define<{api: string; seconds: number}>({
+    exitCode: 1,
+    message: (p) => `API "${p.api}" did not become ready within ${p.seconds}s.`,
+    suggestion: () =>
+      'If loading the model is slow, raise --readiness-timeout; otherwise check the replica logs above for a hang.',
+  }),
+  MLS_PORT_IN_USE: define<{port: number; host: string}>({
+    exitCode: 2,
+    message: (p) => `Port ${p.port} on ${p.host} is already in use.`,
+    suggestion: (p) => `Stop the process using it (\`ss -ltnp 'sport = :${p.port}'\` shows it) or pass another --port.`,
+  }),
+  MLS_GPU_UNAVAILABLE: define<{requested: number; available: number; detail: string}>({
+    exitCode: 2,
+    message: (p) => `${p.requested} GPU(s) requested but ${p.available} available: ${p.detail}`,
+    suggestion: () =>
+      'Set compute.gpu to 0 to run on CPU, lower the replica count, or run on a machine where `nvidia-smi -L` lists enough GPUs.',
+  }),
+  MLS_RUNTIME_NOT_FOUND: define<{detail: string}>({
+    exitCode: 1,
+    message: (p) => `No running mlserve runtime found: ${p.detail}`,
+    suggestion: () => 'Start one with `mlserve run DIR`, or pass --url of a running gateway.',
+  }),
+  MLS_DATA_INVALID: define<{flag: string; detail: string}>({
+    exitCode: 2,
+    message: (p) => `Invalid ${p.flag}: ${p.detail}`,
+    suggestion: (p) => `Pass ${p.flag} as inline JSON ('{"x": 1}') or as @path/to/file.json.`,
+  }),
+  MLS_PREDICT_FAILED: define<{url: string; attempts: number; detail: string}>({
+    exitCode: 1,
+    message: (p) => `Prediction at ${p.url} failed after ${p.attempts} attempt(s): ${p.detail}`,
+    suggestion: () =>
+      'Check that the runtime is up (`mlserve status`); raise --retries or --timeout if the replicas are busy.',
+  }),
+} as const
+
+export type ErrorCode = keyof typeof errorRegistry
+type ParamsOf<C extends ErrorCode> = Parameters<(typeof errorRegistry)[C]['message']>[0]
+
+/** An error a user can fix. Commands render it as code, message and suggestion, without a stack. */
+export class MlserveError extends Error {
+  readonly code: ErrorCode
+  readonly suggestion: string
+  readonly exitCode: number
+  /** Extra lines shown under the message, e.g. each located config error. */
+  readonly details: string[]
+
+  constructor(code: ErrorCode, message: string, suggestion: string, exitCode: number, details: string[], cause?: unknown) {
+    super(message, cause === undefined ? undefined : {cause})
+    this.name = 'MlserveError'
+    this.code = code
+    this.suggestion = suggestion
+    this.exitCode = exitCode
+    this.details = details
+  }
+
+  toJSON(): {code: string; message: string; suggestion: string; details: string[]} {
+    return {code: this.code, message: this.message, suggestion: this.suggestion, details: this.details}
+  }
+}
+
+export function mlserveError<C extends ErrorCode>(
+  code: C,
+  params: ParamsOf<C>,
+  options: {details?: string[]; cause?: unknown} = {},
+): MlserveError {
+  const spec = errorRegistry[code] as ErrorSpec<ParamsOf<C>>
+  return new MlserveError(
+    code,
+    spec.message(params),
+    spec.suggestion(params),
+    spec.exitCode,
+    options.details ?? [],
+    options.cause,
+  )
+}
+
+export function isMlserveError(error: unknown): error is MlserveError {
+  return error instanceof MlserveError
+}
