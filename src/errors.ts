@@ -99,6 +99,11 @@ export const errorRegistry = {
     message: (p) => `Port ${p.port} on ${p.host} is already in use.`,
     suggestion: (p) => `Stop the process using it (\`ss -ltnp 'sport = :${p.port}'\` shows it) or pass another --port.`,
   }),
+  MLS_ENDPOINT_RESERVED: define<{api: string; endpoint: string; reserved: string[]}>({
+    exitCode: 2,
+    message: (p) => `API "${p.api}" uses endpoint ${p.endpoint}, which the gateway reserves for itself (${p.reserved.join(', ')}).`,
+    suggestion: (p) => `Set networking.endpoint of "${p.api}" to another path, such as /${p.api}-api.`,
+  }),
   MLS_GPU_UNAVAILABLE: define<{requested: number; available: number; detail: string}>({
     exitCode: 2,
     message: (p) => `${p.requested} GPU(s) requested but ${p.available} available: ${p.detail}`,

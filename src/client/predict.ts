@@ -1,0 +1,72 @@
+// One prediction, sent the way a production client should.
+import {request} from 'undici'
+import {mlserveError} from '../errors.js'
+import {RETRYABLE_STATUS, parseRetryAfterMs, retryDelayMs} from './retry.js'
+
+export interface PredictRequest {
+  url: string
+  body: Buffer
+  contentType: string
+  headers?: Record<string, string>
+  /** Time limit of each try. */
+  timeoutMs: number
+  /** Retries after the first try. */
+  retries: number
+  onRetry?: (info: {attempt: number; reason: string; delayMs: number}) => void
+}
+
+export interface PredictResponse {
+  url: string
+  status: number
+  contentType: string | null
+  requestId: string | null
+  attempts: number
+  latencyMs: number
+  body: Buffer
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+export async function predict(req: PredictRequest): Promise<PredictResponse> {
+  const started = performance.now()
+  let lastReason = ''
+  for (let attempt = 1; attempt <= req.retries + 1; attempt++) {
+    let retryAfterMs: number | null = null
+    try {
+      const response = await request(req.url, {
+        method: 'POST',
+        body: req.body,
+        headers: {'content-type': req.contentType, ...req.headers},
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+        signal: AbortSignal.timeout(req.timeoutMs),
+      })
+      const body = Buffer.from(await response.body.arrayBuffer())
+      const header = (name: string): string | null => {
+        const value = response.headers[name]
+        return Array.isArray(value) ? value[0] ?? null : value ?? null
+      }
+      if (!RETRYABLE_STATUS.has(response.statusCode) || attempt > req.retries) {
+        return {
+          url: req.url,
+          status: response.statusCode,
+          contentType: header('content-type'),
+          requestId: header('x-request-id'),
+          attempts: attempt,
+          latencyMs: performance.now() - started,
+          body,
+        }
+      }
+      lastReason = `HTTP ${response.statusCode}`
+      retryAfterMs = parseRetryAfterMs(header('retry-after'))
+    } catch (error) {
+      const err = error as Error & {code?: string; cause?: {code?: string}}
+      lastReason = err.name === 'TimeoutError' || err.name === 'AbortError' ? `no answer within ${req.timeoutMs} ms` : `${err.cause?.code ?? err.code ?? err.name}: ${err.message}`
+      if (attempt > req.retries) break
+    }
+    const delayMs = retryDelayMs(attempt, retryAfterMs)
+    req.onRetry?.({attempt, reason: lastReason, delayMs})
+    await sleep(delayMs)
+  }
+  throw mlserveError('MLS_PREDICT_FAILED', {url: req.url, attempts: req.retries + 1, detail: lastReason})
+}

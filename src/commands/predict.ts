@@ -1,0 +1,121 @@
+import {Args, Flags} from '@oclif/core'
+import {readFile} from 'node:fs/promises'
+import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag} from '../cli/parse.js'
+import {color} from '../cli/ui.js'
+import {predict} from '../client/predict.js'
+import {fetchStatus, runtimeUrls} from '../client/runtimes.js'
+import {mlserveError} from '../errors.js'
+
+export interface PredictResult {
+  url: string
+  status: number
+  attempts: number
+  latencyMs: number
+  requestId: string | null
+  contentType: string | null
+  body: unknown
+}
+
+export default class Predict extends BaseCommand {
+  static override summary = 'Send one prediction to a running API, retrying as a production client should.'
+
+  static override description =
+    'Posts --data to the API\'s endpoint on a running gateway. Each try has a timeout; 502, 503 and 504 answers and connection errors are retried with exponential backoff and jitter, waiting at least as long as the Retry-After header asks. The response body goes to stdout.'
+
+  static override examples = [
+    `<%= config.bin %> predict --data '{"text": "great product"}'`,
+    '<%= config.bin %> predict iris --data @payloads/sample.json',
+    '<%= config.bin %> predict iris --data @payloads/sample.json --url http://127.0.0.1:9000 --json',
+  ]
+
+  static override args = {
+    api: Args.string({description: 'The API to call; optional when the runtime serves one API.'}),
+  }
+
+  static override flags = {
+    data: Flags.string({char: 'd', description: 'The request body: inline JSON, or @FILE to send a file (JSON or any bytes).', required: true}),
+    url: Flags.string({description: 'The gateway, such as http://127.0.0.1:8888; by default the newest `mlserve run` on this machine.'}),
+    'content-type': Flags.string({description: 'The Content-Type sent; by default application/json for JSON data and application/octet-stream otherwise.'}),
+    header: Flags.string({char: 'H', description: 'An extra request header as "Name: value" (repeatable).', multiple: true}),
+    timeout: Flags.string({description: 'The time limit of each try.', default: '30s'}),
+    retries: Flags.integer({description: 'How many times to retry after the first try.', default: 4, min: 0}),
+  }
+
+  async run(): Promise<PredictResult> {
+    const {args, flags} = await this.parse(Predict)
+    const timeoutMs = durationFlag('--timeout', flags.timeout)
+    const {body, contentType} = await readData(flags.data, flags['content-type'])
+    const headers: Record<string, string> = {}
+    for (const header of flags.header ?? []) {
+      const colon = header.indexOf(':')
+      if (colon <= 0) throw mlserveError('MLS_INVALID_FLAG', {flag: '--header', value: header, expected: '"Name: value"'})
+      headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim()
+    }
+
+    const url = await endpointUrl(flags.url, args.api)
+    const response = await predict({
+      url,
+      body,
+      contentType,
+      headers,
+      timeoutMs,
+      retries: flags.retries,
+      onRetry: ({attempt, reason, delayMs}) => this.say(color.yellow(`try ${attempt} failed (${reason}); retrying in ${delayMs} ms`)),
+    })
+    const text = response.body.toString('utf8')
+    let parsed: unknown = text
+    if (response.contentType?.includes('json')) {
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        // keep the text
+      }
+    }
+    const ok = response.status >= 200 && response.status < 300
+    this.say((ok ? color.green : color.red)(`${response.status} in ${response.latencyMs.toFixed(1)} ms (${response.attempts} attempt${response.attempts === 1 ? '' : 's'}) · x-request-id ${response.requestId ?? '-'}`))
+    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+    if (!ok) process.exitCode = 1
+    return {url, status: response.status, attempts: response.attempts, latencyMs: response.latencyMs, requestId: response.requestId, contentType: response.contentType, body: parsed}
+  }
+}
+
+async function readData(data: string, contentType: string | undefined): Promise<{body: Buffer; contentType: string}> {
+  if (data.startsWith('@')) {
+    const path = data.slice(1)
+    let body: Buffer
+    try {
+      body = await readFile(path)
+    } catch (error) {
+      throw mlserveError('MLS_DATA_INVALID', {flag: '--data', detail: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`})
+    }
+    if (contentType) return {body, contentType}
+    try {
+      JSON.parse(body.toString('utf8'))
+      return {body, contentType: 'application/json'}
+    } catch {
+      return {body, contentType: 'application/octet-stream'}
+    }
+  }
+  try {
+    JSON.parse(data)
+  } catch (error) {
+    if (!contentType) throw mlserveError('MLS_DATA_INVALID', {flag: '--data', detail: `not valid JSON (${(error as Error).message})`})
+  }
+  return {body: Buffer.from(data), contentType: contentType ?? 'application/json'}
+}
+
+async function endpointUrl(explicitUrl: string | undefined, api: string | undefined): Promise<string> {
+  const [url] = runtimeUrls(explicitUrl)
+  const status = await fetchStatus(url)
+  const names = status.apis.map((a) => a.name)
+  let chosen = status.apis[0]
+  if (api) {
+    const found = status.apis.find((a) => a.name === api)
+    if (!found) throw mlserveError('MLS_API_NOT_FOUND', {name: api, file: url, available: names})
+    chosen = found
+  } else if (status.apis.length !== 1) {
+    throw mlserveError('MLS_API_AMBIGUOUS', {file: url, available: names})
+  }
+  return `${url.replace(/\/$/, '')}${chosen.endpoint}`
+}

@@ -1,0 +1,53 @@
+import {Flags} from '@oclif/core'
+import Table from 'cli-table3'
+import {BaseCommand} from '../cli/base-command.js'
+import {color} from '../cli/ui.js'
+import {fetchStatus, runtimeUrls} from '../client/runtimes.js'
+import type {RuntimeStatus} from '../runtime/runtime.js'
+
+export interface StatusResult {
+  runtimes: RuntimeStatus[]
+}
+
+export default class Status extends BaseCommand {
+  static override summary = 'Show the APIs and replicas of running runtimes.'
+
+  static override description =
+    'Lists every `mlserve run` on this machine (or the gateway at --url): each API with its endpoint, and each replica with its readiness, requests running and queued against its slots (processes × threads) and max_replica_concurrency, requests shed, and restarts.'
+
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --url http://127.0.0.1:8888 --json']
+
+  static override flags = {
+    url: Flags.string({description: 'The gateway to ask, such as http://127.0.0.1:8888; by default every runtime started on this machine.'}),
+  }
+
+  async run(): Promise<StatusResult> {
+    const {flags} = await this.parse(Status)
+    const runtimes = await Promise.all(runtimeUrls(flags.url).map((url) => fetchStatus(url)))
+    for (const runtime of runtimes) {
+      this.say(`${color.bold(runtime.url)}  ${color.dim(`pid ${runtime.pid} · ${runtime.project}`)}`)
+      const table = new Table({
+        head: ['api', 'endpoint', 'replica', 'ready', 'running/slots', 'queued', 'max conc.', 'shed', 'restarts', 'gpus'],
+        style: {head: [], border: []},
+      })
+      for (const api of runtime.apis) {
+        for (const replica of api.replicas) {
+          table.push([
+            api.name,
+            api.endpoint,
+            replica.id,
+            replica.ready ? color.green('yes') : color.red('no'),
+            `${replica.running}/${replica.slots}`,
+            replica.queued,
+            replica.maxReplicaConcurrency,
+            replica.shed,
+            replica.restarts,
+            replica.gpus.join(',') || '-',
+          ])
+        }
+      }
+      this.say(table.toString())
+    }
+    return {runtimes}
+  }
+}

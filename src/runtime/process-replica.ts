@@ -1,0 +1,339 @@
+// The process driver: a replica is a local process group. For `python`
+// predictors that is mlserve's worker harness (a master forking
+// processes_per_replica workers of threads_per_process threads); for `command`
+// predictors it is the user's HTTP server, given $PORT.
+import {EventEmitter} from 'node:events'
+import {existsSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+import {createInterface} from 'node:readline'
+import type {Readable, Writable} from 'node:stream'
+import {execa} from 'execa'
+import {request} from 'undici'
+import {mlserveError, type MlserveError} from '../errors.js'
+import {freePort} from './ports.js'
+import {signalGroup, trackProcessGroup, untrackProcessGroup} from './reaper.js'
+import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
+
+export const harnessPath = fileURLToPath(new URL('../../src/runtime/harness/mlserve_harness.py', import.meta.url))
+
+const STOP_GRACE_MS = 15_000
+const RESTART_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000]
+const STDERR_TAIL_LINES = 60
+const SETPRIV = '/usr/bin/setpriv'
+
+export interface ProcessReplicaOptions {
+  /** Receives each line the replica prints, already prefixed with the replica id. */
+  log: (line: string) => void
+}
+
+interface HarnessEvent {
+  event: string
+  port?: number
+  pid?: number
+  worker?: number
+  traceback?: string
+  code?: number | null
+  signal?: string | null
+  delay_s?: number
+}
+
+export class ProcessReplica extends EventEmitter implements Replica {
+  readonly id: string
+  private stdin: Writable | null = null
+  private running = false
+  private pgid: number | null = null
+  private port: number | null = null
+  private isReady = false
+  private stopping = false
+  private restarts = 0
+  private restartTimer: NodeJS.Timeout | null = null
+  private readonly stderrTail: string[] = []
+  private readyWorkers = new Set<number>()
+  private exited: Promise<void> = Promise.resolve()
+
+  constructor(
+    readonly spec: ReplicaSpec,
+    private readonly options: ProcessReplicaOptions,
+  ) {
+    super()
+    this.id = replicaId(spec.api, spec.index)
+  }
+
+  get ready(): boolean {
+    return this.isReady
+  }
+
+  get origin(): string | null {
+    return this.port === null ? null : `http://127.0.0.1:${this.port}`
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false
+    await this.launch()
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    if (this.restartTimer) clearTimeout(this.restartTimer)
+    this.restartTimer = null
+    this.setUnready('stopping')
+    const pgid = this.pgid
+    if (!this.running || pgid === null) return
+    this.stdin?.end()
+    signalGroup(pgid, 'SIGTERM')
+    const killer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), STOP_GRACE_MS)
+    await this.exited
+    clearTimeout(killer)
+    // A command server may leave helpers behind in its group; nothing outlives the replica.
+    signalGroup(pgid, 'SIGKILL')
+    untrackProcessGroup(pgid)
+  }
+
+  status(): ReplicaStatus {
+    return {
+      id: this.id,
+      api: this.spec.api,
+      index: this.spec.index,
+      ready: this.isReady,
+      origin: this.origin,
+      pid: this.pgid,
+      restarts: this.restarts,
+      processes: this.spec.processes,
+      threads: this.spec.threads,
+      gpus: this.spec.gpus,
+    }
+  }
+
+  private setUnready(reason: string): void {
+    if (this.isReady) {
+      this.isReady = false
+      this.emit('unready', reason)
+    }
+  }
+
+  private async launch(): Promise<void> {
+    const {spec} = this
+    const {file, args, env, port} = await this.command()
+    this.port = port
+    this.readyWorkers = new Set()
+    this.stderrTail.length = 0
+
+    const child = execa(file, args, {
+      cwd: spec.projectDir,
+      env,
+      extendEnv: true,
+      stdio: ['pipe', 'pipe', 'pipe', spec.kind === 'python' ? 'pipe' : 'ignore'],
+      detached: true,
+      buffer: false,
+      reject: false,
+      cleanup: false,
+    })
+    this.stdin = child.stdin
+    this.running = true
+    this.pgid = child.pid ?? null
+    if (this.pgid !== null) trackProcessGroup(this.pgid)
+    this.forwardLines(child.stdout, false)
+    this.forwardLines(child.stderr, true)
+
+    let loadFailure: string | null = null
+    let settle: ((error?: MlserveError) => void) | null = null
+    const started = new Promise<void>((resolve, reject) => {
+      settle = (error) => {
+        settle = null
+        if (error) reject(error)
+        else resolve()
+      }
+    })
+
+    const onEvent = (event: HarnessEvent): void => {
+      switch (event.event) {
+        case 'listening':
+          this.port = event.port ?? null
+          break
+        case 'worker_ready':
+          if (event.worker !== undefined) this.readyWorkers.add(event.worker)
+          if (this.isReady) this.emit('slots', this.readyWorkers.size * spec.threads)
+          break
+        case 'ready':
+          this.markReady()
+          settle?.()
+          break
+        case 'load_failed':
+          loadFailure = event.traceback ?? 'the predictor failed to load'
+          break
+        case 'worker_exit':
+          if (event.worker !== undefined) this.readyWorkers.delete(event.worker)
+          if (this.isReady) this.emit('slots', this.readyWorkers.size * spec.threads)
+          break
+        default:
+          break
+      }
+    }
+    const events = child.stdio[3] as Readable | null | undefined
+    if (events) {
+      createInterface({input: events}).on('line', (line) => {
+        try {
+          onEvent(JSON.parse(line) as HarnessEvent)
+        } catch {
+          // not an event line; ignore
+        }
+      })
+    }
+
+    this.exited = child.then((result) => {
+      const wasReady = this.isReady
+      if (this.pgid !== null && !this.stopping) {
+        signalGroup(this.pgid, 'SIGKILL')
+        untrackProcessGroup(this.pgid)
+      }
+      this.running = false
+      this.stdin = null
+      this.setUnready('exited')
+      const how = result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`
+      if (settle) {
+        const reason = loadFailure ? lastLine(loadFailure) : `the process ended (${how}) before it was ready`
+        settle(
+          mlserveError(
+            'MLS_REPLICA_START_FAILED',
+            {api: spec.api, replica: spec.index, reason},
+            {details: this.stderrTail.slice(-20)},
+          ),
+        )
+        return
+      }
+      if (!this.stopping && wasReady) {
+        this.scheduleRestart(how)
+      }
+    })
+
+    const timer = setTimeout(() => {
+      if (!settle) return
+      settle(mlserveError('MLS_READINESS_TIMEOUT', {api: spec.api, seconds: Math.round(spec.readinessTimeoutMs / 1000)}))
+      if (this.pgid !== null) signalGroup(this.pgid, 'SIGKILL')
+    }, spec.readinessTimeoutMs)
+
+    if (spec.kind === 'command') void this.pollReadiness(() => settle !== null, () => {
+      this.markReady()
+      settle?.()
+    })
+
+    try {
+      await started
+    } catch (error) {
+      // Never leave a half-started replica behind.
+      if (this.pgid !== null) signalGroup(this.pgid, 'SIGKILL')
+      await this.exited
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private markReady(): void {
+    if (this.isReady) return
+    this.isReady = true
+    this.emit('ready', this.origin)
+    this.emit('slots', this.spec.kind === 'python' ? Math.max(this.readyWorkers.size, this.spec.processes) * this.spec.threads : this.spec.processes * this.spec.threads)
+  }
+
+  private scheduleRestart(how: string): void {
+    const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]
+    this.restarts++
+    this.options.log(`[${this.id}] replica exited (${how}); restarting in ${delay / 1000}s (restart ${this.restarts})`)
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null
+      if (this.stopping) return
+      this.launch().then(
+        () => this.options.log(`[${this.id}] replica restarted and ready at ${this.origin}`),
+        (error: Error) => {
+          this.options.log(`[${this.id}] restart failed: ${error.message}`)
+          if (!this.stopping) this.scheduleRestart('failed restart')
+        },
+      )
+    }, delay)
+  }
+
+  private async pollReadiness(pending: () => boolean, onReady: () => void): Promise<void> {
+    const url = `${this.origin}${this.spec.readinessPath}`
+    while (pending() && this.running) {
+      try {
+        const response = await request(url, {method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000})
+        await response.body.dump()
+        if (response.statusCode >= 200 && response.statusCode < 300) {
+          onReady()
+          return
+        }
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  private forwardLines(stream: Readable | null | undefined, isStderr: boolean): void {
+    if (!stream) return
+    createInterface({input: stream}).on('line', (line) => {
+      if (isStderr) {
+        this.stderrTail.push(line)
+        if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift()
+      }
+      this.options.log(`[${this.id}] ${line}`)
+    })
+  }
+
+  private async command(): Promise<{file: string; args: string[]; env: Record<string, string>; port: number | null}> {
+    const {spec} = this
+    const env: Record<string, string> = {
+      ...spec.env,
+      PYTHONUNBUFFERED: '1',
+      MLSERVE_API: spec.api,
+      MLSERVE_REPLICA: String(spec.index),
+      MLSERVE_PYTHON: spec.interpreter,
+      MLSERVE_PROCESSES: String(spec.processes),
+      MLSERVE_THREADS: String(spec.threads),
+    }
+    if (spec.gpus.length > 0) env.CUDA_VISIBLE_DEVICES = spec.gpus.join(',')
+
+    if (spec.kind === 'python') {
+      const args = [
+        harnessPath,
+        'serve',
+        '--host', '127.0.0.1',
+        '--port', '0',
+        '--processes', String(spec.processes),
+        '--threads', String(spec.threads),
+        '--project-dir', spec.projectDir,
+        '--predictor', spec.predictorPath ?? 'predictor.py',
+        '--config-json', JSON.stringify(spec.predictorConfig),
+        '--events-fd', '3',
+        '--name', spec.api,
+        '--max-body-bytes', String(spec.maxBodyBytes),
+      ]
+      if (spec.batching) {
+        args.push('--batch-max-size', String(spec.batching.maxBatchSize), '--batch-interval-ms', String(spec.batching.intervalMs))
+      }
+      return {file: spec.interpreter, args, env, port: null}
+    }
+
+    const port = await freePort()
+    env.PORT = String(port)
+    env.WEB_CONCURRENCY = String(spec.processes)
+    const command = spec.command ?? ''
+    let argv: string[]
+    if (Array.isArray(command)) {
+      argv = command.map((part) => part.replaceAll('${PORT}', String(port)).replaceAll('$PORT', String(port)))
+    } else {
+      // `exec` lets the server replace the shell, so signals and the parent-death
+      // signal reach it directly; compound commands keep their shell.
+      argv = ['/bin/sh', '-c', /[;&|\n]/.test(command) ? command : `exec ${command}`]
+    }
+    // The parent-death signal makes the server stop even if mlserve is SIGKILLed.
+    if (existsSync(SETPRIV)) argv = [SETPRIV, '--pdeathsig', 'TERM', '--', ...argv]
+    return {file: argv[0], args: argv.slice(1), env, port}
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n')
+  return lines[lines.length - 1] ?? text
+}
