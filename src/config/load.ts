@@ -1,0 +1,173 @@
+// Reads mlserve.yaml (or a Cortex cortex.yaml), validates it and returns the
+// APIs with every default applied. All errors of a file are collected, each
+// located at file:line:column, and thrown together as MLS_CONFIG_INVALID.
+import {readFile, stat} from 'node:fs/promises'
+import {dirname, join, resolve} from 'node:path'
+import {LineCounter, parseDocument} from 'yaml'
+import type {z} from 'zod'
+import {mlserveError, type MlserveError} from '../errors.js'
+import {checkProject, checkRealtimeSections, type CheckedApi} from './checks.js'
+import {describeValue, getAt, IssueSink, isPlainObject, type Path, type RawIssue} from './issues.js'
+import {Locator} from './locate.js'
+import {normalizeApi, type NormalizedApi} from './normalize.js'
+import {displayPath, type ConfigWarning, type Project} from './project.js'
+import {RealtimeApiSchema, TrafficSplitterSchema, type ApiConfig} from './schema.js'
+import {suggest} from './suggest.js'
+
+/** The names looked for, in order, when loadProject is given a directory. */
+export const CONFIG_FILE_NAMES = ['mlserve.yaml', 'mlserve.yml', 'cortex.yaml', 'cortex.yml'] as const
+
+/**
+ * The config file for a path: the file itself, or in a directory mlserve.yaml,
+ * then cortex.yaml (and their .yml spellings). Throws MLS_CONFIG_NOT_FOUND.
+ */
+export async function findConfigFile(pathOrDir: string): Promise<string> {
+  const abs = resolve(pathOrDir)
+  const info = await stat(abs).catch(() => undefined)
+  if (!info) throw mlserveError('MLS_CONFIG_NOT_FOUND', {path: displayPath(abs)})
+  if (!info.isDirectory()) return abs
+  for (const name of CONFIG_FILE_NAMES) {
+    const candidate = join(abs, name)
+    const found = await stat(candidate).catch(() => undefined)
+    if (found?.isFile()) return candidate
+  }
+  throw mlserveError('MLS_CONFIG_NOT_FOUND', {path: displayPath(abs)})
+}
+
+/** Finds, reads and validates the config file for a directory or file path. Throws MlserveError. */
+export async function loadProject(pathOrDir: string): Promise<Project> {
+  const file = await findConfigFile(pathOrDir)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'EISDIR' ? 'it is a directory' : (error as Error).message
+    throw mlserveError('MLS_CONFIG_UNREADABLE', {file: displayPath(file), reason}, {cause: error})
+  }
+  return parseProject(text, file)
+}
+
+/** Validates config text as if it were read from `file` (which need not exist). Throws MLS_CONFIG_INVALID. */
+export function parseProject(text: string, file: string): Project {
+  const abs = resolve(file)
+  const shown = displayPath(abs)
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, {lineCounter, keepSourceTokens: true, merge: true, prettyErrors: false})
+
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((error) => {
+      const pos = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0])
+      return {line: pos.line, column: pos.col, text: `YAML syntax error: ${yamlMessage(error.message)}`}
+    })
+    throw invalid(shown, lines)
+  }
+
+  let root: unknown
+  try {
+    root = doc.toJS({maxAliasCount: 1000})
+  } catch (error) {
+    throw invalid(shown, [{line: 1, column: 1, text: `YAML error: ${yamlMessage((error as Error).message)}`}])
+  }
+
+  const listForm = Array.isArray(root)
+  if (root === null || root === undefined || (!listForm && !isPlainObject(root))) {
+    const found = root === null || root === undefined ? 'an empty file' : describeValue(root)
+    const pos = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]) : {line: 1, col: 1}
+    throw invalid(shown, [{line: pos.line, column: pos.col, text: `expected one API (a mapping with name and predictor) or a list of APIs, found ${found}`}])
+  }
+  const items: unknown[] = listForm ? (root as unknown[]) : [root]
+  if (items.length === 0) {
+    throw invalid(shown, [{line: 1, column: 1, text: 'the list of APIs is empty; expected at least one API'}])
+  }
+
+  const sink = new IssueSink()
+  const normalized: NormalizedApi[] = []
+  items.forEach((item, index) => {
+    const api = normalizeApi(item, index, sink)
+    if (api) normalized.push(api)
+  })
+
+  const checked: CheckedApi[] = []
+  for (const api of normalized) {
+    const schema = api.kind === 'RealtimeAPI' ? RealtimeApiSchema : TrafficSplitterSchema
+    const result = schema.safeParse(api.data)
+    if (result.success) checked.push({normalized: api, config: result.data as ApiConfig})
+    else {
+      for (const issue of result.error.issues) reportZodIssue(issue, api, sink)
+      // Still check the sections that are valid, so one run reports as much as it can.
+      if (api.kind === 'RealtimeAPI') checkRealtimeSections(api, sink)
+    }
+  }
+  const names = normalized.flatMap((api) => (typeof api.data.name === 'string' ? [{index: api.index, name: api.data.name}] : []))
+  checkProject(checked, names, sink)
+
+  const locator = new Locator(doc, lineCounter, {
+    listForm,
+    names: items.map((item) => (isPlainObject(item) && typeof item.name === 'string' ? item.name : undefined)),
+    handlerAlias: new Set(normalized.filter((api) => api.handlerAlias).map((api) => api.index)),
+  })
+  const locate = (issue: RawIssue) => {
+    const {line, column} = locator.position(issue.path, issue.at)
+    return {line, column, path: locator.show(issue.path), text: issue.text(locator.show)}
+  }
+
+  if (sink.errors.length > 0) throw invalid(shown, sink.errors.map(locate))
+
+  const warnings: ConfigWarning[] = sink.warnings
+    .map(locate)
+    .sort(byPosition)
+    .map((w) => ({file: shown, line: w.line, column: w.column, path: w.path, message: w.text}))
+  return {file: abs, dir: dirname(abs), apis: checked.map((api) => api.config), warnings}
+}
+
+// ---------------------------------------------------------------------------
+
+type ZodIssue = z.core.$ZodIssue
+
+function reportZodIssue(issue: ZodIssue, api: NormalizedApi, sink: IssueSink): void {
+  const relPath = issue.path.filter((s): s is string | number => typeof s !== 'symbol')
+  const path: Path = [api.index, ...relPath]
+  const value = getAt(api.data, relPath)
+  if (issue.code === 'unrecognized_keys') {
+    // normalize.ts removes unknown keys first; kept as a safety net.
+    for (const key of issue.keys) sink.error([...path, key], 'key', (show) => `unknown key '${key}' at ${show(path)}`)
+    return
+  }
+  if (issue.code === 'invalid_key') {
+    sink.fieldError(path, `invalid key: expected ${issue.issues[0]?.message ?? issue.message}`, 'key')
+    return
+  }
+  if (issue.code === 'custom' && (issue.params as {full?: boolean} | undefined)?.full) {
+    sink.fieldError(path, issue.message)
+    return
+  }
+  const expected = issue.message.startsWith('Invalid') ? issue.message : `expected ${issue.message}`
+  if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+    sink.fieldError(path, `required field is missing; ${expected}`)
+    return
+  }
+  let message = `${expected}, found ${describeValue(value)}`
+  if (issue.code === 'invalid_value' && typeof value === 'string') {
+    const guess = suggest(value, issue.values.map(String))
+    if (guess !== undefined) message += `; did you mean '${guess}'?`
+  }
+  sink.fieldError(path, message)
+}
+
+interface LocatedLine {
+  line: number
+  column: number
+  text: string
+}
+
+const byPosition = (a: {line: number; column: number}, b: {line: number; column: number}) => a.line - b.line || a.column - b.column
+
+function invalid(file: string, lines: LocatedLine[]): MlserveError {
+  const details = [...lines].sort(byPosition).map((l) => `${file}:${l.line}:${l.column}  ${l.text}`)
+  return mlserveError('MLS_CONFIG_INVALID', {file, count: details.length}, {details})
+}
+
+/** yaml's message without its trailing " at line X, column Y" (the location is printed in front). */
+function yamlMessage(message: string): string {
+  return message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim()
+}

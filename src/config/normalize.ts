@@ -1,0 +1,95 @@
+// Prepares one API entry for schema validation: decides its kind, turns the
+// `handler` alias into `predictor`, drops empty sections, and walks every key:
+// implemented keys stay, Cortex fields mlserve ignores get a warning (compat.ts),
+// and anything else is an "unknown key … did you mean …" error.
+import {CORTEX_UNIMPLEMENTED, CORTEX_UNIMPLEMENTED_KINDS, unimplementedMessage} from './compat.js'
+import {describeValue, isPlainObject, type IssueSink, type Path} from './issues.js'
+import {API_KINDS, KEY_SPECS, type ApiKind, type KeySpec} from './schema.js'
+import {suggest} from './suggest.js'
+
+export interface NormalizedApi {
+  index: number
+  kind: ApiKind
+  /** A deep copy of the entry with unknown and ignored keys removed and `handler` renamed. */
+  data: Record<string, unknown>
+  /** The entry spelt its predictor section `handler` (Cortex v0.34+). */
+  handlerAlias: boolean
+}
+
+export function normalizeApi(item: unknown, index: number, sink: IssueSink): NormalizedApi | undefined {
+  const root: Path = [index]
+  if (!isPlainObject(item)) {
+    sink.error(root, 'value', (show) => `${show(root)}: expected a mapping (an API with name, kind, predictor, …), found ${describeValue(item)}`)
+    return undefined
+  }
+  const kind = resolveKind(item.kind, index, sink)
+  if (kind === undefined) return undefined
+
+  const data = structuredClone(item)
+  let handlerAlias = false
+  if (kind === 'RealtimeAPI' && 'handler' in data) {
+    if ('predictor' in data) {
+      sink.fieldError([index, 'handler'], "both predictor and handler are given; keep one (handler is Cortex v0.34's name for predictor)", 'key')
+    } else {
+      data.predictor = data.handler
+      handlerAlias = true
+    }
+    delete data.handler
+  }
+  walk(data, KEY_SPECS[kind], kind, root, sink, kind === 'RealtimeAPI' ? ['handler'] : [])
+  return {index, kind, data, handlerAlias}
+}
+
+function resolveKind(kind: unknown, index: number, sink: IssueSink): ApiKind | undefined {
+  const path: Path = [index, 'kind']
+  if (kind === undefined || kind === null) return 'RealtimeAPI'
+  if (typeof kind === 'string' && (API_KINDS as readonly string[]).includes(kind)) return kind as ApiKind
+  if (typeof kind === 'string' && CORTEX_UNIMPLEMENTED_KINDS.includes(kind)) {
+    sink.warn(path, 'value', (show) => `${show([index])}: kind ${kind} is a Cortex kind mlserve does not implement; this API is ignored`)
+    return undefined
+  }
+  const guess = typeof kind === 'string' ? suggest(kind, API_KINDS) : undefined
+  sink.fieldError(path, `expected one of ${API_KINDS.join(', ')}, found ${describeValue(kind)}${guess ? `; did you mean '${guess}'?` : ''}`)
+  return undefined
+}
+
+function walk(obj: Record<string, unknown>, spec: KeySpec, section: string, path: Path, sink: IssueSink, extraCandidates: string[] = []): void {
+  const unimplemented = CORTEX_UNIMPLEMENTED[section] ?? {}
+  for (const key of Object.keys(obj)) {
+    const value = obj[key]
+    const keyPath: Path = [...path, key]
+    const ignored = unimplemented[key]
+    if (ignored) {
+      if (!ignored.when || ignored.when(value)) {
+        sink.warn(keyPath, 'key', (show) => unimplementedMessage(show(keyPath), ignored))
+      }
+      if (!ignored.keep) {
+        delete obj[key]
+        continue
+      }
+    } else if (!spec.keys.includes(key)) {
+      const candidates = [...spec.keys, ...Object.keys(unimplemented), ...extraCandidates]
+      const guess = suggest(key, candidates)
+      sink.error(keyPath, 'key', (show) => {
+        const where = show(path)
+        const hint = guess ? `did you mean '${guess}'?` : `expected one of: ${spec.keys.join(', ')}`
+        return `unknown key '${key}' at ${where}; ${hint}`
+      })
+      delete obj[key]
+      continue
+    }
+    // An empty section (`compute:` with nothing under it) means "all defaults".
+    if (value === null && (key in spec.maps)) {
+      delete obj[key]
+      continue
+    }
+    const sub = spec.maps[key]
+    if (sub && isPlainObject(value)) walk(value, sub, `${section}.${key}`, keyPath, sink)
+    const listSpec = spec.lists[key]
+    if (listSpec && Array.isArray(value)) {
+      value.forEach((entry, i) => {
+        if (isPlainObject(entry)) walk(entry, listSpec, `${section}.${key}[]`, [...keyPath, i], sink)
+      })
+    }
+  }
+}
