@@ -43,6 +43,17 @@ export const errorRegistry = {
     message: (p) => `${p.file} defines several APIs: ${p.available.join(', ')}.`,
     suggestion: () => 'Choose one with --api NAME.',
   }),
+  MLS_NO_REALTIME_API: define<{file: string}>({
+    exitCode: 2,
+    message: (p) => `${p.file} defines no RealtimeAPI (only TrafficSplitters or skipped Cortex kinds).`,
+    suggestion: () =>
+      'Add a RealtimeAPI (a mapping with name and a predictor section) to the file, or pass the config file that defines your APIs.',
+  }),
+  MLS_CONFIG_UNREADABLE: define<{file: string; reason: string}>({
+    exitCode: 2,
+    message: (p) => `Cannot read ${p.file}: ${p.reason}.`,
+    suggestion: () => 'Check that the path is a readable file (permissions, or a directory where a file was expected).',
+  }),
   MLS_TEMPLATE_UNKNOWN: define<{template: string; available: string[]}>({
     exitCode: 2,
     message: (p) => `Unknown template "${p.template}".`,
@@ -52,6 +63,11 @@ export const errorRegistry = {
     exitCode: 2,
     message: (p) => `${p.dir} already holds files init would overwrite: ${p.files.join(', ')}.`,
     suggestion: () => 'Choose an empty directory, or pass --force to overwrite these files.',
+  }),
+  MLS_INIT_DIR_INVALID: define<{dir: string; problems: string[]}>({
+    exitCode: 2,
+    message: (p) => `mlserve init cannot write a project into ${p.dir}: ${p.problems.join('; ')}.`,
+    suggestion: () => 'Choose another directory, or move these paths out of the way (--force overwrites files, never directories).',
   }),
   MLS_INVALID_API_NAME: define<{name: string; proposal: string}>({
     exitCode: 2,
