@@ -26,6 +26,8 @@ export interface GatewayOptions {
   /** Seconds a shed client is told to wait before retrying. */
   retryAfterSeconds: number
   accessLog?: (line: string) => void
+  /** Who serves: reported by GET /status beside the APIs. */
+  identity?: {pid: number; project: string}
 }
 
 export interface ReplicaLoad extends ReplicaStatus {
@@ -377,7 +379,7 @@ export class Gateway {
         return
       }
       case '/status':
-        sendJson(res, 200, {url: this.url, draining: this.draining, apis: this.status()})
+        sendJson(res, 200, {url: this.url, ...this.options.identity, draining: this.draining, apis: this.status()})
         return
       case '/metrics':
         this.metrics.render().then(

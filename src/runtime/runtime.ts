@@ -74,6 +74,7 @@ export class Runtime {
       maxBodyBytes: options.maxBodyBytes,
       retryAfterSeconds: options.retryAfterSeconds,
       accessLog: options.accessLog ? options.log : undefined,
+      identity: {pid: process.pid, project: project.file},
     })
     // The port is checked before any replica starts, so a clash fails at once.
     await gateway.listen()
