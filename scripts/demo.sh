@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The README's main job, on the embedded default (local processes, no Docker):
+# scaffold a template, serve it, and make a prediction through the gateway.
+# Usage: scripts/demo.sh [TEMPLATE] (default: python)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+template="${1:-python}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/mlserve-demo-XXXXXX")"
+project="$work/demo"
+mlserve() { node "$PWD/bin/run.js" "$@"; }
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
+
+step "mlserve init $project --template $template"
+mlserve init "$project" --template "$template"
+
+step "mlserve validate $project"
+mlserve validate "$project"
+
+port="${MLSERVE_DEMO_PORT:-0}"
+step "mlserve run $project --port $port &"
+mlserve run "$project" --port "$port" > "$work/run.json" 2> >(tee "$work/run.log" >&2) &
+run_pid=$!
+cleanup() {
+  if kill -0 "$run_pid" 2>/dev/null; then
+    kill -INT "$run_pid" 2>/dev/null || true
+    wait "$run_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 600); do
+  grep -q '^Ready: ' "$work/run.log" 2>/dev/null && break
+  kill -0 "$run_pid" 2>/dev/null || { echo "mlserve run exited early; see above." >&2; exit 1; }
+  sleep 0.2
+done
+url="$(sed -n 's/^Ready: //p' "$work/run.log" | head -1)"
+[ -n "$url" ] || { echo "mlserve run did not become ready." >&2; exit 1; }
+
+payload="$(ls "$project"/payloads/*.json | head -1)"
+step "mlserve predict --url $url --data @$payload"
+mlserve predict --url "$url" --data "@$payload"
+
+step "mlserve status --url $url"
+mlserve status --url "$url"
+
+step "stopping mlserve run (Ctrl-C)"
+cleanup
+trap - EXIT
+printf '\nDone. The project is in %s\n' "$project" >&2
