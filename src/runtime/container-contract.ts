@@ -1,6 +1,7 @@
 // The contract between an image that `mlserve build` makes and the Docker
 // replica driver that runs it. The runtime owns it because the runtime owns the
 // harness; build imports it to write the Dockerfile.
+import {relative} from 'node:path'
 import type {ReplicaSpec} from './replica.js'
 
 /** Where the harness lives inside an image. */
@@ -43,6 +44,8 @@ export function containerEnv(spec: ReplicaSpec): Record<string, string> {
     MLSERVE_STATUS_FILE: STATUS_FILE_IN_IMAGE,
     MLSERVE_WATCH_STDIN: '0',
   }
+  if (spec.predictorPath) env.MLSERVE_PREDICTOR = relative(spec.projectDir, spec.predictorPath)
+  if (spec.gpus.length > 0) env.NVIDIA_VISIBLE_DEVICES = spec.gpus.join(',')
   if (spec.batching) {
     env.MLSERVE_BATCH_MAX_SIZE = String(spec.batching.maxBatchSize)
     env.MLSERVE_BATCH_INTERVAL_MS = String(spec.batching.intervalMs)

@@ -58,7 +58,8 @@ YIELD_DEFER_S = 0.02  # an idle thread leaves a pending connection to a free thr
 YIELD_MAX_DEFERS = 3
 YIELD_GRACE_S = 0.05  # an idle connection is closed for a pending one only after this much idleness
 
-_HAS_EPOLL = hasattr(select, "epoll")
+# MLSERVE_NO_EPOLL=1 forces the portable poll(2) path (used to test it on Linux).
+_HAS_EPOLL = hasattr(select, "epoll") and os.environ.get("MLSERVE_NO_EPOLL") != "1"
 if _HAS_EPOLL:
     EV_IN = select.EPOLLIN
     EV_EXCL = getattr(select, "EPOLLEXCLUSIVE", 0)
@@ -168,6 +169,17 @@ class _PollEmulation:
 
 def _new_poller():
     return select.epoll() if _HAS_EPOLL else _PollEmulation()
+
+
+def _register_exclusive(poller, fd):
+    """Register for input with EPOLLEXCLUSIVE where the kernel allows it (Linux 4.5+)."""
+    if EV_EXCL:
+        try:
+            poller.register(fd, EV_IN | EV_EXCL)
+            return
+        except OSError:
+            pass
+    poller.register(fd, EV_IN)
 
 
 # ---------------------------------------------------------------------------
@@ -470,8 +482,8 @@ class Server:
         burst = select.poll()
         try:
             fep.register(stop_r, EV_IN)
-            fep.register(lfd, EV_IN | EV_EXCL)
-            fep.register(kick_r, EV_IN | EV_EXCL)
+            _register_exclusive(fep, lfd)
+            _register_exclusive(fep, kick_r)
             bep.register(stop_r, EV_IN)
             bep.register(lfd, EV_IN | EV_ONESHOT)
             burst.register(lfd, select.POLLIN)
