@@ -45,7 +45,6 @@ export function containerEnv(spec: ReplicaSpec): Record<string, string> {
     MLSERVE_WATCH_STDIN: '0',
   }
   if (spec.predictorPath) env.MLSERVE_PREDICTOR = relative(spec.projectDir, spec.predictorPath)
-  if (spec.gpus.length > 0) env.NVIDIA_VISIBLE_DEVICES = spec.gpus.join(',')
   if (spec.batching) {
     env.MLSERVE_BATCH_MAX_SIZE = String(spec.batching.maxBatchSize)
     env.MLSERVE_BATCH_INTERVAL_MS = String(spec.batching.intervalMs)
