@@ -1,0 +1,67 @@
+// Conventions every command shares: --help, --json (stdout holds the result and nothing else), no stack traces.
+import {test, after} from 'node:test'
+import assert from 'node:assert/strict'
+import {readdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {repoRoot, runCli} from '../helpers/cli.js'
+
+const commands = readdirSync(join(repoRoot, 'src', 'commands'))
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => file.replace(/\.ts$/, ''))
+const scratch = mkdtempSync(join(tmpdir(), 'mlserve-cli-'))
+after(() => rmSync(scratch, {recursive: true, force: true}))
+
+test('the CLI lists every command in its help', async () => {
+  const result = await runCli(['--help'])
+  assert.equal(result.exitCode, 0)
+  for (const command of commands) assert.match(result.stdout, new RegExp(`^  ${command}\\s`, 'm'), `${command} is listed`)
+})
+
+for (const command of commands) {
+  test(`mlserve ${command} --help describes the command and every flag`, async () => {
+    const result = await runCli([command, '--help'])
+    assert.equal(result.exitCode, 0, result.stderr)
+    assert.match(result.stdout, /USAGE/)
+    assert.match(result.stdout, /DESCRIPTION/)
+    assert.match(result.stdout, /--json/)
+    // Every flag line carries a description (oclif prints "--flag  Description").
+    const flagLines = result.stdout.split('\n').filter((line) => /^\s+(-\w, )?--[a-z]/.test(line))
+    for (const line of flagLines) assert.match(line, /--\S+(=<[^>]+>|=\S+)?(\.\.\.)?\s{2,}\S/, `flag has a description: ${line}`)
+  })
+}
+
+const jsonCases: Array<{name: string; args: string[]; ok: boolean}> = [
+  {name: 'schema', args: ['schema', '--json'], ok: true},
+  {name: 'init --list', args: ['init', '--list', '--json'], ok: true},
+  {name: 'validate (a good file)', args: ['validate', join(repoRoot, 'test', 'fixtures', 'config', 'good.yaml'), '--json'], ok: true},
+  {name: 'validate (a missing file)', args: ['validate', join(scratch, 'nope.yaml'), '--json'], ok: false},
+  {name: 'status (nothing running)', args: ['status', '--json'], ok: false},
+  {name: 'predict (bad data)', args: ['predict', '--data', '{bad', '--json'], ok: false},
+  {name: 'run (bad flag value)', args: ['run', scratch, '--timeout', 'soon', '--json'], ok: false},
+]
+
+for (const c of jsonCases) {
+  test(`--json output parses and stdout holds nothing else: ${c.name}`, async () => {
+    const result = await runCli(c.args, {env: {NO_COLOR: '1', MLSERVE_STATE_DIR: scratch}})
+    assert.equal(result.exitCode === 0, c.ok, result.stderr)
+    const parsed = JSON.parse(result.stdout)
+    if (!c.ok) {
+      assert.match(parsed.error.code, /^MLS_/)
+      assert.equal(typeof parsed.error.suggestion, 'string')
+    }
+    assert.doesNotMatch(result.stderr + result.stdout, /\n\s+at .*:\d+:\d+/, 'no stack trace')
+  })
+}
+
+test('--verbose shows the stack trace of an error', async () => {
+  const result = await runCli(['validate', join(scratch, 'nope.yaml'), '--verbose'])
+  assert.equal(result.exitCode, 2)
+  assert.match(result.stderr, /MLS_CONFIG_NOT_FOUND/)
+  assert.match(result.stderr, /\n\s+at .*:\d+:\d+/)
+})
+
+test('NO_COLOR output has no escape codes', async () => {
+  const result = await runCli(['validate', join(scratch, 'nope.yaml')], {env: {NO_COLOR: '1', FORCE_COLOR: '1'}})
+  assert.doesNotMatch(result.stderr, /\u001b\[/)
+})
