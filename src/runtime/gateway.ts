@@ -2,9 +2,9 @@
 // endpoint is a prediction; it is admitted by the least-loaded ready replica's
 // admission controller (run, queue, or shed with 503 + Retry-After), bounded by
 // a timeout (504), and forwarded over a keep-alive pool to the replica.
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {randomUUID} from 'node:crypto'
-import {Pool} from 'undici'
+import {Pool, type Dispatcher} from 'undici'
 import {mlserveError} from '../errors.js'
 import {AdmissionController, type Ticket} from './admission.js'
 import {RuntimeMetrics, type RequestObserver} from './metrics.js'
@@ -237,30 +237,31 @@ export class Gateway {
       sendJson(res, 405, {error: `${req.method} is not allowed on ${path}; send predictions with POST.`}, {Allow: 'POST'})
       return
     }
-    void this.predict(req, res, api, q === -1 ? '' : url.slice(q))
+    this.predict(req, res, api, q === -1 ? '' : url.slice(q))
   }
 
-  private async predict(req: IncomingMessage, res: ServerResponse, api: ApiRoute, query: string): Promise<void> {
+  private predict(req: IncomingMessage, res: ServerResponse, api: ApiRoute, query: string): void {
     const started = process.hrtime.bigint()
     const header = req.headers['x-request-id']
     const requestId = typeof header === 'string' && header.length > 0 && header.length <= 200 ? header : randomUUID()
     res.setHeader('X-Request-ID', requestId)
     const apiName = api.api.name
+    const retryAfter = String(this.options.retryAfterSeconds)
 
     if (this.draining) {
       req.resume()
-      sendJson(res, 503, {error: 'The gateway is shutting down.', api: apiName}, {'Retry-After': String(this.options.retryAfterSeconds), Connection: 'close'})
+      sendJson(res, 503, {error: 'The gateway is shutting down.', api: apiName}, {'Retry-After': retryAfter, Connection: 'close'})
       return
     }
-    const declared = Number(req.headers['content-length'] ?? 0)
-    if (declared > this.options.maxBodyBytes) {
+    const declared = req.headers['content-length']
+    if (declared !== undefined && Number(declared) > this.options.maxBodyBytes) {
       this.rejectTooLarge(req, res)
       return
     }
     const route = api.pick()
     if (route === null) {
       req.resume()
-      sendJson(res, 503, {error: `No replica of API "${apiName}" is ready.`, api: apiName}, {'Retry-After': String(this.options.retryAfterSeconds)})
+      sendJson(res, 503, {error: `No replica of API "${apiName}" is ready.`, api: apiName}, {'Retry-After': retryAfter})
       return
     }
     const ticket = route.admission.admit()
@@ -274,91 +275,36 @@ export class Gateway {
           api: apiName,
           max_replica_concurrency: route.admission.maxConcurrency,
         },
-        {'Retry-After': String(this.options.retryAfterSeconds)},
+        {'Retry-After': retryAfter},
       )
-      route.observer.observe(503, elapsedSeconds(started))
-      this.log(req, 503, started, requestId, route.replica.id)
+      this.finished(req, route, 503, started, requestId)
       return
     }
+    new Exchange(this, req, res, route, ticket, requestId, started, query).start()
+  }
 
-    const exchange = new Exchange(ticket)
-    const timer = setTimeout(() => exchange.expire(), this.options.timeoutMs)
-    res.once('close', () => {
-      // The client went away before its answer: free its place in the queue or its slot.
-      if (!res.writableFinished) exchange.abandon()
-    })
-
-    let code = 500
-    try {
-      const body = await readBody(req, this.options.maxBodyBytes)
-      if (body === null) {
-        exchange.finish()
-        this.rejectTooLarge(req, res)
-        code = 413
-        return
-      }
-      if ((await ticket.granted) === 'cancelled' || exchange.settled) {
-        code = this.sendFailure(res, exchange)
-        return
-      }
-      const pool = route.pool
-      if (pool === null) {
-        code = 503
-        sendJson(res, 503, {error: `Replica ${route.replica.id} stopped before the request ran.`, api: apiName}, {'Retry-After': String(this.options.retryAfterSeconds)})
-        return
-      }
-      const headers: Record<string, string> = {'x-request-id': requestId}
-      const contentType = req.headers['content-type']
-      if (contentType) headers['content-type'] = contentType
-      const accept = req.headers.accept
-      if (accept) headers.accept = accept
-      const upstream = await pool.request({
-        path: route.replica.spec.predictPath + query,
-        method: 'POST',
-        headers,
-        body,
-        signal: exchange.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      })
-      const payload = Buffer.from(await upstream.body.arrayBuffer())
-      if (exchange.settled) {
-        code = this.sendFailure(res, exchange)
-        return
-      }
-      code = upstream.statusCode
-      const responseHeaders: Record<string, string> = {'content-length': String(payload.length)}
-      const upstreamType = upstream.headers['content-type']
-      if (typeof upstreamType === 'string') responseHeaders['content-type'] = upstreamType
-      res.writeHead(code, responseHeaders)
-      res.end(payload)
-    } catch (error) {
-      if (exchange.settled) {
-        code = this.sendFailure(res, exchange)
-      } else {
-        code = 502
-        sendJson(res, 502, {error: `Replica ${route.replica.id} failed to answer: ${(error as Error).message}`, api: apiName})
-      }
-    } finally {
-      clearTimeout(timer)
-      exchange.finish()
-      route.observer.observe(code, elapsedSeconds(started))
-      this.log(req, code, started, requestId, route.replica.id)
+  /** Records a finished request: metrics and, when enabled, the access log. */
+  finished(req: IncomingMessage, route: ReplicaRoute, code: number, started: bigint, requestId: string): void {
+    const seconds = elapsedSeconds(started)
+    route.observer.observe(code, seconds)
+    if (this.options.accessLog) {
+      this.options.accessLog(`${req.socket.remoteAddress ?? '-'} "${req.method} ${req.url}" ${code} ${(seconds * 1000).toFixed(1)}ms replica=${route.replica.id} id=${requestId}`)
     }
   }
 
-  /** Answers a request whose exchange ended early: 504 on timeout; nothing when the client left. */
-  private sendFailure(res: ServerResponse, exchange: Exchange): number {
-    if (exchange.reason === 'timeout') {
-      if (!res.headersSent) {
-        sendJson(res, 504, {error: `The request did not finish within the gateway timeout of ${this.options.timeoutMs} ms.`})
-      }
-      return 504
-    }
-    return 499 // client closed the request (nginx's convention)
+  get timeoutMs(): number {
+    return this.options.timeoutMs
   }
 
-  private rejectTooLarge(req: IncomingMessage, res: ServerResponse): void {
+  get maxBodyBytes(): number {
+    return this.options.maxBodyBytes
+  }
+
+  get retryAfterSeconds(): number {
+    return this.options.retryAfterSeconds
+  }
+
+  rejectTooLarge(req: IncomingMessage, res: ServerResponse): void {
     sendJson(res, 413, {error: `The request body exceeds the limit of ${this.options.maxBodyBytes} bytes.`}, {Connection: 'close'})
     req.destroy()
   }
@@ -394,48 +340,159 @@ export class Gateway {
         sendJson(res, 404, {error: `No API is served at ${path}.`, endpoints: [...this.byEndpoint.keys()]})
     }
   }
-
-  private log(req: IncomingMessage, code: number, started: bigint, requestId: string, replica: string): void {
-    if (!this.options.accessLog) return
-    const ms = (elapsedSeconds(started) * 1000).toFixed(1)
-    this.options.accessLog(`${req.socket.remoteAddress ?? '-'} "${req.method} ${req.url}" ${code} ${ms}ms replica=${replica} id=${requestId}`)
-  }
 }
 
-/** One admitted request's lifetime: its ticket, its upstream abort, and why it ended early. */
-class Exchange {
-  settled = false
-  reason: 'timeout' | 'client' | null = null
-  private controller: AbortController | null = null
+/**
+ * One admitted request, from its body arriving to its answer: it waits for a
+ * slot, forwards the body to the replica through undici's raw dispatch API (no
+ * streams or promises on this path), and ends early on timeout (504) or when
+ * the client leaves, freeing its place in the queue or its slot.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private settled: 'timeout' | 'client' | null = null
+  private done = false
+  private readonly chunks: Buffer[] = []
+  private size = 0
+  private body: Buffer | null = null
+  private timer: NodeJS.Timeout | null = null
+  private upstream: Dispatcher.DispatchController | null = null
+  private status = 0
+  private contentType: string | undefined
+  private readonly response: Buffer[] = []
 
-  constructor(private readonly ticket: Ticket) {}
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly route: ReplicaRoute,
+    private readonly ticket: Ticket,
+    private readonly requestId: string,
+    private readonly started: bigint,
+    private readonly query: string,
+  ) {}
 
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController()
-    return this.controller.signal
+  start(): void {
+    this.timer = setTimeout(() => this.end('timeout'), this.gateway.timeoutMs)
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) this.end('client')
+    })
+    const {req} = this
+    req.on('data', (chunk: Buffer) => {
+      if (this.done) return
+      this.size += chunk.length
+      if (this.size > this.gateway.maxBodyBytes) {
+        this.ticket.release()
+        this.finish(413, () => this.gateway.rejectTooLarge(req, this.res))
+        return
+      }
+      this.chunks.push(chunk)
+    })
+    req.once('end', () => {
+      if (this.done) return
+      this.body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size)
+      if (this.ticket.state === 'running') this.dispatch()
+      else void this.ticket.granted.then((outcome) => (outcome === 'granted' ? this.dispatch() : this.fail()))
+    })
+    req.once('error', () => this.end('client'))
   }
 
-  expire(): void {
-    this.end('timeout')
+  private dispatch(): void {
+    if (this.done) return
+    if (this.settled) {
+      this.fail()
+      return
+    }
+    const pool = this.route.pool
+    if (pool === null) {
+      this.ticket.release()
+      this.finish(503, () =>
+        sendJson(this.res, 503, {error: `Replica ${this.route.replica.id} stopped before the request ran.`}, {'Retry-After': String(this.gateway.retryAfterSeconds)}),
+      )
+      return
+    }
+    const headers: string[] = ['x-request-id', this.requestId]
+    const contentType = this.req.headers['content-type']
+    if (contentType) headers.push('content-type', contentType)
+    const accept = this.req.headers.accept
+    if (accept) headers.push('accept', accept)
+    pool.dispatch(
+      {path: this.route.replica.spec.predictPath + this.query, method: 'POST', headers, body: this.body, headersTimeout: 0, bodyTimeout: 0},
+      this,
+    )
   }
 
-  abandon(): void {
-    this.end('client')
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.upstream = controller
+    if (this.settled) controller.abort(new Error(this.settled))
   }
 
-  finish(): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode
+    const type = headers['content-type']
+    this.contentType = typeof type === 'string' ? type : undefined
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.response.push(chunk)
+  }
+
+  onResponseEnd(): void {
     this.ticket.release()
+    if (this.settled) {
+      this.fail()
+      return
+    }
+    const payload = this.response.length === 1 ? this.response[0] : Buffer.concat(this.response)
+    this.finish(this.status, () => {
+      const headers: Record<string, string> = {'content-length': String(payload.length)}
+      if (this.contentType) headers['content-type'] = this.contentType
+      this.res.writeHead(this.status, headers)
+      this.res.end(payload)
+    })
   }
 
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.ticket.release()
+    if (this.settled) {
+      this.fail()
+      return
+    }
+    this.finish(502, () =>
+      sendJson(this.res, 502, {error: `Replica ${this.route.replica.id} failed to answer: ${error.message}`, api: this.route.replica.spec.api}),
+    )
+  }
+
+  /**
+   * Ends the exchange early. Frees the queue position or the slot at once; the
+   * replica's thread may still be busy, but its connection closes, so the next
+   * request waits in the replica's backlog rather than running over the limit.
+   */
   private end(reason: 'timeout' | 'client'): void {
-    if (this.settled) return
-    this.settled = true
-    this.reason = reason
-    // Frees the queue position or the slot; the replica's thread may still be
-    // busy, but its connection closes, so the next request waits in the
-    // replica's backlog rather than running over the limit.
+    if (this.settled || this.done) return
+    this.settled = reason
+    const wasRunning = this.ticket.state === 'running'
     this.ticket.release()
-    this.controller?.abort()
+    if (this.upstream) this.upstream.abort(new Error(reason))
+    else if (!wasRunning || this.body === null) this.fail()
+  }
+
+  /** Answers a request that ended early: 504 on timeout; nothing to send when the client left (logged as 499, nginx's code). */
+  private fail(): void {
+    if (this.settled === 'timeout') {
+      this.finish(504, () =>
+        sendJson(this.res, 504, {error: `The request did not finish within the gateway timeout of ${this.gateway.timeoutMs} ms.`}),
+      )
+    } else {
+      this.finish(499, () => undefined)
+    }
+  }
+
+  private finish(code: number, respond: () => void): void {
+    if (this.done) return
+    this.done = true
+    if (this.timer) clearTimeout(this.timer)
+    respond()
+    this.gateway.finished(this.req, this.route, code, this.started, this.requestId)
   }
 }
 
@@ -448,16 +505,4 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   const text = JSON.stringify(body)
   res.writeHead(status, {'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers})
   res.end(text)
-}
-
-/** Reads the whole body, or returns null once it passes `limit` bytes (chunked uploads have no length up front). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > limit) return null
-    chunks.push(chunk as Buffer)
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
 }

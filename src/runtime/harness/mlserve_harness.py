@@ -838,15 +838,18 @@ class Server:
                         return body, buf[pos:]
             if len(body) + size > max_body:
                 raise _HttpError(413, "request body exceeds %d bytes" % max_body)
-            while len(buf) < pos + size + 2:
-                more = recv(max(65536, pos + size + 2 - len(buf)))
-                if not more:
-                    raise OSError("connection closed in a chunk")
-                buf += more
-            if buf[pos + size:pos + size + 2] != b"\r\n":
-                raise _HttpError(400, "malformed chunk")
-            body += buf[pos:pos + size]
-            buf = buf[pos + size + 2:]
+            if len(buf) >= pos + size + 2:
+                if buf[pos + size:pos + size + 2] != b"\r\n":
+                    raise _HttpError(400, "malformed chunk")
+                body += buf[pos:pos + size]
+                buf = buf[pos + size + 2:]
+            else:  # the rest of the chunk and its CRLF, straight into one buffer
+                chunk = self._read_exact(recv, conn, buf[pos:], size + 2)
+                if chunk[size:] != b"\r\n":
+                    raise _HttpError(400, "malformed chunk")
+                del chunk[size:]
+                body += chunk
+                buf = b""
             pos = 0
 
     # ---- predictor calls
@@ -1210,7 +1213,7 @@ class Master:
         if not self.replica_ready and not self.stopping:
             tb = w.load_failed_tb
             if tb is None:
-                tb = "worker %d (pid %d) exited with %s before the predictor was ready\n" % (
+                tb = "worker %d (pid %d) exited with %s before the replica was ready\n" % (
                     w.index, pid, ("signal %s" % sig) if sig else ("code %d" % code))
                 _log(self.name, tb.rstrip())
             self._fail_startup(w, tb, pid)

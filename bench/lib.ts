@@ -1,0 +1,158 @@
+// Shared pieces of the benchmarks: a no-op backend, wrk runs and their parsing,
+// HAProxy with the same admission control as a replica, and process cleanup.
+// Benchmarks send load only to 127.0.0.1, bounded in time.
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {writeFileSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {execa, type ResultPromise} from 'execa'
+
+export interface WrkResult {
+  requestsPerSec: number
+  p50Ms: number
+  p99Ms: number
+  non2xx: number
+  errors: number
+}
+
+const POST_LUA = `wrk.method = "POST"
+wrk.body = '{"x": 1}'
+wrk.headers["Content-Type"] = "application/json"
+`
+
+let luaDir: string | null = null
+function postScript(): string {
+  if (!luaDir) {
+    luaDir = mkdtempSync(join(tmpdir(), 'mlserve-bench-'))
+    writeFileSync(join(luaDir, 'post.lua'), POST_LUA)
+    process.on('exit', () => luaDir && rmSync(luaDir, {recursive: true, force: true}))
+  }
+  return join(luaDir, 'post.lua')
+}
+
+function toMs(value: string, unit: string): number {
+  const n = Number(value)
+  if (unit === 'us') return n / 1000
+  if (unit === 's') return n * 1000
+  if (unit === 'm') return n * 60_000
+  return n
+}
+
+export function parseWrk(output: string): WrkResult {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output)
+  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)$/m.exec(output)
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)$/m.exec(output)
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output)
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output)
+  if (!rps || !p50 || !p99) throw new Error(`cannot parse wrk output:\n${output}`)
+  return {
+    requestsPerSec: Number(rps[1]),
+    p50Ms: toMs(p50[1], p50[2]),
+    p99Ms: toMs(p99[1], p99[2]),
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+    errors: socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+  }
+}
+
+/** Closed-loop wrk with a small JSON POST body, as a predict request. */
+export async function wrk(url: string, options: {connections: number; durationS: number; threads?: number}): Promise<WrkResult> {
+  const {stdout} = await execa('wrk', [
+    `-t${options.threads ?? 1}`,
+    `-c${options.connections}`,
+    `-d${options.durationS}s`,
+    '--latency',
+    '-s',
+    postScript(),
+    url,
+  ])
+  return parseWrk(stdout)
+}
+
+/** A no-op JSON backend in its own process: the fastest replica there can be, so a proxy in front is the bottleneck. */
+export async function noopBackend(): Promise<{url: string; port: number; stop: () => Promise<void>}> {
+  const child = execa(process.execPath, [new URL('./noop-backend.mjs', import.meta.url).pathname], {reject: false})
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
+    child.once('exit', () => reject(new Error('the no-op backend exited')))
+  })
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      child.kill('SIGTERM')
+      await child
+    },
+  }
+}
+
+/**
+ * HAProxy with the same admission control as a replica: `maxconn` caps what
+ * runs at once, and the backend queue is cut off at `queueLimit` with a 503.
+ */
+export async function startHaproxy(backendPort: number, options: {slots: number; queueLimit: number}): Promise<{url: string; stop: () => Promise<void>}> {
+  const dir = mkdtempSync(join(tmpdir(), 'mlserve-haproxy-'))
+  const listen = await freeLoopbackPort()
+  const config = `global
+  maxconn 4096
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout queue 60s
+  option http-keep-alive
+  http-reuse always
+frontend gw
+  bind 127.0.0.1:${listen}
+  default_backend replica
+backend replica
+  http-request return status 503 hdr Retry-After 1 if { queue(replica) ge ${options.queueLimit} }
+  server s1 127.0.0.1:${backendPort} maxconn ${options.slots}
+`
+  const file = join(dir, 'haproxy.cfg')
+  writeFileSync(file, config)
+  const child: ResultPromise = execa('haproxy', ['-f', file, '-db'], {reject: false, stdio: 'ignore'})
+  await waitForPort(listen)
+  return {
+    url: `http://127.0.0.1:${listen}`,
+    stop: async () => {
+      child.kill('SIGTERM')
+      await child
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}
+
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const {connect} = await import('node:net')
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`port ${port} did not open`)
+}
+
+export const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`)
+
+export function machine(): string {
+  return `${process.platform}/${process.arch}, node ${process.version}`
+}
