@@ -1,0 +1,54 @@
+// A runtime on its own worker thread, as load tests and tuning start it.
+import {test, after} from 'node:test'
+import assert from 'node:assert/strict'
+import {request} from 'undici'
+import {startRuntimeThread} from '../../src/runtime/thread-host.js'
+import {runtimeDefaults} from '../../src/runtime/runtime.js'
+import {MlserveError} from '../../src/errors.js'
+import {apiYaml, makeProject, sleepProject, type TestProject} from '../helpers/projects.js'
+
+const projects: TestProject[] = []
+after(() => projects.forEach((p) => p.cleanup()))
+const options = {...runtimeDefaults, port: 0, accessLog: false, announce: false, replicas: 1}
+
+test('serves through a gateway on another thread, and stops every replica', async () => {
+  const project = sleepProject({processes: 1, threads: 2})
+  projects.push(project)
+  const lines: string[] = []
+  const runtime = await startRuntimeThread(project.dir, options, (line) => lines.push(line))
+  const answer = await request(runtime.endpoints.sleepy, {method: 'POST', body: '{}', headers: {'content-type': 'application/json'}})
+  assert.equal(answer.statusCode, 200)
+  await answer.body.dump()
+  const status = await runtime.status()
+  const pid = status.apis[0].replicas[0].pid!
+  assert.equal(status.apis[0].replicas[0].threads, 2)
+  await runtime.stop()
+  assert.throws(() => process.kill(-pid, 0), /ESRCH/, 'the replica process group is gone')
+})
+
+test('start failures come back as the same MlserveError', async () => {
+  const project = makeProject({'mlserve.yaml': apiYaml(), 'predictor.py': 'raise RuntimeError("model file missing")\n'})
+  projects.push(project)
+  await assert.rejects(startRuntimeThread(project.dir, options, () => undefined), (error: MlserveError) => {
+    assert.ok(error instanceof MlserveError)
+    assert.equal(error.code, 'MLS_REPLICA_START_FAILED')
+    assert.match(error.message + error.details.join('\n'), /model file missing/)
+    return true
+  })
+})
+
+test('replica memory is read per process from /proc', async () => {
+  const {replicaMemory} = await import('../../src/runtime/memory.js')
+  const project = sleepProject({processes: 2, threads: 1})
+  projects.push(project)
+  const runtime = await startRuntimeThread(project.dir, options, () => undefined)
+  try {
+    const pid = (await runtime.status()).apis[0].replicas[0].pid!
+    const memory = replicaMemory(pid)!
+    assert.equal(memory.processes.length, 3, 'the harness master and 2 workers')
+    assert.ok(memory.perProcessBytes > 1024 * 1024, 'a Python worker uses more than 1 MiB')
+    assert.ok(memory.totalBytes >= memory.perProcessBytes * 2)
+  } finally {
+    await runtime.stop()
+  }
+})
