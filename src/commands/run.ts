@@ -3,6 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, positiveIntFlag, sizeFlag} from '../cli/parse.js'
 import {color, say} from '../cli/ui.js'
 import {loadProject} from '../config/index.js'
+import {mlserveError} from '../errors.js'
 import {Runtime, runtimeDefaults, type RuntimeStatus} from '../runtime/runtime.js'
 
 export interface RunResult {
@@ -36,7 +37,8 @@ export default class Run extends BaseCommand {
     'readiness-timeout': Flags.string({description: 'How long a replica may take to load its model and report ready before mlserve gives up.', default: '120s'}),
     'max-body-size': Flags.string({description: 'The largest request body accepted; larger ones get 413.', default: '10Mi'}),
     'access-log': Flags.boolean({description: 'Print one line per request (status, latency, replica, request id) to stderr.', default: false}),
-    driver: Flags.string({description: 'How replicas run: process (local processes).', options: ['process'], default: 'process'}),
+    driver: Flags.string({description: 'How replicas run: process (local process groups) or docker (one container per replica, from the image given with the image flag).', options: ['process', 'docker'], default: 'process'}),
+    image: Flags.string({description: 'The image replicas run from under the docker driver: the tag `mlserve build` made, such as my-api:0.1.0. Required with the docker driver.'}),
   }
 
   async run(): Promise<RunResult> {
@@ -48,6 +50,12 @@ export default class Run extends BaseCommand {
 
     const project = await loadProject(args.dir)
     for (const warning of project.warnings) this.note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
+    const driver = flags.driver as 'process' | 'docker'
+    const image = flags.image
+    if (driver === 'docker' && !image) {
+      throw mlserveError('MLS_MISSING_FLAG', {flag: '--image', when: 'with --driver docker', expected: 'the tag of an image `mlserve build` made, such as --image my-api:0.1.0'})
+    }
+    if (driver !== 'docker' && image) this.note('--image is used only with --driver docker; ignoring it.')
 
     const log = (line: string): void => say(color.dim(line))
     this.say(`Starting ${project.file} …`)
@@ -62,6 +70,8 @@ export default class Run extends BaseCommand {
       retryAfterSeconds: runtimeDefaults.retryAfterSeconds,
       accessLog: flags['access-log'],
       log,
+      driver,
+      image,
     })
 
     const status = runtime.status()

@@ -17,6 +17,16 @@ export interface PlanOptions {
   replicas?: number
   readinessTimeoutMs: number
   maxBodyBytes: number
+  /** Replace the config's concurrency settings (tuning measures candidates this way). */
+  overrides?: ConcurrencyOverrides
+  /** Under the docker driver the image holds the interpreter, so the local one is not checked. */
+  driver?: 'process' | 'docker'
+}
+
+export interface ConcurrencyOverrides {
+  processes?: number
+  threads?: number
+  maxReplicaConcurrency?: number
 }
 
 export interface ApiPlan {
@@ -73,7 +83,7 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
     const absolute = isAbsolute(path) ? path : join(project.dir, path)
     if (!existsSync(absolute)) throw mlserveError('MLS_PREDICTOR_NOT_FOUND', {api: api.name, path: absolute})
     predictorPath = absolute
-    await ensureInterpreter(interpreter, api.name)
+    if (options.driver !== 'docker') await ensureInterpreter(interpreter, api.name)
   }
 
   const replicaCount = options.replicas ?? api.autoscaling.min_replicas
@@ -90,8 +100,8 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
     command: predictor.command,
     predictorConfig: predictor.config ?? {},
     env: predictor.env ?? {},
-    processes: predictor.processes_per_replica,
-    threads: predictor.threads_per_process,
+    processes: options.overrides?.processes ?? predictor.processes_per_replica,
+    threads: options.overrides?.threads ?? predictor.threads_per_process,
     batching,
     readinessPath: predictor.type === 'python' ? '/healthz' : predictor.readiness_path ?? '/healthz',
     predictPath: predictor.type === 'python' ? '/predict' : predictor.predict_path ?? '/predict',
@@ -102,7 +112,7 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
   return {
     name: api.name,
     endpoint: api.networking.endpoint,
-    maxReplicaConcurrency: api.autoscaling.max_replica_concurrency,
+    maxReplicaConcurrency: options.overrides?.maxReplicaConcurrency ?? api.autoscaling.max_replica_concurrency,
     replicas,
   }
 }

@@ -40,6 +40,8 @@ export interface ReplicaStatus {
   processes: number
   threads: number
   gpus: string[]
+  /** The container's short id (docker driver); null between containers. */
+  container?: string | null
 }
 
 /**

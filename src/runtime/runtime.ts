@@ -2,8 +2,9 @@
 // together and stopped together. `mlserve run` uses it, and so do load tests
 // and tuning, which start exactly one replica.
 import type {Project} from '../config/index.js'
+import {prepareDockerDriver} from './docker-replica.js'
 import {Gateway, type ApiStatus} from './gateway.js'
-import {planRuntime, type RuntimePlan} from './plan.js'
+import {planRuntime, type ConcurrencyOverrides, type RuntimePlan} from './plan.js'
 import {ProcessReplica} from './process-replica.js'
 import type {Replica} from './replica.js'
 import {removeRuntimeRecord, writeRuntimeRecord} from './state.js'
@@ -24,6 +25,12 @@ export interface RuntimeOptions {
   log: (line: string) => void
   /** Announce the runtime for `mlserve status` (default true). */
   announce?: boolean
+  /** Replace the config's processes, threads or max_replica_concurrency (tuning). */
+  overrides?: ConcurrencyOverrides
+  /** How replicas run: local process groups (default) or containers from `image`. */
+  driver?: 'process' | 'docker'
+  /** The image replicas run from (docker driver). */
+  image?: string
 }
 
 export const runtimeDefaults = {
@@ -55,15 +62,19 @@ export class Runtime {
 
   /** Plans, binds the gateway port, starts every replica and resolves once all are ready. */
   static async start(project: Project, options: RuntimeOptions): Promise<Runtime> {
+    // The docker driver's checks (engine, image, GPU support) and its sweep of stale containers come first.
+    const docker = options.driver === 'docker' ? await prepareDockerDriver(project, {image: options.image, apis: options.apis, log: options.log}) : null
     const plan = await planRuntime(project, {
       apis: options.apis,
       replicas: options.replicas,
       readinessTimeoutMs: options.readinessTimeoutMs,
       maxBodyBytes: options.maxBodyBytes,
+      driver: options.driver,
+      overrides: options.overrides,
     })
     const replicas: Replica[] = []
     const gatewayApis = plan.apis.map((api) => {
-      const apiReplicas = api.replicas.map((spec) => new ProcessReplica(spec, {log: options.log}))
+      const apiReplicas = api.replicas.map((spec) => (docker ? docker.replica(spec) : new ProcessReplica(spec, {log: options.log})))
       replicas.push(...apiReplicas)
       return {name: api.name, endpoint: api.endpoint, maxReplicaConcurrency: api.maxReplicaConcurrency, replicas: apiReplicas}
     })

@@ -1,0 +1,462 @@
+// The docker driver: a replica is a container from the image `mlserve build`
+// made, published on a loopback port the engine picks. It behaves like the
+// process driver: ready once GET /healthz answers 200, fails fast (with the
+// container's logs) when the container exits before that, is taken out of
+// routing, removed and replaced with backoff when it dies later, and is
+// stopped with SIGTERM (the harness drains), then removed.
+//
+// No container outlives mlserve for long: each holds its standard input open
+// to our attach connection, so when mlserve dies the harness sees end of file
+// and stops; what is left is swept by the next `mlserve run --driver docker`
+// (see sweepStaleContainers).
+import {EventEmitter} from 'node:events'
+import {PassThrough} from 'node:stream'
+import {createInterface} from 'node:readline'
+import {randomBytes} from 'node:crypto'
+import type Docker from 'dockerode'
+import {request} from 'undici'
+import {realtimeApis, type Project} from '../config/index.js'
+import {mlserveError, type MlserveError} from '../errors.js'
+import {CONTAINER_PORT, LABELS, containerEnv} from './container-contract.js'
+import {
+  checkGpuSupport,
+  containerLimits,
+  demuxLogs,
+  dockerClient,
+  gpuDeviceRequests,
+  inspectImage,
+  ownerLabels,
+  pingDocker,
+  removeContainer,
+  sweepStaleContainers,
+  type ContainerLimits,
+} from './docker-engine.js'
+import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
+
+/** Seconds between SIGTERM (the harness drains) and SIGKILL on stop. */
+const STOP_GRACE_S = 15
+const RESTART_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000]
+const LOG_TAIL_LINES = 60
+const DETAIL_LINES = 30
+const PORT_KEY = `${CONTAINER_PORT}/tcp`
+
+export interface DockerReplicaOptions {
+  docker: Docker
+  image: string
+  /** compute.cpu / compute.mem / compute.shm of the replica's API, as engine limits. */
+  limits: ContainerLimits
+  /** Receives each line the container prints, already prefixed with the replica id, and lifecycle lines. */
+  log: (line: string) => void
+}
+
+/** A name no other container has: mlserve-API-INDEX-PID-RANDOM. */
+export function containerName(spec: Pick<ReplicaSpec, 'api' | 'index'>, pid = process.pid): string {
+  return `mlserve-${spec.api}-${spec.index}-${pid}-${randomBytes(3).toString('hex')}`
+}
+
+/** What the engine is asked to create for one replica (a pure function, so tests can check its shape). */
+export function containerCreateOptions(
+  spec: ReplicaSpec,
+  options: {image: string; name: string; limits: ContainerLimits; labels?: Record<string, string>},
+): Docker.ContainerCreateOptions {
+  const env = {
+    ...containerEnv(spec),
+    // The harness stops when its standard input (our attach connection) closes: mlserve's lifeline.
+    MLSERVE_WATCH_STDIN: '1',
+  }
+  const deviceRequests = gpuDeviceRequests(spec.gpus)
+  return {
+    name: options.name,
+    Image: options.image,
+    Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+    Labels: {
+      ...(options.labels ?? ownerLabels()),
+      [LABELS.api]: spec.api,
+      [LABELS.replica]: String(spec.index),
+    },
+    ExposedPorts: {[PORT_KEY]: {}},
+    Tty: false,
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: {
+      // Loopback only, on a port the engine picks; the gateway is the one public door.
+      PortBindings: {[PORT_KEY]: [{HostIp: '127.0.0.1', HostPort: ''}]},
+      RestartPolicy: {Name: 'no'},
+      ...options.limits,
+      ...(deviceRequests ? {DeviceRequests: deviceRequests} : {}),
+    },
+  }
+}
+
+interface ExitInfo {
+  code: number | null
+  error?: Error
+}
+
+export class DockerReplica extends EventEmitter implements Replica {
+  readonly id: string
+  private container: Docker.Container | null = null
+  /** The container that is (or was last) ready and serving; its exit is a crash. */
+  private serving: Docker.Container | null = null
+  private lifeline: NodeJS.ReadWriteStream | null = null
+  private port: number | null = null
+  private hostPid: number | null = null
+  private isReady = false
+  private stopping = false
+  private stopped: Promise<void> | null = null
+  private launching: Promise<void> | null = null
+  private restarts = 0
+  private restartTimer: NodeJS.Timeout | null = null
+  private readonly tail: string[] = []
+
+  constructor(
+    readonly spec: ReplicaSpec,
+    private readonly options: DockerReplicaOptions,
+  ) {
+    super()
+    this.id = replicaId(spec.api, spec.index)
+  }
+
+  get ready(): boolean {
+    return this.isReady
+  }
+
+  get origin(): string | null {
+    return this.port === null ? null : `http://127.0.0.1:${this.port}`
+  }
+
+  /** The current container's id, or null between containers. */
+  get containerId(): string | null {
+    return this.container?.id ?? null
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false
+    this.stopped = null
+    await this.launch()
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown()
+    return this.stopped
+  }
+
+  status(): ReplicaStatus {
+    return {
+      id: this.id,
+      api: this.spec.api,
+      index: this.spec.index,
+      ready: this.isReady,
+      origin: this.origin,
+      pid: this.hostPid,
+      restarts: this.restarts,
+      processes: this.spec.processes,
+      threads: this.spec.threads,
+      gpus: this.spec.gpus,
+      container: this.container?.id.slice(0, 12) ?? null,
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true
+    if (this.restartTimer) clearTimeout(this.restartTimer)
+    this.restartTimer = null
+    this.serving = null
+    this.setUnready('stopping')
+    const container = this.container
+    if (container) await this.terminate(container)
+    // A launch in progress sees `stopping` and removes what it created.
+    await this.launching?.catch(() => undefined)
+    if (this.container) await this.discard(this.container)
+  }
+
+  private setUnready(reason: string): void {
+    if (this.isReady) {
+      this.isReady = false
+      this.emit('unready', reason)
+    }
+  }
+
+  private markReady(container: Docker.Container): void {
+    this.serving = container
+    if (this.isReady) return
+    this.isReady = true
+    this.emit('ready', this.origin)
+    this.emit('slots', this.spec.processes * this.spec.threads)
+  }
+
+  private async launch(): Promise<void> {
+    const attempt = this.launchOnce()
+    this.launching = attempt
+    try {
+      await attempt
+    } finally {
+      if (this.launching === attempt) this.launching = null
+    }
+  }
+
+  private async launchOnce(): Promise<void> {
+    const {spec, options} = this
+    this.tail.length = 0
+    let container: Docker.Container
+    try {
+      container = await options.docker.createContainer(
+        containerCreateOptions(spec, {image: options.image, name: containerName(spec), limits: options.limits}),
+      )
+    } catch (error) {
+      throw this.startFailed(`the engine refused to create the container: ${engineMessage(error)}`)
+    }
+    this.container = container
+    try {
+      if (this.stopping) throw this.startFailed('mlserve stopped before the replica was ready')
+      const stream = await container.attach({stream: true, stdin: true, stdout: true, stderr: true, hijack: true})
+      this.lifeline = stream
+      this.forwardLogs(stream)
+      try {
+        await container.start()
+      } catch (error) {
+        throw this.startFailed(`the engine could not start the container: ${engineMessage(error)}`)
+      }
+      const exited: Promise<ExitInfo> = container.wait().then(
+        (result: {StatusCode?: number}) => ({code: result.StatusCode ?? null}),
+        (error: Error) => ({code: null, error}),
+      )
+      const seen: {exit: ExitInfo | null} = {exit: null}
+      void exited.then((exit) => {
+        seen.exit = exit
+        this.onExit(container, exit)
+      })
+      const info = await container.inspect()
+      const hostPort = Number(info.NetworkSettings.Ports?.[PORT_KEY]?.[0]?.HostPort)
+      this.hostPid = info.State.Pid || null
+      if (!Number.isInteger(hostPort) || hostPort <= 0) {
+        const exit = await Promise.race([exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 2_000))])
+        if (exit) throw await this.exitedBeforeReady(container, exit)
+        throw this.startFailed(`the engine published no port for ${PORT_KEY}`)
+      }
+      this.port = hostPort
+      await this.awaitReady(container, exited)
+      // It may have exited just after answering; then it never counts as ready.
+      if (seen.exit) throw await this.exitedBeforeReady(container, seen.exit)
+      this.markReady(container)
+    } catch (error) {
+      this.port = null
+      this.hostPid = null
+      await this.discard(container).catch((removal: Error) =>
+        this.options.log(`[${this.id}] could not remove container ${container.id.slice(0, 12)}: ${removal.message}`),
+      )
+      throw error
+    }
+  }
+
+  /** Polls the readiness route on the published port until 2xx, the container exits, the deadline, or a stop. */
+  private async awaitReady(container: Docker.Container, exited: Promise<ExitInfo>): Promise<void> {
+    const {spec} = this
+    const state: {exit: ExitInfo | null} = {exit: null}
+    const abort = new AbortController()
+    void exited.then((exit) => {
+      state.exit = exit
+      abort.abort()
+    })
+    const deadline = Date.now() + spec.readinessTimeoutMs
+    const url = `${this.origin}${spec.readinessPath}`
+    for (;;) {
+      if (state.exit) throw await this.exitedBeforeReady(container, state.exit)
+      if (this.stopping) throw this.startFailed('mlserve stopped before the replica was ready')
+      if (Date.now() >= deadline) {
+        this.options.log(`[${this.id}] not ready within ${Math.round(spec.readinessTimeoutMs / 1000)}s; removing the container`)
+        throw mlserveError(
+          'MLS_READINESS_TIMEOUT',
+          {api: spec.api, seconds: Math.round(spec.readinessTimeoutMs / 1000)},
+          {details: this.tail.slice(-DETAIL_LINES)},
+        )
+      }
+      try {
+        const remaining = Math.max(250, Math.min(2_000, deadline - Date.now()))
+        const response = await request(url, {method: 'GET', headersTimeout: remaining, bodyTimeout: remaining, signal: abort.signal})
+        await response.body.dump()
+        if (response.statusCode >= 200 && response.statusCode < 300) return
+      } catch {
+        // not listening yet (the engine's proxy resets connections until the harness listens)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  /** MLS_REPLICA_START_FAILED with the container's last log lines (the Python traceback) as details. */
+  private async exitedBeforeReady(container: Docker.Container, exit: ExitInfo): Promise<MlserveError> {
+    let lines = [...this.tail]
+    try {
+      const buffer = await container.logs({stdout: true, stderr: true, follow: false, tail: LOG_TAIL_LINES})
+      const fromEngine = demuxLogs(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer))).split('\n').filter((line) => line.length > 0)
+      if (fromEngine.length > 0) lines = fromEngine
+    } catch {
+      // the log we streamed will do
+    }
+    const how = exit.error ? `the engine lost track of it: ${exit.error.message}` : describeExit(exit.code)
+    const reason = exceptionLine(lines) ?? `the container exited (${how}) before it was ready`
+    return mlserveError('MLS_REPLICA_START_FAILED', {api: this.spec.api, replica: this.spec.index, reason}, {details: lines.slice(-DETAIL_LINES)})
+  }
+
+  private startFailed(reason: string): MlserveError {
+    return mlserveError('MLS_REPLICA_START_FAILED', {api: this.spec.api, replica: this.spec.index, reason}, {details: this.tail.slice(-DETAIL_LINES)})
+  }
+
+  /** A ready container exited (killed, crashed, OOM): out of routing, removed, and replaced after a backoff. */
+  private onExit(container: Docker.Container, exit: ExitInfo): void {
+    if (this.serving !== container || this.stopping) return
+    this.serving = null
+    this.port = null
+    this.hostPid = null
+    this.setUnready('exited')
+    void (async () => {
+      let how = exit.error ? `the engine lost track of it: ${exit.error.message}` : describeExit(exit.code)
+      try {
+        if ((await container.inspect()).State.OOMKilled) how += ', out of memory (compute.mem)'
+      } catch {
+        // already gone
+      }
+      await this.discard(container).catch((error: Error) => this.options.log(`[${this.id}] could not remove container ${container.id.slice(0, 12)}: ${error.message}`))
+      if (!this.stopping) this.scheduleRestart(`container ${container.id.slice(0, 12)} exited (${how}) and was removed`)
+    })()
+  }
+
+  private scheduleRestart(what: string): void {
+    const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]
+    this.restarts++
+    this.options.log(`[${this.id}] ${what}; starting a new container in ${delay / 1000}s (restart ${this.restarts})`)
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null
+      if (this.stopping) return
+      this.launch().then(
+        () => this.options.log(`[${this.id}] replica restarted and ready at ${this.origin}`),
+        (error: Error) => {
+          this.options.log(`[${this.id}] restart failed: ${error.message}`)
+          if (!this.stopping) this.scheduleRestart('the new container did not become ready')
+        },
+      )
+    }, delay)
+  }
+
+  /** SIGTERM through the engine (the harness drains), SIGKILL after the grace period, then removal. */
+  private async terminate(container: Docker.Container): Promise<void> {
+    try {
+      await container.stop({t: STOP_GRACE_S})
+    } catch (error) {
+      const status = (error as {statusCode?: number}).statusCode
+      if (status !== 304 && status !== 404) this.options.log(`[${this.id}] stopping container ${container.id.slice(0, 12)} failed: ${engineMessage(error)}`)
+    }
+    await this.discard(container)
+  }
+
+  /** Closes our attach connection and force-removes the container. */
+  private async discard(container: Docker.Container): Promise<void> {
+    if (this.container === container) {
+      this.container = null
+      const lifeline = this.lifeline
+      this.lifeline = null
+      ;(lifeline as unknown as {destroy?: () => void} | null)?.destroy?.()
+    }
+    await removeContainer(container)
+  }
+
+  private forwardLogs(stream: NodeJS.ReadWriteStream): void {
+    const out = new PassThrough()
+    const err = new PassThrough()
+    this.options.docker.modem.demuxStream(stream, out, err)
+    const finish = (): void => {
+      out.end()
+      err.end()
+    }
+    stream.on('end', finish)
+    stream.on('close', finish)
+    stream.on('error', finish)
+    for (const part of [out, err]) {
+      createInterface({input: part}).on('line', (line) => {
+        this.tail.push(line)
+        if (this.tail.length > LOG_TAIL_LINES) this.tail.shift()
+        this.options.log(`[${this.id}] ${line}`)
+      })
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The driver: checks that run before anything starts, and the replica factory
+
+export interface DockerDriver {
+  docker: Docker
+  image: string
+  /** How the engine passes GPUs, when an API asks for them. */
+  gpuSupport: string | null
+  replica(spec: ReplicaSpec): DockerReplica
+}
+
+export interface DockerDriverOptions {
+  image?: string
+  /** The APIs that will run (default: every RealtimeAPI). */
+  apis?: string[]
+  log: (line: string) => void
+  docker?: Docker
+}
+
+/**
+ * Everything that can fail before a container starts, in order: the image
+ * was named, the engine answers, stale containers of dead mlserve processes
+ * are swept, the image exists, and the engine can pass GPUs when an API asks
+ * for them. Returns the factory Runtime uses for replicas.
+ */
+export async function prepareDockerDriver(project: Project, options: DockerDriverOptions): Promise<DockerDriver> {
+  const image = options.image
+  if (image === undefined || image === '') {
+    throw mlserveError('MLS_MISSING_FLAG', {
+      flag: '--image',
+      when: 'with --driver docker',
+      expected: 'the tag of an image `mlserve build` made, such as --image my-api:0.1.0',
+    })
+  }
+  const docker = options.docker ?? dockerClient()
+  await pingDocker(docker)
+  await sweepStaleContainers(docker, {log: options.log})
+  await inspectImage(docker, image)
+
+  const wanted = options.apis && options.apis.length > 0 ? new Set(options.apis) : null
+  const apis = realtimeApis(project).filter((api) => wanted === null || wanted.has(api.name))
+  const gpuApis = apis.filter((api) => (api.compute.gpu ?? 0) > 0).map((api) => api.name)
+  const gpuSupport = gpuApis.length > 0 ? await checkGpuSupport(docker, gpuApis) : null
+  const limits = new Map(apis.map((api) => [api.name, containerLimits(api.compute)]))
+
+  return {
+    docker,
+    image,
+    gpuSupport,
+    replica: (spec) => new DockerReplica(spec, {docker, image, limits: limits.get(spec.api) ?? {}, log: options.log}),
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+function describeExit(code: number | null): string {
+  if (code === null) return 'unknown exit status'
+  if (code === 137) return 'exit code 137: killed'
+  if (code === 143) return 'exit code 143: terminated'
+  if (code === 3) return 'exit code 3: the predictor failed to load'
+  return `exit code ${code}`
+}
+
+/** The last line that names a Python exception (`ModuleNotFoundError: No module named 'x'`), if any. */
+export function exceptionLine(lines: string[]): string | null {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i].trim()
+    if (/^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)/.test(line)) return line
+  }
+  return null
+}
+
+function engineMessage(error: unknown): string {
+  const err = error as {json?: {message?: string}; message?: string}
+  return (err.json?.message ?? err.message ?? String(error)).trim()
+}

@@ -1,0 +1,188 @@
+// The docker driver's pure parts: what the engine is asked to create (limits,
+// GPUs, labels, ports), GPU support detection, log demultiplexing, ownership.
+import {describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {hostname} from 'node:os'
+import Docker from 'dockerode'
+import {MlserveError} from '../../src/errors.js'
+import {parseProject} from '../../src/config/index.js'
+import {CONTAINER_PORT, LABELS} from '../../src/runtime/container-contract.js'
+import {
+  containerLimits,
+  demuxLogs,
+  gpuDeviceRequests,
+  gpuSupport,
+  ownerAlive,
+  ownerLabels,
+  OWNER_LABELS,
+  pingDocker,
+  processStartTicks,
+} from '../../src/runtime/docker-engine.js'
+import {containerCreateOptions, containerName, exceptionLine, prepareDockerDriver} from '../../src/runtime/docker-replica.js'
+import type {ReplicaSpec} from '../../src/runtime/replica.js'
+
+function spec(overrides: Partial<ReplicaSpec> = {}): ReplicaSpec {
+  return {
+    api: 'iris',
+    index: 0,
+    kind: 'python',
+    projectDir: '/home/me/iris',
+    interpreter: 'python3',
+    predictorPath: '/home/me/iris/src/predictor.py',
+    predictorConfig: {k: 1},
+    env: {MODEL: 'small'},
+    processes: 2,
+    threads: 3,
+    readinessPath: '/healthz',
+    predictPath: '/predict',
+    gpus: [],
+    readinessTimeoutMs: 1000,
+    maxBodyBytes: 1024,
+    ...overrides,
+  }
+}
+
+const create = (s: ReplicaSpec, limits = {}) =>
+  containerCreateOptions(s, {image: 'iris:0.1.0', name: containerName(s), limits, labels: ownerLabels()})
+
+describe('container create options', () => {
+  test('compute.gpu becomes DeviceRequests with exactly the replica’s GPUs, distinct per replica', () => {
+    const first = create(spec({index: 0, gpus: ['0']}))
+    const second = create(spec({index: 1, gpus: ['1']}))
+    assert.deepEqual(first.HostConfig?.DeviceRequests, [{Driver: 'nvidia', DeviceIDs: ['0'], Capabilities: [['gpu']]}])
+    assert.deepEqual(second.HostConfig?.DeviceRequests, [{Driver: 'nvidia', DeviceIDs: ['1'], Capabilities: [['gpu']]}])
+    const two = create(spec({gpus: ['2', '3']}))
+    assert.deepEqual(two.HostConfig?.DeviceRequests?.[0].DeviceIDs, ['2', '3'])
+    // GPUs go through DeviceRequests only, never an environment variable.
+    assert.ok(!two.Env?.some((e) => /^(NVIDIA|CUDA)_VISIBLE_DEVICES=/.test(e)))
+  })
+
+  test('a CPU replica has no DeviceRequests', () => {
+    assert.equal(create(spec()).HostConfig?.DeviceRequests, undefined)
+    assert.equal(gpuDeviceRequests([]), undefined)
+  })
+
+  test('compute.cpu, compute.mem and compute.shm become NanoCpus, Memory and ShmSize', () => {
+    const limits = containerLimits({cpu: '500m', mem: '256Mi', shm: '1Gi'})
+    assert.deepEqual(limits, {NanoCpus: 500_000_000, Memory: 268_435_456, ShmSize: 1_073_741_824})
+    const host = create(spec(), limits).HostConfig!
+    assert.equal(host.NanoCpus, 500_000_000)
+    assert.equal(host.Memory, 268_435_456)
+    assert.equal(host.ShmSize, 1_073_741_824)
+    assert.deepEqual(containerLimits({cpu: '2', mem: null}), {NanoCpus: 2_000_000_000})
+    assert.deepEqual(containerLimits({cpu: null, mem: '1G'}), {Memory: 1_000_000_000})
+  })
+
+  test('published on a loopback port the engine picks; labelled as ours; the contract environment', () => {
+    const options = create(spec({index: 4}))
+    assert.deepEqual(options.ExposedPorts, {[`${CONTAINER_PORT}/tcp`]: {}})
+    assert.deepEqual(options.HostConfig?.PortBindings, {[`${CONTAINER_PORT}/tcp`]: [{HostIp: '127.0.0.1', HostPort: ''}]})
+    assert.equal(options.Labels?.[LABELS.managed], 'true')
+    assert.equal(options.Labels?.[LABELS.owner], String(process.pid))
+    assert.equal(options.Labels?.[LABELS.api], 'iris')
+    assert.equal(options.Labels?.[LABELS.replica], '4')
+    assert.equal(options.Labels?.[OWNER_LABELS.host], hostname())
+    assert.equal(options.Image, 'iris:0.1.0')
+    assert.match(options.name!, new RegExp(`^mlserve-iris-4-${process.pid}-[0-9a-f]{6}$`))
+    const env = new Map(options.Env!.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
+    assert.equal(env.get('MLSERVE_PORT'), '8080')
+    assert.equal(env.get('MLSERVE_HOST'), '0.0.0.0')
+    assert.equal(env.get('MLSERVE_PROCESSES'), '2')
+    assert.equal(env.get('MLSERVE_THREADS'), '3')
+    assert.equal(env.get('MLSERVE_PREDICTOR'), 'src/predictor.py')
+    assert.equal(env.get('MLSERVE_CONFIG_JSON'), '{"k":1}')
+    assert.equal(env.get('MODEL'), 'small')
+    // Standard input is the lifeline: when mlserve's attach connection closes, the harness drains and exits.
+    assert.equal(env.get('MLSERVE_WATCH_STDIN'), '1')
+    assert.equal(options.OpenStdin, true)
+    assert.equal(options.StdinOnce, true)
+    assert.deepEqual(options.HostConfig?.RestartPolicy, {Name: 'no'})
+  })
+})
+
+describe('GPU support of an engine', () => {
+  const none = {hook: false, cdi: false}
+  test('an nvidia runtime, the --gpus hook or an NVIDIA CDI spec is enough', () => {
+    assert.match(gpuSupport({Runtimes: {runc: {}, nvidia: {path: 'nvidia-container-runtime'}}}, none)!, /nvidia runtime/)
+    assert.match(gpuSupport({Runtimes: {runc: {}}}, {hook: true, cdi: false})!, /--gpus/)
+    assert.match(gpuSupport({Runtimes: {runc: {}}, CDISpecDirs: ['/etc/cdi']}, {hook: false, cdi: true})!, /CDI/)
+  })
+
+  test('runc alone is not', () => {
+    assert.equal(gpuSupport({Runtimes: {runc: {}, 'io.containerd.runc.v2': {}}}, none), null)
+    assert.equal(gpuSupport({Runtimes: null, CDISpecDirs: null}, none), null)
+    assert.equal(gpuSupport({Runtimes: {runc: {}}, CDISpecDirs: []}, {hook: false, cdi: true}), null)
+  })
+})
+
+describe('logs and tracebacks', () => {
+  const frame = (type: number, text: string): Buffer => {
+    const body = Buffer.from(text)
+    const header = Buffer.alloc(8)
+    header[0] = type
+    header.writeUInt32BE(body.length, 4)
+    return Buffer.concat([header, body])
+  }
+
+  test('the engine’s multiplexed log frames are joined into text', () => {
+    const buffer = Buffer.concat([frame(1, 'out line\n'), frame(2, 'Traceback (most recent call last):\n'), frame(2, "ModuleNotFoundError: No module named 'x'\n")])
+    assert.equal(demuxLogs(buffer), "out line\nTraceback (most recent call last):\nModuleNotFoundError: No module named 'x'\n")
+    assert.equal(demuxLogs(Buffer.from('plain tty text\n')), 'plain tty text\n')
+  })
+
+  test('the exception line of a traceback is the reason', () => {
+    const lines = [
+      'Traceback (most recent call last):',
+      '  File "/app/predictor.py", line 1, in <module>',
+      "ModuleNotFoundError: No module named 'nope'",
+      '[mlserve] api=x the predictor failed to load in worker 0; stopping the replica (exit code 3)',
+    ]
+    assert.equal(exceptionLine(lines), "ModuleNotFoundError: No module named 'nope'")
+    assert.equal(exceptionLine(['  raise ValueError("x")', 'ValueError']), 'ValueError')
+    assert.equal(exceptionLine(['[mlserve] api=x stopped']), null)
+  })
+})
+
+describe('ownership of containers', () => {
+  test('a live owner is alive; a dead pid or a reused pid is not', () => {
+    assert.equal(ownerAlive(ownerLabels()), true)
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
+    const deadPid = Number(child.stdout.toString())
+    assert.equal(ownerAlive({[LABELS.owner]: String(deadPid)}), false)
+    assert.equal(ownerAlive({[LABELS.owner]: 'not-a-pid'}), false)
+    assert.equal(ownerAlive({}), false)
+    const started = processStartTicks(process.pid)
+    assert.ok(started !== null, 'this machine has /proc')
+    assert.equal(ownerAlive({[LABELS.owner]: String(process.pid), [OWNER_LABELS.started]: String(Number(started) + 1)}), false, 'same pid, another process')
+  })
+})
+
+describe('checks before anything starts', () => {
+  const project = parseProject('- name: iris\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n', '/tmp/mlserve-unit/mlserve.yaml')
+
+  test('the docker driver needs an image', async () => {
+    await assert.rejects(prepareDockerDriver(project, {log: () => undefined}), (error: MlserveError) => {
+      assert.equal(error.code, 'MLS_MISSING_FLAG')
+      assert.match(error.message, /--image is required with --driver docker/)
+      assert.equal(error.exitCode, 2)
+      return true
+    })
+  })
+
+  test('an engine that does not answer is MLS_DOCKER_UNAVAILABLE, saying how to start dockerd', async () => {
+    const saved = process.env.DOCKER_HOST
+    process.env.DOCKER_HOST = 'unix:///nonexistent/mlserve-test-docker.sock'
+    try {
+      await assert.rejects(pingDocker(new Docker()), (error: MlserveError) => {
+        assert.equal(error.code, 'MLS_DOCKER_UNAVAILABLE')
+        assert.match(error.message, /unix:\/\/\/nonexistent\/mlserve-test-docker\.sock is not reachable: nothing is listening there \(ENOENT\)/)
+        assert.match(error.suggestion, /dockerd/)
+        return true
+      })
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST
+      else process.env.DOCKER_HOST = saved
+    }
+  })
+})
