@@ -142,6 +142,82 @@ export const errorRegistry = {
     suggestion: () =>
       'Check that the runtime is up (`mlserve status`); raise --retries or --timeout if the replicas are busy.',
   }),
+  MLS_LOADTEST_TARGET: define<{detail: string}>({
+    exitCode: 2,
+    message: (p) => `No load-test target: ${p.detail}`,
+    suggestion: () =>
+      'Pass a URL (`mlserve loadtest http://127.0.0.1:8888/iris`) or an API of a project (`mlserve loadtest --api iris [DIR]`), not both.',
+  }),
+  MLS_LOADTEST_UNREACHABLE: define<{url: string; detail: string}>({
+    exitCode: 1,
+    message: (p) => `Cannot reach ${p.url}: ${p.detail}`,
+    suggestion: () => 'Check that the server is up and listening on that address (`mlserve status` lists running gateways).',
+  }),
+  MLS_LOADTEST_DATA_INVALID: define<{detail: string}>({
+    exitCode: 2,
+    message: (p) => `Invalid --data: ${p.detail}`,
+    suggestion: () =>
+      'Pass --data as inline JSON (\'{"x": 1}\'), @FILE for one body, @FILE.ndjson for one body per line, or @DIR for one body per file.',
+  }),
+  MLS_MISSING_FLAG: define<{flag: string; when: string; expected: string}>({
+    exitCode: 2,
+    message: (p) => `${p.flag} is required ${p.when}.`,
+    suggestion: (p) => `Pass ${p.flag}: ${p.expected}.`,
+  }),
+  MLS_DOCKER_UNAVAILABLE: define<{address: string; detail: string}>({
+    exitCode: 1,
+    message: (p) => `The Docker engine at ${p.address} is not reachable: ${p.detail}.`,
+    suggestion: () =>
+      'Start the engine (`sudo systemctl start docker`, or `sudo dockerd &` where there is no systemd), make sure this user may use its socket (the docker group), or set DOCKER_HOST to a running engine; `docker info` should answer. Without Docker, leave out --driver docker to run replicas as local processes.',
+  }),
+  MLS_DOCKER_IMAGE_NOT_FOUND: define<{image: string}>({
+    exitCode: 2,
+    message: (p) => `The Docker engine has no image ${p.image}; mlserve never pulls images.`,
+    suggestion: (p) => `Build it with \`mlserve build\` (tag ${p.image}), or pass --image with a tag \`docker images\` lists.`,
+  }),
+  MLS_DOCKER_NO_GPU_RUNTIME: define<{apis: string[]; address: string; runtimes: string[]}>({
+    exitCode: 2,
+    message: (p) =>
+      `API${p.apis.length === 1 ? '' : 's'} ${p.apis.map((a) => `"${a}"`).join(', ')} ask${p.apis.length === 1 ? 's' : ''} for GPUs (compute.gpu), but the Docker engine at ${p.address} cannot give containers NVIDIA GPUs: its runtimes are ${p.runtimes.join(', ') || 'none'}, with no nvidia runtime, no nvidia-container-runtime-hook for --gpus, and no CDI spec for nvidia.com/gpu.`,
+    suggestion: () =>
+      'Install the NVIDIA Container Toolkit and run `sudo nvidia-ctk runtime configure --runtime=docker`, then restart dockerd (`docker info` should list the nvidia runtime); or set compute.gpu to 0, or run without --driver docker.',
+  }),
+  MLS_SECRET_FILES: define<{count: number; file: string}>({
+    exitCode: 2,
+    message: (p) =>
+      `Refusing to build: ${p.count} file${p.count === 1 ? '' : 's'} that look${p.count === 1 ? 's' : ''} like secrets would enter the build context, and from there an image layer:`,
+    suggestion: () =>
+      'Leave each out with a line in .dockerignore (or build.exclude in mlserve.yaml); if one is not a secret, allow it by path with --allow-secret PATH.',
+  }),
+  MLS_SECRET_ENV: define<{count: number; file: string}>({
+    exitCode: 2,
+    message: (p) =>
+      `Refusing to build: ${p.count} ENV or ARG name${p.count === 1 ? '' : 's'} that look${p.count === 1 ? 's' : ''} like secrets carr${p.count === 1 ? 'ies' : 'y'} a value, which the image would keep in its config and history:`,
+    suggestion: () =>
+      'Pass secrets to the container at run time instead (docker run -e, or a secret store), and remove the value here; if a name is not a secret, allow it with --allow-secret NAME.',
+  }),
+  MLS_BUILD_INPUT_INVALID: define<{field: string; path: string; detail: string}>({
+    exitCode: 2,
+    message: (p) => `${p.field} ${p.path}: ${p.detail}.`,
+    suggestion: (p) => `Fix ${p.field} in mlserve.yaml; paths are relative to the directory of mlserve.yaml and must stay inside it.`,
+  }),
+  MLS_DOCKERFILE_INVALID: define<{file: string; line: number; detail: string}>({
+    exitCode: 2,
+    message: (p) => `${p.file}:${p.line}: ${p.detail}.`,
+    suggestion: () => 'Fix the Dockerfile (see https://docs.docker.com/reference/dockerfile/), or remove build.dockerfile to use the generated one.',
+  }),
+  MLS_BUILD_FAILED: define<{step: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `The image build failed at ${p.step}: ${p.reason}`,
+    suggestion: () =>
+      'Fix the step shown above (its output is listed); `mlserve build --dockerfile-only` prints the Dockerfile. A missing system package or pip in the base image is a common cause.',
+  }),
+  MLS_CI_CHECKS_FAILED: define<{image: string; count: number}>({
+    exitCode: 1,
+    message: (p) => `${p.image} fails ${p.count} CI check${p.count === 1 ? '' : 's'}:`,
+    suggestion: () =>
+      'Fix the Dockerfile findings and the wasted bytes listed (`mlserve inspect IMAGE` shows the paths that waste most), or loosen the thresholds (--lowest-efficiency, --highest-user-wasted-percent, --highest-wasted-bytes) or skip a rule with --ignore-rule.',
+  }),
 } as const
 
 export type ErrorCode = keyof typeof errorRegistry
