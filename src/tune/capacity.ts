@@ -6,14 +6,15 @@
 //    steps) or p99 passes the SLO;
 // 3. binary-search between the last passing and the first failing step;
 // 4. capacity = the highest throughput that held p99 ≤ SLO with errors < 0.1%;
-// 5. confirm it with an open-loop run at that rate, lowering it while it fails.
+// 5. confirm it with an open-loop run at that rate, lowering it while it fails
+//    (to 90% of what the failing run sustained).
 import type {StableMeasure} from './stability.js'
 import type {Candidate, CapacityResult, Confirmation, SweepPoint} from './types.js'
 
 export const MAX_ERROR_RATE = 0.001
 const MIN_GAIN = 0.05
 const MAX_BISECT_STEPS = 5
-const CONFIRM_TRIES = 3
+const CONFIRM_TRIES = 4
 const CONFIRM_BACKOFF = 0.9
 
 export interface CapacityProbe {
@@ -103,7 +104,8 @@ export async function findCapacity(candidate: Candidate, probe: CapacityProbe, o
       confirmation = {rate, throughput: open.throughput, p99Ms: open.p99Ms, errorRate: open.errorRate, passed: open.p99Ms <= options.sloP99Ms && open.errorRate < MAX_ERROR_RATE}
       probe.onPoint?.({concurrency: 0, throughput: open.throughput, p50Ms: 0, p99Ms: open.p99Ms, errorRate: open.errorRate, windows: 1, stable: true, passes: confirmation.passed}, 'confirm')
       if (confirmation.passed) break
-      rate *= CONFIRM_BACKOFF
+      // An open loop that fails shows what the replica really sustained; aim just under it.
+      rate = CONFIRM_BACKOFF * Math.min(rate, open.throughput > 0 ? open.throughput : rate)
     }
     if (confirmation) capacity = confirmation.passed ? Math.min(capacity, confirmation.rate) : 0
   }
