@@ -4,11 +4,11 @@ import {extname} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, positiveIntFlag} from '../cli/parse.js'
 import {color, isInteractive, say} from '../cli/ui.js'
-import {updateConfigFile} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {renderTuneHtml} from '../report/tune-html.js'
 import {renderTuneText} from '../report/tune-text.js'
 import {tune, type TuneProgress} from '../tune/tune.js'
+import {writeRecommendation} from '../tune/write.js'
 import type {TuneResult} from '../tune/types.js'
 
 export default class Tune extends BaseCommand {
@@ -97,26 +97,7 @@ export default class Tune extends BaseCommand {
     }
 
     if (flags.write && result.recommendation && !result.aborted) {
-      const rec = result.recommendation
-      await updateConfigFile(result.file, [
-        {api: result.api, path: ['predictor', 'processes_per_replica'], value: rec.processes_per_replica},
-        {api: result.api, path: ['predictor', 'threads_per_process'], value: rec.threads_per_process},
-        {api: result.api, path: ['autoscaling', 'min_replicas'], value: rec.min_replicas},
-        {api: result.api, path: ['autoscaling', 'max_replica_concurrency'], value: rec.max_replica_concurrency},
-        {api: result.api, path: ['autoscaling', 'target_replica_concurrency'], value: rec.target_replica_concurrency},
-      ]).catch(async (error: unknown) => {
-        // min_replicas above the file's max_replicas: raise max_replicas with it.
-        await updateConfigFile(result.file, [
-          {api: result.api, path: ['predictor', 'processes_per_replica'], value: rec.processes_per_replica},
-          {api: result.api, path: ['predictor', 'threads_per_process'], value: rec.threads_per_process},
-          {api: result.api, path: ['autoscaling', 'max_replicas'], value: rec.min_replicas},
-          {api: result.api, path: ['autoscaling', 'min_replicas'], value: rec.min_replicas},
-          {api: result.api, path: ['autoscaling', 'max_replica_concurrency'], value: rec.max_replica_concurrency},
-          {api: result.api, path: ['autoscaling', 'target_replica_concurrency'], value: rec.target_replica_concurrency},
-        ]).catch(() => {
-          throw error
-        })
-      })
+      await writeRecommendation(result.file, result.api, result.recommendation)
       result.wrote = result.file
     } else if (flags.write) {
       this.note(result.aborted ? 'Not writing mlserve.yaml: the run was stopped early.' : 'Not writing mlserve.yaml: there is no recommendation.')
