@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job, on the embedded default (local processes, no Docker):
-# scaffold a template, serve it, and make a prediction through the gateway.
+# scaffold a template, serve it, make a prediction through the gateway,
+# load-test the running endpoint, then tune one replica and write a report.
 # Usage: scripts/demo.sh [TEMPLATE] (default: python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,15 @@ mlserve predict --url "$url" --data "@$payload"
 step "mlserve status --url $url"
 mlserve status --url "$url"
 
+endpoint="$url/demo"
+step "mlserve loadtest $endpoint --data @$project/payloads --rate 200 --duration 5 --max-p99 250 --out $work/loadtest.html"
+mlserve loadtest "$endpoint" --data "@$project/payloads" --rate 200 --duration 5 --max-p99 250 --out "$work/loadtest.html"
+
 step "stopping mlserve run (Ctrl-C)"
 cleanup
 trap - EXIT
-printf '\nDone. The project is in %s\n' "$project" >&2
+
+step "mlserve tune $project --slo-p99 100 --peak-rps 1000 --processes 1,2 --threads 1,4 --out $work/tune.html"
+mlserve tune "$project" --slo-p99 100 --peak-rps 1000 --processes 1,2 --threads 1,4 --out "$work/tune.html"
+
+printf '\nDone. The project is in %s; reports: %s/loadtest.html, %s/tune.html\n' "$project" "$work" "$work" >&2
