@@ -1,0 +1,53 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {color} from '../cli/ui.js'
+import {assertCi, connectDocker, inspectImage, renderInspect, thresholdsFromFlags, type InspectReport} from '../build/index.js'
+
+export type InspectResult = InspectReport
+
+export default class Inspect extends BaseCommand {
+  static override summary = "Show an image's layers, their sizes and the instructions that made them, and how many bytes it wastes."
+
+  static override description = `Reads the image from the local Docker engine (its history and its layer tars, as \`docker save\` gives them) and reports each layer with its size and the instruction that created it, the total size, the efficiency and the wasted bytes, counted as dive does: for every path, the sum of its sizes across layers (cumulative) and its smallest size (minimum, 0 once a later layer deletes it). Efficiency is Σ minimum / Σ cumulative; wasted bytes are Σ (cumulative − minimum) over the paths that appear in two or more layers; user wasted percent is wasted bytes over the size of every layer after the first.
+
+With --ci the command fails (exit 1, MLS_CI_CHECKS_FAILED) when a rule of dive's .dive-ci fails: efficiency below --lowest-efficiency (default 0.9), user wasted percent above --highest-user-wasted-percent (default 0.1), or wasted bytes above --highest-wasted-bytes (off unless given). A rule fails on strict inequality. \`mlserve build\` runs the same inspection after every build. See docs/build.md.`
+
+  static override examples = [
+    {description: 'Layers, sizes and waste of an image mlserve built.', command: '<%= config.bin %> inspect iris:v1.2.0'},
+    {description: "Fail a CI job when the image wastes more than dive's defaults allow.", command: '<%= config.bin %> inspect iris:v1.2.0 --ci'},
+    {description: 'Stricter thresholds, machine-readable.', command: '<%= config.bin %> inspect iris:v1.2.0 --ci --lowest-efficiency 0.95 --highest-user-wasted-percent 0.05 --json'},
+  ]
+
+  static override args = {
+    image: Args.string({description: 'The image: a tag such as iris:v1.2.0, or an image ID. It must be in the local engine; mlserve never pulls.', required: true}),
+  }
+
+  static override flags = {
+    ci: Flags.boolean({description: 'Fail (exit 1) when a threshold rule fails; thresholds not given take dive’s defaults.', default: false}),
+    'lowest-efficiency': Flags.string({description: 'The lowest efficiency allowed, from 0 to 1 (dive’s lowestEfficiency; default 0.9 under --ci).'}),
+    'highest-user-wasted-percent': Flags.string({
+      description: 'The highest share of wasted bytes in the layers after the first, from 0 to 1 (dive’s highestUserWastedPercent; default 0.1 under --ci).',
+    }),
+    'highest-wasted-bytes': Flags.string({description: 'The most wasted bytes allowed, as a number of bytes or a size such as 10MB (dive’s highestWastedBytes; off unless given).'}),
+  }
+
+  async run(): Promise<InspectResult> {
+    const {args, flags} = await this.parse(Inspect)
+    const thresholds = thresholdsFromFlags(
+      {
+        lowestEfficiency: flags['lowest-efficiency'],
+        highestUserWastedPercent: flags['highest-user-wasted-percent'],
+        highestWastedBytes: flags['highest-wasted-bytes'],
+      },
+      flags.ci,
+    )
+    const docker = await connectDocker()
+    const report = await inspectImage(docker, args.image, thresholds)
+    for (const line of renderInspect(report, {width: process.stderr.columns})) this.say(line)
+    for (const rule of report.ci?.rules ?? []) this.say(`${rule.pass ? color.green('pass') : color.red('FAIL')} ${rule.rule}: ${rule.message}`)
+    if (flags.ci) {
+      assertCi(report.image, (report.ci?.rules ?? []).filter((r) => !r.pass).map((r) => ({rule: r.rule, message: r.message})))
+    }
+    return report
+  }
+}
