@@ -168,12 +168,12 @@ export const errorRegistry = {
     exitCode: 1,
     message: (p) => `The Docker engine at ${p.address} is not reachable: ${p.detail}.`,
     suggestion: () =>
-      'Start the engine (`sudo systemctl start docker`, or `sudo dockerd &` where there is no systemd), make sure this user may use its socket (the docker group), or set DOCKER_HOST to a running engine; `docker info` should answer. Without Docker, leave out --driver docker to run replicas as local processes.',
+      'Start the engine (`sudo systemctl start docker`, or `sudo dockerd &` where there is no systemd), make sure this user may use its socket (the docker group), or set DOCKER_HOST to a running engine; `docker info` should answer. `mlserve run` works without Docker on its default process driver.',
   }),
   MLS_DOCKER_IMAGE_NOT_FOUND: define<{image: string}>({
     exitCode: 2,
     message: (p) => `The Docker engine has no image ${p.image}; mlserve never pulls images.`,
-    suggestion: (p) => `Build it with \`mlserve build\` (tag ${p.image}), or pass --image with a tag \`docker images\` lists.`,
+    suggestion: (p) => `Build it with \`mlserve build\` (tag ${p.image}), or name an image that \`docker images\` lists.`,
   }),
   MLS_DOCKER_NO_GPU_RUNTIME: define<{apis: string[]; address: string; runtimes: string[]}>({
     exitCode: 2,

@@ -230,10 +230,9 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
   }
 }
 
-/** build.allow_secrets, once the config schema has it (a list of paths or ENV/ARG names). */
+/** build.allow_secrets: paths or ENV/ARG names the user vouches for. */
 function allowSecretsFromConfig(api: RealtimeApiConfig): string[] {
-  const value = (api.build as {allow_secrets?: unknown}).allow_secrets
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+  return api.build.allow_secrets
 }
 
 function secretEnvError(found: SecretEnv[], project: Project) {

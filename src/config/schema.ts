@@ -238,6 +238,9 @@ export const BuildSchema = z
       include: stringList().optional().meta({description: 'Globs of the files to put in the build context (default: everything not excluded).'}),
       exclude: stringList().default([]).meta({description: 'Globs of files to leave out of the build context.'}),
       dockerfile: text().optional().meta({description: 'Your own Dockerfile, relative to this file, used instead of the generated one.'}),
+      allow_secrets: stringList()
+        .default([])
+        .meta({description: 'Files (paths relative to this file) or ENV/ARG names the secrets guard should let into the image, because they are not secrets.'}),
     },
     {error: 'a mapping (the build section)'},
   )

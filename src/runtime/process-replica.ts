@@ -287,6 +287,8 @@ export class ProcessReplica extends EventEmitter implements Replica {
       ...spec.env,
       PYTHONUNBUFFERED: '1',
       MLSERVE_API: spec.api,
+      // Where a command server binds: loopback here; a container binds 0.0.0.0.
+      MLSERVE_HOST: '127.0.0.1',
       MLSERVE_REPLICA: String(spec.index),
       MLSERVE_PYTHON: spec.interpreter,
       MLSERVE_PROCESSES: String(spec.processes),

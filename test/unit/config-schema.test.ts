@@ -92,7 +92,7 @@ describe('defaults', () => {
     })
     assert.deepEqual(api.networking, {endpoint: '/iris'})
     assert.deepEqual(api.update_strategy, {max_surge: '25%', max_unavailable: '25%'})
-    assert.deepEqual(api.build, {base_image: 'python:3.11-slim', system_packages: [], python_requirements: 'requirements.txt', exclude: []})
+    assert.deepEqual(api.build, {base_image: 'python:3.11-slim', system_packages: [], python_requirements: 'requirements.txt', exclude: [], allow_secrets: []})
     assert.equal(api.predictor.interpreter, undefined, 'the interpreter is resolved by the runtime, not here')
     assert.equal(api.predictor.server_side_batching, undefined)
   })
@@ -143,7 +143,7 @@ predictor:
   })
 
   test('the build section', () => {
-    const api = only(`${MINIMAL}build:\n  base_image: python:3.12-slim\n  system_packages: [libgomp1]\n  model_dir: model\n  include: ['*.py']\n  dockerfile: Dockerfile\n`)
+    const api = only(`${MINIMAL}build:\n  base_image: python:3.12-slim\n  system_packages: [libgomp1]\n  model_dir: model\n  include: ['*.py']\n  dockerfile: Dockerfile\n  allow_secrets: [certs/test.pem]\n`)
     assert.deepEqual(api.build, {
       base_image: 'python:3.12-slim',
       system_packages: ['libgomp1'],
@@ -152,6 +152,7 @@ predictor:
       include: ['*.py'],
       exclude: [],
       dockerfile: 'Dockerfile',
+      allow_secrets: ['certs/test.pem'],
     })
   })
 })
