@@ -84,3 +84,30 @@ export function stallingServer(periodMs: number, stallMs: number): Promise<TestS
     else answer()
   })
 }
+
+/** Answers 200 at once, with a small JSON body: the fastest target there is (a few hundred µs on loopback). */
+export function instantServer(): Promise<TestServer> {
+  const body = Buffer.from('{"ok":true}')
+  return startServer((req, res) => {
+    req.resume()
+    res.writeHead(200, {'content-type': 'application/json', 'content-length': body.length})
+    res.end(body)
+  })
+}
+
+/** Answers at once with the status `statusFor(hit)` picks for the hit-th request (1-based). */
+export function statusServer(statusFor: (hit: number) => number): Promise<TestServer> {
+  return startServer((req, res, hit) => {
+    req.resume()
+    const status = statusFor(hit)
+    res.writeHead(status, {'content-type': 'application/json'})
+    res.end(JSON.stringify({status}))
+  })
+}
+
+/** Reads each request and never answers (no timer is left behind: close() ends every connection). */
+export function hangingServer(): Promise<TestServer> {
+  return startServer((req) => {
+    req.resume()
+  })
+}

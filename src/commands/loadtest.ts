@@ -1,0 +1,225 @@
+import {Args, Flags} from '@oclif/core'
+import {mkdir, writeFile} from 'node:fs/promises'
+import {existsSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag, positiveIntFlag} from '../cli/parse.js'
+import {color, isInteractive, say} from '../cli/ui.js'
+import {displayPath} from '../config/index.js'
+import {mlserveError} from '../errors.js'
+import {
+  checkThresholds,
+  loadRequestSource,
+  probeTarget,
+  runClosedLoop,
+  runOpenLoop,
+  startApiTarget,
+  type ApiTarget,
+  type LoadResult,
+  type SecondStats,
+  type ThresholdSpec,
+} from '../loadtest/index.js'
+import {ms, num, renderLoadReport, renderLoadTable, reportFormatOf} from '../report/index.js'
+
+const DEFAULT_CONNECTIONS = 10
+
+export default class Loadtest extends BaseCommand {
+  static override summary = 'Load-test one HTTP endpoint, or one replica of an API, and report throughput and latency percentiles.'
+
+  static override description = `TARGET is a URL, or a project directory (default "." with --api) whose API --api names: that API is started with exactly one replica behind the gateway (min = max = 1, as for any load test of a replica), tested, and stopped afterwards, also on Ctrl-C.
+
+Two load models. Closed loop (--connections N, the default with 10): each connection sends its next request when the last is answered; it measures capacity, but hides stalls, because while the target pauses nothing is sent. Open loop (--rate R): requests go out at planned times (--arrival constant or poisson) whatever the target does; latency counts from each planned time, so stalls show, and sends that went out late are counted.
+
+Latency is measured in microseconds (HdrHistogram) for every answer and timeout. The error rate counts every request that did not get a 2xx: 503 (shed) answers, other statuses, timeouts and connection errors; shed answers are also shown apart. Throughput counts 2xx answers per second. A warning says when the generator itself was the bottleneck (over 80% of a CPU core, or over 1% of sends late).
+
+--max-p99, --max-error-rate and --min-throughput make the command exit 1 with a one-line reason when the result misses them, for CI.`
+
+  static override examples = [
+    '<%= config.bin %> loadtest http://127.0.0.1:8888/iris --data \'{"x": [1, 2]}\' --connections 16 --duration 30',
+    '<%= config.bin %> loadtest --api iris --rate 200 --arrival poisson --duration 60 --warmup 5 --out report.html',
+    '<%= config.bin %> loadtest my-model --api iris --data @payloads/ --duration 20 --max-p99 200 --max-error-rate 0.01',
+    '<%= config.bin %> loadtest http://127.0.0.1:8888/iris --data @requests.ndjson --amount 5000 --json > result.json',
+  ]
+
+  static override args = {
+    target: Args.string({description: 'A URL to test, or a project directory (or its mlserve.yaml) whose API to start and test; with --api it defaults to ".".'}),
+  }
+
+  static override flags = {
+    api: Flags.string({description: 'Start this API of the project with one replica and test it through the gateway; it is stopped afterwards. Optional when TARGET is a project with one RealtimeAPI.'}),
+    connections: Flags.integer({char: 'c', description: `Closed loop: how many connections send at once, each waiting for its answer before the next request (default ${DEFAULT_CONNECTIONS}).`, exclusive: ['rate']}),
+    rate: Flags.string({char: 'r', description: 'Open loop: planned requests per second, sent on schedule whatever the target does.', exclusive: ['connections']}),
+    arrival: Flags.string({description: 'Open loop: how send times are spaced, evenly (constant) or as a Poisson process (poisson).', options: ['constant', 'poisson'], dependsOn: ['rate']}),
+    'max-connections': Flags.integer({description: 'Open loop: the most requests in flight at once; further sends wait for a free connection, and their latency still counts from the planned time.', default: 512}),
+    duration: Flags.string({char: 'd', description: 'How long to measure, such as 30s or 2m (a bare number means seconds); the default is 10s.', exclusive: ['amount']}),
+    amount: Flags.integer({char: 'n', description: 'Measure this many requests instead of running for a duration.', exclusive: ['duration']}),
+    warmup: Flags.string({description: 'Load sent before measuring that is not counted, such as 5s (a bare number means seconds).', default: '0'}),
+    data: Flags.string({description: 'The request body: inline JSON, @FILE for one body, @FILE.ndjson for one body per line, or @DIR for one body per file; several bodies are sent round robin.'}),
+    method: Flags.string({char: 'X', description: 'The HTTP method; by default POST when there is a body (always with --api), else GET.'}),
+    header: Flags.string({char: 'H', description: 'An extra request header as "Name: value" (repeat the flag for several).', multiple: true}),
+    timeout: Flags.string({description: 'A request with no answer this long after it was sent counts as a timeout (the closed loop rounds it up to at least 1s).', default: '10s'}),
+    out: Flags.string({char: 'o', description: 'Also write the result to this file, in the format its extension names: .json, .csv, .md or .html (repeat the flag for several).', multiple: true}),
+    'max-p99': Flags.string({description: 'Exit 1 when p99 latency is above this many milliseconds.'}),
+    'max-error-rate': Flags.string({description: 'Exit 1 when the error rate (non-2xx answers, timeouts and connection errors over all requests) is above this fraction, such as 0.01 or 1%.'}),
+    'min-throughput': Flags.string({description: 'Exit 1 when throughput (2xx answers per second) is below this.'}),
+    'readiness-timeout': Flags.string({description: 'With --api: how long the replica may take to load its model and report ready.', default: '120s'}),
+    seed: Flags.integer({description: 'Open loop with --arrival poisson: seed the schedule, to repeat a run exactly.'}),
+  }
+
+  async run(): Promise<LoadResult> {
+    const {args, flags} = await this.parse(Loadtest)
+    const timeoutMs = durationFlag('--timeout', flags.timeout)
+    const durationMs = flags.duration === undefined ? undefined : durationFlag('--duration', flags.duration)
+    const warmupMs = /^\s*0+(\.0*)?\s*(ms|s|m)?\s*$/.test(flags.warmup) ? 0 : durationFlag('--warmup', flags.warmup)
+    const readinessTimeoutMs = durationFlag('--readiness-timeout', flags['readiness-timeout'])
+    if (flags.amount !== undefined) positiveIntFlag('--amount', flags.amount)
+    if (flags.connections !== undefined) positiveIntFlag('--connections', flags.connections)
+    positiveIntFlag('--max-connections', flags['max-connections'])
+    const rate = flags.rate === undefined ? undefined : positiveNumber('--rate', flags.rate, 'a rate in requests per second, such as 200')
+    const thresholds: ThresholdSpec = {
+      maxP99Ms: flags['max-p99'] === undefined ? undefined : positiveNumber('--max-p99', flags['max-p99'], 'a latency in milliseconds, such as 200'),
+      maxErrorRate: flags['max-error-rate'] === undefined ? undefined : errorRateFlag(flags['max-error-rate']),
+      minThroughput: flags['min-throughput'] === undefined ? undefined : positiveNumber('--min-throughput', flags['min-throughput'], 'a rate in requests per second, such as 100'),
+    }
+    const outputs = (flags.out ?? []).map((path) => {
+      const format = reportFormatOf(path)
+      if (!format) throw mlserveError('MLS_INVALID_FLAG', {flag: '--out', value: path, expected: 'a file ending in .json, .csv, .md or .html'})
+      return {path, format}
+    })
+
+    const target = resolveTarget(args.target, flags.api)
+    const request = await loadRequestSource({data: flags.data, method: flags.method, headers: flags.header, defaultBody: target.kind === 'api' ? '{}' : undefined})
+
+    // Ctrl-C: the first stops the run and reports what was measured; the second quits at once.
+    const controller = new AbortController()
+    let interrupts = 0
+    let api: ApiTarget | null = null
+    const onSignal = (): void => {
+      interrupts++
+      if (interrupts === 1) {
+        say(color.yellow('Stopping: reporting what was measured so far; Ctrl-C again to quit at once.'))
+        controller.abort()
+      } else {
+        void (api?.stop() ?? Promise.resolve()).finally(() => process.exit(130))
+      }
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+
+    let result: LoadResult
+    try {
+      let url: string
+      if (target.kind === 'api') {
+        this.say(`Starting ${flags.api ? `API ${flags.api}` : 'the API'} of ${target.dir} with one replica …`)
+        api = await startApiTarget({
+          dir: target.dir,
+          api: flags.api,
+          readinessTimeoutMs,
+          log: (line) => {
+            if (flags.verbose && !this.jsonEnabled()) say(color.dim(line))
+          },
+        })
+        for (const warning of api.warnings) this.note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
+        url = api.url
+        this.say(`Ready: ${url} (API ${api.api} of ${displayPath(api.file)}, 1 replica)`)
+      } else {
+        url = target.url
+      }
+      if (controller.signal.aborted) {
+        say('Stopped before the load test started.')
+        this.exit(130)
+      }
+      await probeTarget(url, request, timeoutMs)
+
+      const live = isInteractive() && !this.jsonEnabled()
+      const onSecond = live ? (s: SecondStats) => say(color.dim(progressLine(s))) : undefined
+      const common = {url, request, durationMs, amount: flags.amount, warmupMs, timeoutMs, onSecond, signal: controller.signal, api: api?.api}
+      const loadText = rate === undefined ? `${flags.connections ?? DEFAULT_CONNECTIONS} connections (closed loop)` : `${num(rate, 2)} req/s (open loop, ${flags.arrival ?? 'constant'})`
+      const lengthText = flags.amount === undefined ? `${num((durationMs ?? 10_000) / 1000, 3)} s` : `${flags.amount} requests`
+      this.say(`Load: ${loadText} for ${lengthText}${warmupMs > 0 ? ` after ${num(warmupMs / 1000, 3)} s of warm-up` : ''} …`)
+      result =
+        rate === undefined
+          ? await runClosedLoop({...common, connections: flags.connections ?? DEFAULT_CONNECTIONS})
+          : await runOpenLoop({
+              ...common,
+              rate,
+              arrival: (flags.arrival ?? 'constant') as 'constant' | 'poisson',
+              maxConnections: flags['max-connections'],
+              seed: flags.seed,
+            })
+    } finally {
+      if (api) await api.stop()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+
+    const checked = thresholds.maxP99Ms !== undefined || thresholds.maxErrorRate !== undefined || thresholds.minThroughput !== undefined
+    if (checked) result.thresholds = checkThresholds(result, stripUndefined(thresholds))
+
+    for (const {path, format} of outputs) {
+      await mkdir(dirname(resolve(path)), {recursive: true})
+      await writeFile(path, renderLoadReport(result, format))
+    }
+
+    if (!this.jsonEnabled()) {
+      say(renderLoadTable(result))
+      for (const warning of [...result.generator.warnings, ...result.warnings]) this.note(warning)
+      for (const {path} of outputs) this.say(`Wrote ${path}`)
+      if (result.thresholds?.passed) this.say(color.green('All thresholds met.'))
+    }
+    if (result.thresholds && !result.thresholds.passed) {
+      // One line, on stderr even under --json, so a CI log shows why the step failed.
+      say(`${color.red('Threshold missed:')} ${result.thresholds.failures.join('; ')}`)
+      process.exitCode = 1
+    }
+    if (result.aborted) process.exitCode = process.exitCode || 130
+    return result
+  }
+}
+
+type Target = {kind: 'url'; url: string} | {kind: 'api'; dir: string}
+
+function resolveTarget(target: string | undefined, api: string | undefined): Target {
+  if (target !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    if (api !== undefined) throw mlserveError('MLS_LOADTEST_TARGET', {detail: `both a URL (${target}) and --api ${api} were given`})
+    let url: URL
+    try {
+      url = new URL(target)
+    } catch {
+      throw mlserveError('MLS_LOADTEST_TARGET', {detail: `${target} is not a valid URL`})
+    }
+    if (url.protocol !== 'http:') throw mlserveError('MLS_LOADTEST_TARGET', {detail: `only http:// URLs can be tested, got ${url.protocol}//`})
+    return {kind: 'url', url: url.href}
+  }
+  if (target === undefined && api === undefined) throw mlserveError('MLS_LOADTEST_TARGET', {detail: 'neither a URL nor --api was given'})
+  const dir = target ?? '.'
+  if (!existsSync(dir)) throw mlserveError('MLS_LOADTEST_TARGET', {detail: `${dir} is neither an http:// URL nor an existing directory`})
+  return {kind: 'api', dir}
+}
+
+function positiveNumber(flag: string, value: string, expected: string): number {
+  const n = Number(value.trim())
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw mlserveError('MLS_INVALID_FLAG', {flag, value, expected})
+  return n
+}
+
+/** 0.01, or 1% */
+function errorRateFlag(value: string): number {
+  const text = value.trim()
+  const percent = text.endsWith('%')
+  const n = Number(percent ? text.slice(0, -1) : text)
+  const fraction = percent ? n / 100 : n
+  if (text === '' || text === '%' || !Number.isFinite(fraction) || fraction < 0 || fraction > 1) {
+    throw mlserveError('MLS_INVALID_FLAG', {flag: '--max-error-rate', value, expected: 'a fraction from 0 to 1 such as 0.01, or a percentage such as 1%'})
+  }
+  return fraction
+}
+
+function stripUndefined(spec: ThresholdSpec): ThresholdSpec {
+  return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as ThresholdSpec
+}
+
+function progressLine(s: SecondStats): string {
+  const sent = s.sent === null ? '' : `  sent ${num(s.sent, 0)}${s.lateSends ? ` (${s.lateSends} late)` : ''}`
+  return `  ${String(s.second + 1).padStart(4)}s  ${num(s.throughput, 1).padStart(9)} req/s  p50 ${ms(s.p50Ms).padStart(8)} ms  p99 ${ms(s.p99Ms).padStart(8)} ms  failed ${num(s.failed, 0)}${sent}`
+}

@@ -1,0 +1,55 @@
+// The public API of src/loadtest: load generation against one HTTP endpoint,
+// closed loop (capacity) or open loop (latency as users see it), measured
+// with microsecond HdrHistograms, and CI thresholds on the result.
+//
+//   const request = await loadRequestSource({data: '{"x": 1}'})
+//   const closed = await runClosedLoop({url, connections: 8, durationMs: 10_000, request})
+//   const open = await runOpenLoop({url, rate: 200, arrival: 'poisson', durationMs: 10_000, request})
+//   checkThresholds(open, {maxP99Ms: 200, maxErrorRate: 0.01})  // {passed, failures}
+//
+// Both runners take an AbortSignal: aborting ends the run at once and the
+// promise resolves with what was measured (`aborted: true`). Definitions, used
+// throughout:
+// - latency: closed loop, from writing the request to its full answer; open
+//   loop, from its planned send time (so time spent waiting to be sent counts).
+//   Every answer (any status) and every timeout is recorded; connection errors
+//   have no latency.
+// - error rate: failed / total, where failed = every non-2xx answer (503 shed
+//   included) + timeouts + connection errors. Shed answers are also counted
+//   apart (`requests.shed`).
+// - throughput: 2xx answers per second over the measured window.
+// This part uses src/runtime only to start one replica for an `--api` target.
+export {runClosedLoop} from './closed-loop.js'
+export {runOpenLoop} from './open-loop.js'
+export {checkThresholds} from './thresholds.js'
+export {loadRequestSource, bodyAt, parseHeaders, type RequestSourceInput} from './request.js'
+export {startApiTarget, probeTarget, type ApiTarget, type ApiTargetOptions} from './target.js'
+export {createSchedule, mulberry32, type Schedule} from './schedule.js'
+export {LatencyHistogram} from './histogram.js'
+export {
+  Recorder,
+  assessGenerator,
+  measurementWarnings,
+  GENERATOR_CPU_LIMIT_PERCENT,
+  LATE_SENDS_LIMIT_PERCENT,
+  MIN_STABLE_REQUESTS,
+  MIN_STABLE_WINDOW_S,
+} from './recorder.js'
+export {DEFAULT_DURATION_MS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './common.js'
+export {nowNs} from './clock.js'
+export type {
+  Arrival,
+  ClosedLoopOptions,
+  GeneratorStats,
+  LatencySummary,
+  LoadModel,
+  LoadResult,
+  OpenLoopOptions,
+  RequestCounts,
+  RequestSource,
+  RunSettings,
+  SecondListener,
+  SecondStats,
+  ThresholdReport,
+  ThresholdSpec,
+} from './types.js'

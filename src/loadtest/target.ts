@@ -1,0 +1,79 @@
+// Targets: an API of a project started with exactly one replica behind the
+// gateway (as Cortex advises for load tests: min = max = 1), and the
+// reachability check made before any load is sent.
+import {request as httpRequest} from 'undici'
+import {loadProject, selectApi, type ConfigWarning} from '../config/index.js'
+import {mlserveError} from '../errors.js'
+import {Runtime, runtimeDefaults} from '../runtime/runtime.js'
+import {bodyAt} from './request.js'
+import type {RequestSource} from './types.js'
+
+export interface ApiTarget {
+  /** The API's endpoint on the gateway. */
+  url: string
+  api: string
+  /** The config file the API came from. */
+  file: string
+  warnings: ConfigWarning[]
+  /** Stops the replica and the gateway, leaving nothing running. Idempotent. */
+  stop: () => Promise<void>
+}
+
+export interface ApiTargetOptions {
+  /** The project directory or its mlserve.yaml. */
+  dir: string
+  /** Optional when the project has one RealtimeAPI. */
+  api?: string
+  readinessTimeoutMs?: number
+  /** The gateway's end-to-end limit per request (default the runtime's, 60 s). */
+  timeoutMs?: number
+  /** Replica output and lifecycle lines. */
+  log: (line: string) => void
+}
+
+/** Starts one replica of the API and a gateway on a free loopback port; resolves once the replica is ready. */
+export async function startApiTarget(options: ApiTargetOptions): Promise<ApiTarget> {
+  const project = await loadProject(options.dir)
+  const api = selectApi(project, options.api)
+  const runtime = await Runtime.start(project, {
+    ...runtimeDefaults,
+    port: 0,
+    replicas: 1,
+    apis: [api.name],
+    announce: false,
+    accessLog: false,
+    readinessTimeoutMs: options.readinessTimeoutMs ?? runtimeDefaults.readinessTimeoutMs,
+    timeoutMs: options.timeoutMs ?? runtimeDefaults.timeoutMs,
+    log: options.log,
+  })
+  return {
+    url: runtime.endpointUrl(api.name),
+    api: api.name,
+    file: project.file,
+    warnings: project.warnings,
+    stop: () => runtime.stop({drain: false}),
+  }
+}
+
+/**
+ * Sends one request as the load test will, and fails with
+ * MLS_LOADTEST_UNREACHABLE when no HTTP answer comes back. Any status counts
+ * as reachable: error statuses are for the load test to measure.
+ */
+export async function probeTarget(url: string, source: RequestSource, timeoutMs: number): Promise<{status: number}> {
+  try {
+    const response = await httpRequest(url, {
+      method: source.method as 'GET',
+      headers: source.headers,
+      body: bodyAt(source, 0),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    await response.body.dump()
+    return {status: response.statusCode}
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException
+    throw mlserveError('MLS_LOADTEST_UNREACHABLE', {url, detail: e.code ? `${e.code} (${e.message})` : e.message}, {cause: error})
+  }
+}
