@@ -4,7 +4,8 @@
 import {request as httpRequest} from 'undici'
 import {loadProject, selectApi, type ConfigWarning} from '../config/index.js'
 import {mlserveError} from '../errors.js'
-import {Runtime, runtimeDefaults} from '../runtime/runtime.js'
+import {runtimeDefaults} from '../runtime/runtime.js'
+import {startRuntimeThread} from '../runtime/thread-host.js'
 import {bodyAt} from './request.js'
 import type {RequestSource} from './types.js'
 
@@ -31,11 +32,16 @@ export interface ApiTargetOptions {
   log: (line: string) => void
 }
 
-/** Starts one replica of the API and a gateway on a free loopback port; resolves once the replica is ready. */
+/**
+ * Starts one replica of the API and a gateway on a free loopback port;
+ * resolves once the replica is ready. The gateway runs on a thread of its own,
+ * so the load generator on this thread measures the replica, not a gateway
+ * competing with it for one event loop.
+ */
 export async function startApiTarget(options: ApiTargetOptions): Promise<ApiTarget> {
   const project = await loadProject(options.dir)
   const api = selectApi(project, options.api)
-  const runtime = await Runtime.start(project, {
+  const runtime = await startRuntimeThread(project.file, {
     ...runtimeDefaults,
     port: 0,
     replicas: 1,
@@ -44,10 +50,9 @@ export async function startApiTarget(options: ApiTargetOptions): Promise<ApiTarg
     accessLog: false,
     readinessTimeoutMs: options.readinessTimeoutMs ?? runtimeDefaults.readinessTimeoutMs,
     timeoutMs: options.timeoutMs ?? runtimeDefaults.timeoutMs,
-    log: options.log,
-  })
+  }, options.log)
   return {
-    url: runtime.endpointUrl(api.name),
+    url: runtime.endpoints[api.name],
     api: api.name,
     file: project.file,
     warnings: project.warnings,

@@ -121,7 +121,7 @@ export interface SecondStats {
 }
 
 export interface GeneratorStats {
-  /** CPU time this process used during the window, as a percentage of one core. With `--api` the gateway runs in the same process and is included. */
+  /** CPU time the generator's thread used during the window, as a percentage of one core (on Linux the main thread alone, so an `--api` gateway on its own thread is not included; elsewhere the whole process). */
   cpuPercent: number
   /** Open loop: sends that went out more than `lateThresholdMs` after their planned time. 0 for the closed loop. */
   lateSends: number
