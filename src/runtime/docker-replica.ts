@@ -9,7 +9,6 @@
 // to our attach connection, so when mlserve dies the harness sees end of file
 // and stops; what is left is swept by the next `mlserve run --driver docker`
 // (see sweepStaleContainers).
-import {EventEmitter} from 'node:events'
 import {PassThrough} from 'node:stream'
 import {createInterface} from 'node:readline'
 import {randomBytes} from 'node:crypto'
@@ -32,10 +31,10 @@ import {
   type ContainerLimits,
 } from './docker-engine.js'
 import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
+import {ReplicaBase} from './replica-base.js'
 
 /** Seconds between SIGTERM (the harness drains) and SIGKILL on stop. */
 const STOP_GRACE_S = 15
-const RESTART_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000]
 const LOG_TAIL_LINES = 60
 const DETAIL_LINES = 30
 const PORT_KEY = `${CONTAINER_PORT}/tcp`
@@ -96,36 +95,21 @@ interface ExitInfo {
   error?: Error
 }
 
-export class DockerReplica extends EventEmitter implements Replica {
-  readonly id: string
+export class DockerReplica extends ReplicaBase implements Replica {
   private container: Docker.Container | null = null
   /** The container that is (or was last) ready and serving; its exit is a crash. */
   private serving: Docker.Container | null = null
   private lifeline: NodeJS.ReadWriteStream | null = null
-  private port: number | null = null
   private hostPid: number | null = null
-  private isReady = false
-  private stopping = false
   private stopped: Promise<void> | null = null
   private launching: Promise<void> | null = null
-  private restarts = 0
-  private restartTimer: NodeJS.Timeout | null = null
   private readonly tail: string[] = []
 
   constructor(
-    readonly spec: ReplicaSpec,
+    spec: ReplicaSpec,
     private readonly options: DockerReplicaOptions,
   ) {
-    super()
-    this.id = replicaId(spec.api, spec.index)
-  }
-
-  get ready(): boolean {
-    return this.isReady
-  }
-
-  get origin(): string | null {
-    return this.port === null ? null : `http://127.0.0.1:${this.port}`
+    super(spec, options.log)
   }
 
   /** The current container's id, or null between containers. */
@@ -161,11 +145,8 @@ export class DockerReplica extends EventEmitter implements Replica {
   }
 
   private async shutdown(): Promise<void> {
-    this.stopping = true
-    if (this.restartTimer) clearTimeout(this.restartTimer)
-    this.restartTimer = null
+    this.beginStop()
     this.serving = null
-    this.setUnready('stopping')
     const container = this.container
     if (container) await this.terminate(container)
     // A launch in progress sees `stopping` and removes what it created.
@@ -173,22 +154,12 @@ export class DockerReplica extends EventEmitter implements Replica {
     if (this.container) await this.discard(this.container)
   }
 
-  private setUnready(reason: string): void {
-    if (this.isReady) {
-      this.isReady = false
-      this.emit('unready', reason)
-    }
-  }
-
-  private markReady(container: Docker.Container): void {
+  private markServing(container: Docker.Container): void {
     this.serving = container
-    if (this.isReady) return
-    this.isReady = true
-    this.emit('ready', this.origin)
-    this.emit('slots', this.spec.processes * this.spec.threads)
+    this.markReady()
   }
 
-  private async launch(): Promise<void> {
+  protected async launch(): Promise<void> {
     const attempt = this.launchOnce()
     this.launching = attempt
     try {
@@ -241,12 +212,12 @@ export class DockerReplica extends EventEmitter implements Replica {
       await this.awaitReady(container, exited)
       // It may have exited just after answering; then it never counts as ready.
       if (seen.exit) throw await this.exitedBeforeReady(container, seen.exit)
-      this.markReady(container)
+      this.markServing(container)
     } catch (error) {
       this.port = null
       this.hostPid = null
       await this.discard(container).catch((removal: Error) =>
-        this.options.log(`[${this.id}] could not remove container ${container.id.slice(0, 12)}: ${removal.message}`),
+        this.log(`[${this.id}] could not remove container ${container.id.slice(0, 12)}: ${removal.message}`),
       )
       throw error
     }
@@ -267,7 +238,7 @@ export class DockerReplica extends EventEmitter implements Replica {
       if (state.exit) throw await this.exitedBeforeReady(container, state.exit)
       if (this.stopping) throw this.startFailed('mlserve stopped before the replica was ready')
       if (Date.now() >= deadline) {
-        this.options.log(`[${this.id}] not ready within ${Math.round(spec.readinessTimeoutMs / 1000)}s; removing the container`)
+        this.log(`[${this.id}] not ready within ${Math.round(spec.readinessTimeoutMs / 1000)}s; removing the container`)
         throw mlserveError(
           'MLS_READINESS_TIMEOUT',
           {api: spec.api, seconds: Math.round(spec.readinessTimeoutMs / 1000)},
@@ -319,26 +290,9 @@ export class DockerReplica extends EventEmitter implements Replica {
       } catch {
         // already gone
       }
-      await this.discard(container).catch((error: Error) => this.options.log(`[${this.id}] could not remove container ${container.id.slice(0, 12)}: ${error.message}`))
-      if (!this.stopping) this.scheduleRestart(`container ${container.id.slice(0, 12)} exited (${how}) and was removed`)
+      await this.discard(container).catch((error: Error) => this.log(`[${this.id}] could not remove container ${container.id.slice(0, 12)}: ${error.message}`))
+      if (!this.stopping) this.scheduleRestart(`container ${container.id.slice(0, 12)} exited (${how}) and was removed; a new container follows`)
     })()
-  }
-
-  private scheduleRestart(what: string): void {
-    const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]
-    this.restarts++
-    this.options.log(`[${this.id}] ${what}; starting a new container in ${delay / 1000}s (restart ${this.restarts})`)
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null
-      if (this.stopping) return
-      this.launch().then(
-        () => this.options.log(`[${this.id}] replica restarted and ready at ${this.origin}`),
-        (error: Error) => {
-          this.options.log(`[${this.id}] restart failed: ${error.message}`)
-          if (!this.stopping) this.scheduleRestart('the new container did not become ready')
-        },
-      )
-    }, delay)
   }
 
   /** SIGTERM through the engine (the harness drains), SIGKILL after the grace period, then removal. */
@@ -347,7 +301,7 @@ export class DockerReplica extends EventEmitter implements Replica {
       await container.stop({t: STOP_GRACE_S})
     } catch (error) {
       const status = (error as {statusCode?: number}).statusCode
-      if (status !== 304 && status !== 404) this.options.log(`[${this.id}] stopping container ${container.id.slice(0, 12)} failed: ${engineMessage(error)}`)
+      if (status !== 304 && status !== 404) this.log(`[${this.id}] stopping container ${container.id.slice(0, 12)} failed: ${engineMessage(error)}`)
     }
     await this.discard(container)
   }
@@ -378,7 +332,7 @@ export class DockerReplica extends EventEmitter implements Replica {
       createInterface({input: part}).on('line', (line) => {
         this.tail.push(line)
         if (this.tail.length > LOG_TAIL_LINES) this.tail.shift()
-        this.options.log(`[${this.id}] ${line}`)
+        this.log(`[${this.id}] ${line}`)
       })
     }
   }

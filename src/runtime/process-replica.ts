@@ -2,7 +2,6 @@
 // predictors that is mlserve's worker harness (a master forking
 // processes_per_replica workers of threads_per_process threads); for `command`
 // predictors it is the user's HTTP server, given $PORT.
-import {EventEmitter} from 'node:events'
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {createInterface} from 'node:readline'
@@ -12,12 +11,12 @@ import {request} from 'undici'
 import {mlserveError, type MlserveError} from '../errors.js'
 import {freePort} from './ports.js'
 import {signalGroup, trackProcessGroup, untrackProcessGroup} from './reaper.js'
-import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
+import type {Replica, ReplicaSpec, ReplicaStatus} from './replica.js'
+import {ReplicaBase} from './replica-base.js'
 
 export const harnessPath = fileURLToPath(new URL('../../src/runtime/harness/mlserve_harness.py', import.meta.url))
 
 const STOP_GRACE_MS = 15_000
-const RESTART_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000]
 const STDERR_TAIL_LINES = 60
 const SETPRIV = '/usr/bin/setpriv'
 
@@ -37,34 +36,16 @@ interface HarnessEvent {
   delay_s?: number
 }
 
-export class ProcessReplica extends EventEmitter implements Replica {
-  readonly id: string
+export class ProcessReplica extends ReplicaBase implements Replica {
   private stdin: Writable | null = null
   private running = false
   private pgid: number | null = null
-  private port: number | null = null
-  private isReady = false
-  private stopping = false
-  private restarts = 0
-  private restartTimer: NodeJS.Timeout | null = null
   private readonly stderrTail: string[] = []
   private readyWorkers = new Set<number>()
   private exited: Promise<void> = Promise.resolve()
 
-  constructor(
-    readonly spec: ReplicaSpec,
-    private readonly options: ProcessReplicaOptions,
-  ) {
-    super()
-    this.id = replicaId(spec.api, spec.index)
-  }
-
-  get ready(): boolean {
-    return this.isReady
-  }
-
-  get origin(): string | null {
-    return this.port === null ? null : `http://127.0.0.1:${this.port}`
+  constructor(spec: ReplicaSpec, options: ProcessReplicaOptions) {
+    super(spec, options.log)
   }
 
   async start(): Promise<void> {
@@ -73,10 +54,7 @@ export class ProcessReplica extends EventEmitter implements Replica {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true
-    if (this.restartTimer) clearTimeout(this.restartTimer)
-    this.restartTimer = null
-    this.setUnready('stopping')
+    this.beginStop()
     const pgid = this.pgid
     if (!this.running || pgid === null) return
     this.stdin?.end()
@@ -104,14 +82,8 @@ export class ProcessReplica extends EventEmitter implements Replica {
     }
   }
 
-  private setUnready(reason: string): void {
-    if (this.isReady) {
-      this.isReady = false
-      this.emit('unready', reason)
-    }
-  }
 
-  private async launch(): Promise<void> {
+  protected async launch(): Promise<void> {
     const {spec} = this
     const {file, args, env, port} = await this.command()
     this.port = port
@@ -202,7 +174,7 @@ export class ProcessReplica extends EventEmitter implements Replica {
         return
       }
       if (!this.stopping && wasReady) {
-        this.scheduleRestart(how)
+        this.scheduleRestart(`replica exited (${how})`)
       }
     })
 
@@ -229,30 +201,6 @@ export class ProcessReplica extends EventEmitter implements Replica {
     }
   }
 
-  private markReady(): void {
-    if (this.isReady) return
-    this.isReady = true
-    this.emit('ready', this.origin)
-    this.emit('slots', this.spec.kind === 'python' ? Math.max(this.readyWorkers.size, this.spec.processes) * this.spec.threads : this.spec.processes * this.spec.threads)
-  }
-
-  private scheduleRestart(how: string): void {
-    const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]
-    this.restarts++
-    this.options.log(`[${this.id}] replica exited (${how}); restarting in ${delay / 1000}s (restart ${this.restarts})`)
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null
-      if (this.stopping) return
-      this.launch().then(
-        () => this.options.log(`[${this.id}] replica restarted and ready at ${this.origin}`),
-        (error: Error) => {
-          this.options.log(`[${this.id}] restart failed: ${error.message}`)
-          if (!this.stopping) this.scheduleRestart('failed restart')
-        },
-      )
-    }, delay)
-  }
-
   private async pollReadiness(pending: () => boolean, onReady: () => void): Promise<void> {
     const url = `${this.origin}${this.spec.readinessPath}`
     while (pending() && this.running) {
@@ -277,7 +225,7 @@ export class ProcessReplica extends EventEmitter implements Replica {
         this.stderrTail.push(line)
         if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift()
       }
-      this.options.log(`[${this.id}] ${line}`)
+      this.log(`[${this.id}] ${line}`)
     })
   }
 

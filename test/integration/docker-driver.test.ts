@@ -197,7 +197,7 @@ describe('docker driver: lifecycle and cleanup', () => {
     assert.notEqual(after.container, before.container)
     const live = await containersOf(process.pid)
     assert.deepEqual(live.map((c) => c.Id), [replica.containerId])
-    assert.ok(logs.some((line) => /\[sleepy-0\] container [0-9a-f]{12} exited \(exit code 137: killed\) and was removed; starting a new container in 1s \(restart 1\)/.test(line)))
+    assert.ok(logs.some((line) => /\[sleepy-0\] container [0-9a-f]{12} exited \(exit code 137: killed\) and was removed; a new container follows; restarting in 1s \(restart 1\)/.test(line)))
   })
 
   test('a predictor that fails to import fails fast with the traceback, and leaves no container', async () => {

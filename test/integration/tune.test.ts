@@ -86,7 +86,7 @@ describe('recommendations on predictors with known behaviour', () => {
     assert.ok(rec, result.warnings.join('\n'))
     assert.equal(rec.processes_per_replica, 2, 'two processes on two cores')
     assert.equal(rec.threads_per_process, 1, 'threads add nothing under the GIL')
-    assert.ok(capacityOf(result, 2, 1) > capacityOf(result, 1, 1) * 1.1, 'the second process pays')
+    assert.ok(capacityOf(result, 2, 1) > capacityOf(result, 1, 1) * 1.15, 'the second process pays')
     assert.equal(rec.min_replicas, Math.ceil(1000 / (rec.capacity * 0.7)))
   })
 
@@ -109,7 +109,7 @@ describe('recommendations on predictors with known behaviour', () => {
     assert.ok(rec, result.warnings.join('\n'))
     assert.equal(rec.processes_per_replica, 1, 'one process: BLAS already uses both cores, so a second process only adds memory')
     const oneProcess = Math.max(capacityOf(result, 1, 1), capacityOf(result, 1, 2))
-    assert.ok(oneProcess >= 0.9 * capacityOf(result, 2, 1), 'one process holds its own against two')
+    assert.ok(oneProcess >= 0.85 * Math.max(capacityOf(result, 2, 1), capacityOf(result, 2, 2)), 'one process holds its own against two, within the noise')
     assert.equal(result.candidates.length, 4, 'exhaustive measured every candidate')
   })
 })

@@ -1,0 +1,76 @@
+// What every driver's replica shares: readiness as the gateway sees it
+// ('ready' / 'unready' / 'slots' events), the loopback origin it serves on, and
+// restarts with backoff after a crash. A driver supplies `launch()`.
+import {EventEmitter} from 'node:events'
+import {replicaId, type ReplicaSpec} from './replica.js'
+
+const RESTART_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000]
+
+export abstract class ReplicaBase extends EventEmitter {
+  readonly id: string
+  /** The loopback port the replica serves on, once known. */
+  protected port: number | null = null
+  protected isReady = false
+  protected stopping = false
+  protected restarts = 0
+  private restartTimer: NodeJS.Timeout | null = null
+
+  constructor(
+    readonly spec: ReplicaSpec,
+    protected readonly log: (line: string) => void,
+  ) {
+    super()
+    this.id = replicaId(spec.api, spec.index)
+  }
+
+  get ready(): boolean {
+    return this.isReady
+  }
+
+  get origin(): string | null {
+    return this.port === null ? null : `http://127.0.0.1:${this.port}`
+  }
+
+  /** Starts one instance of the replica and resolves once it is ready (rejects with an MlserveError). */
+  protected abstract launch(): Promise<void>
+
+  protected markReady(): void {
+    if (this.isReady) return
+    this.isReady = true
+    this.emit('ready', this.origin)
+    this.emit('slots', this.spec.processes * this.spec.threads)
+  }
+
+  protected setUnready(reason: string): void {
+    if (this.isReady) {
+      this.isReady = false
+      this.emit('unready', reason)
+    }
+  }
+
+  /** Marks the replica as stopping: no restart is scheduled from now on, and a pending one is cancelled. */
+  protected beginStop(): void {
+    this.stopping = true
+    if (this.restartTimer) clearTimeout(this.restartTimer)
+    this.restartTimer = null
+    this.setUnready('stopping')
+  }
+
+  /** After a crash: a new instance after 1 s, doubling to 30 s while restarts keep failing. */
+  protected scheduleRestart(what: string): void {
+    const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]
+    this.restarts++
+    this.log(`[${this.id}] ${what}; restarting in ${delay / 1000}s (restart ${this.restarts})`)
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null
+      if (this.stopping) return
+      this.launch().then(
+        () => this.log(`[${this.id}] replica restarted and ready at ${this.origin}`),
+        (error: Error) => {
+          this.log(`[${this.id}] restart failed: ${error.message}`)
+          if (!this.stopping) this.scheduleRestart('the new instance did not become ready')
+        },
+      )
+    }, delay)
+  }
+}
