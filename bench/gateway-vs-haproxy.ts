@@ -1,0 +1,127 @@
+// Gateway against HAProxy, both in front of the same no-op replica.
+//
+// `mlserve run` serves a replica with 32 slots and max_replica_concurrency 64.
+// HAProxy gets the equivalent admission control: `maxconn 32` per server and a
+// 503 once the backend queue holds 32. wrk -c32 drives each path closed-loop;
+// then an open loop at a fixed 1,000 req/s measures the p99 each proxy adds over
+// a direct call. Two replicas, in turn:
+// - `node`: a no-op Node server as a `command` replica, so the proxy is the bottleneck;
+// - `python`: mlserve's harness with a no-op predictor (1 process × 32 threads),
+//   the replica users actually run.
+//
+// Run: node --import tsx bench/gateway-vs-haproxy.ts [--duration 10]
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {execa} from 'execa'
+import {request} from 'undici'
+import {cliPath} from '../test/helpers/cli.js'
+import {runOpenLoop, type LoadResult} from '../src/loadtest/index.js'
+import {machine, ratio, startHaproxy, wrk, type WrkResult} from './lib.js'
+
+const durationS = Number(process.argv[process.argv.indexOf('--duration') + 1]) || 10
+const SLOTS = 32
+const MAX_CONCURRENCY = 64
+const FIXED_RATE = 1000
+
+type ReplicaKind = 'node' | 'python'
+
+async function startGateway(kind: ReplicaKind): Promise<{url: string; replicaOrigin: string; stop: () => Promise<void>}> {
+  const dir = mkdtempSync(join(tmpdir(), 'mlserve-bench-gw-'))
+  const backend = new URL('./noop-backend.mjs', import.meta.url).pathname
+  const predictor =
+    kind === 'node'
+      ? `  type: command\n  command: ["${process.execPath}", "${backend}"]`
+      : '  type: python\n  path: predictor.py'
+  writeFileSync(join(dir, 'predictor.py'), 'class PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return {"ok": True}\n')
+  writeFileSync(
+    join(dir, 'mlserve.yaml'),
+    `name: noop
+predictor:
+${predictor}
+  processes_per_replica: 1
+  threads_per_process: ${SLOTS}
+autoscaling:
+  max_replica_concurrency: ${MAX_CONCURRENCY}
+`,
+  )
+  const child = execa(process.execPath, [cliPath, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
+  let stderr = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      const match = /^Ready: (\S+)$/m.exec(stderr)
+      if (match) resolve(match[1])
+    })
+    void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
+  })
+  const status = (await (await request(`${url}/status`)).body.json()) as {apis: Array<{replicas: Array<{origin: string}>}>}
+  return {
+    url,
+    replicaOrigin: status.apis[0].replicas[0].origin,
+    stop: async () => {
+      child.kill('SIGINT')
+      await child
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}
+
+async function openLoopP99(url: string): Promise<LoadResult> {
+  return runOpenLoop({
+    url,
+    rate: FIXED_RATE,
+    arrival: 'constant',
+    durationMs: durationS * 1000,
+    warmupMs: 1000,
+    request: {method: 'POST', headers: {'content-type': 'application/json'}, bodies: [Buffer.from('{"x": 1}')]},
+    timeoutMs: 10_000,
+    maxConnections: 64,
+  })
+}
+
+async function scenario(kind: ReplicaKind): Promise<void> {
+  const gateway = await startGateway(kind)
+  const haproxy = await startHaproxy(Number(new URL(gateway.replicaOrigin).port), {slots: SLOTS, queueLimit: MAX_CONCURRENCY - SLOTS})
+  const paths = {
+    direct: `${gateway.replicaOrigin}/predict`,
+    haproxy: `${haproxy.url}/predict`,
+    gateway: `${gateway.url}/noop`,
+  }
+  try {
+    const closed: Record<string, WrkResult> = {}
+    for (const [name, url] of Object.entries(paths)) {
+      await wrk(url, {connections: SLOTS, durationS: 2}) // warm up (JIT, connection pools)
+      closed[name] = await wrk(url, {connections: SLOTS, durationS})
+    }
+    const open: Record<string, LoadResult> = {}
+    for (const [name, url] of Object.entries(paths)) open[name] = await openLoopP99(url)
+
+    const added = (name: string, pick: (r: LoadResult) => number): number => pick(open[name]) - pick(open.direct)
+    const p99 = (r: LoadResult): number => r.latencyMs.p99
+    const p50 = (r: LoadResult): number => r.latencyMs.p50
+    console.log(`## ${kind === 'node' ? 'no-op Node replica (the proxy is the bottleneck)' : "mlserve's Python harness, no-op predictor, 1 process × 32 threads"}`)
+    console.log(`(${machine()}, wrk -t1 -c${SLOTS} -d${durationS}s; open loop ${FIXED_RATE} req/s for ${durationS}s)`)
+    console.log('| path | req/s (closed loop) | p50 ms | p99 ms | non-2xx | p50 at 1,000 req/s (ms) | p99 at 1,000 req/s (ms) | p50 / p99 added over direct (ms) |')
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    for (const name of Object.keys(paths)) {
+      const c = closed[name]
+      const o = open[name]
+      const addedText = name === 'direct' ? '-' : `${added(name, p50).toFixed(3)} / ${added(name, p99).toFixed(3)}`
+      console.log(`| ${name} | ${Math.round(c.requestsPerSec)} | ${c.p50Ms.toFixed(2)} | ${c.p99Ms.toFixed(2)} | ${c.non2xx + c.errors} | ${o.latencyMs.p50.toFixed(3)} | ${o.latencyMs.p99.toFixed(3)} | ${addedText} |`)
+    }
+    console.log('')
+    console.log(`throughput, gateway / HAProxy: ${ratio(closed.gateway.requestsPerSec, closed.haproxy.requestsPerSec)} (goal ≥ 0.8×)`)
+    console.log(`throughput, gateway / direct: ${ratio(closed.gateway.requestsPerSec, closed.direct.requestsPerSec)}; HAProxy / direct: ${ratio(closed.haproxy.requestsPerSec, closed.direct.requestsPerSec)}`)
+    console.log(`p99 added at ${FIXED_RATE} req/s: gateway ${added('gateway', p99).toFixed(3)} ms (goal ≤ 0.5 ms), HAProxy ${added('haproxy', p99).toFixed(3)} ms`)
+    console.log('')
+  } finally {
+    await haproxy.stop()
+    await gateway.stop()
+  }
+}
+
+const only = process.argv.includes('--replica') ? (process.argv[process.argv.indexOf('--replica') + 1] as ReplicaKind) : null
+for (const kind of ['node', 'python'] as const) {
+  if (only === null || only === kind) await scenario(kind)
+}
