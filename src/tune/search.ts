@@ -1,7 +1,8 @@
 // Which candidates to measure. Exhaustive measures every (processes, threads)
 // pair. Quick climbs like Model Analyzer: from one process and one thread it
-// raises threads while they pay, then processes at the best thread count, then
-// tries the neighbours of the best; a direction that stops paying is pruned.
+// raises threads while they pay (gain over 5%), then processes at the best
+// thread count, then tries the neighbours of the best; a direction that stops
+// paying is pruned.
 import {candidateKey, type Candidate, type CandidateResult} from './types.js'
 
 /**
@@ -11,6 +12,13 @@ import {candidateKey, type Candidate, type CandidateResult} from './types.js'
  * here. Gains within it don't count as paying, and capacities within it tie.
  */
 export const NOISE = 0.15
+
+/**
+ * The quick search keeps climbing while a step gains more than this. It is
+ * smaller than the noise on purpose: a climb that goes one step too far costs
+ * a measurement, one that stops too early costs capacity.
+ */
+export const PAYS = 0.05
 
 export type Measure = (candidate: Candidate) => Promise<CandidateResult>
 
@@ -53,7 +61,7 @@ export async function quickSearch(measure: Measure, options: SearchOptions): Pro
     return result
   }
   const pays = (next: CandidateResult | undefined, current: CandidateResult | undefined): boolean =>
-    score(next) > score(current) * (1 + NOISE)
+    score(next) > score(current) * (1 + PAYS)
 
   let best = await get({processes: processes[0], threads: threads[0]})
   if (!best) return results
