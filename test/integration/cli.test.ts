@@ -26,7 +26,14 @@ for (const command of commands) {
     assert.match(result.stdout, /DESCRIPTION/)
     assert.match(result.stdout, /--json/)
     // Every flag line carries a description (oclif prints "--flag  Description").
-    const flagLines = result.stdout.split('\n').filter((line) => /^\s+(-\w, )?--[a-z]/.test(line))
+    // Flag lines live in the FLAGS sections, indented at most 6 spaces; deeper
+    // lines there are wrapped descriptions.
+    let inFlags = false
+    const flagLines = result.stdout.split('\n').filter((line) => {
+      if (/^[A-Z][A-Z ]*$/.test(line)) inFlags = /FLAGS$/.test(line)
+      return inFlags && /^ {1,6}(-\w, )?--[a-z]/.test(line)
+    })
+    assert.ok(flagLines.length > 0, 'the help lists flags')
     for (const line of flagLines) assert.match(line, /--\S+(=<[^>]+>|=\S+)?(\.\.\.)?\s{2,}\S/, `flag has a description: ${line}`)
   })
 }
