@@ -25,3 +25,28 @@ export async function runCli(args: string[], options: Options = {}): Promise<Cli
     exitCode: result.exitCode ?? -1,
   }
 }
+
+export interface RunningCli {
+  child: ReturnType<typeof execa>
+  /** The gateway URL from the "Ready: URL" line. */
+  url: string
+  stderr: () => string
+}
+
+/** Starts `mlserve run …args` and resolves once it prints "Ready: URL"; the caller kills it. */
+export async function startRunCli(args: string[], env: Record<string, string>, onChild?: (child: ReturnType<typeof execa>) => void): Promise<RunningCli> {
+  const child = execa(process.execPath, [cliPath, 'run', ...args], {env, reject: false})
+  onChild?.(child)
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const until = Date.now() + 60_000
+  while (Date.now() < until) {
+    const match = /^Ready: (\S+)$/m.exec(stderr)
+    if (match) return {child, url: match[1], stderr: () => stderr}
+    if (child.exitCode !== null) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`mlserve run ${args.join(' ')} did not become ready:\n${stderr}`)
+}

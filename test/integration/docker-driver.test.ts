@@ -15,9 +15,10 @@ import {LABELS} from '../../src/runtime/container-contract.js'
 import {OWNER_LABELS, sweepStaleContainers} from '../../src/runtime/docker-engine.js'
 import {DockerReplica} from '../../src/runtime/docker-replica.js'
 import {Runtime, runtimeDefaults, type RuntimeOptions} from '../../src/runtime/runtime.js'
-import {cliPath, runCli} from '../helpers/cli.js'
+import {cliPath, runCli, startRunCli} from '../helpers/cli.js'
 import {baseImage, buildTestImage, containersCreatedSince, containersOf, docker, removeContainersOf, removeImage, requireDocker} from '../helpers/docker.js'
 import {apiYaml, makeProject, sleepPredictor, type ApiShape, type TestProject} from '../helpers/projects.js'
+import {post, waitFor} from '../helpers/http.js'
 
 const brokenPredictor = 'import mlserve_module_that_does_not_exist  # noqa: F401\n\n\nclass PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return payload\n'
 const slowPredictor = 'import time\n\n\nclass PythonPredictor:\n    def __init__(self, config):\n        time.sleep(600)\n\n    def predict(self, payload):\n        return payload\n'
@@ -75,34 +76,6 @@ async function start(p: TestProject, options: Partial<RuntimeOptions> = {}): Pro
   })
   runtimes.push(runtime)
   return runtime
-}
-
-interface Answer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: any
-  at: number
-}
-
-async function post(url: string, payload: unknown): Promise<Answer> {
-  const response = await request(url, {method: 'POST', body: JSON.stringify(payload), headers: {'content-type': 'application/json'}})
-  const text = await response.body.text()
-  let body: unknown = text
-  try {
-    body = JSON.parse(text)
-  } catch {
-    // not JSON
-  }
-  return {status: response.statusCode, headers: response.headers, body, at: performance.now()}
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting for ${what}`)
 }
 
 async function exists(id: string): Promise<boolean> {
@@ -286,21 +259,11 @@ describe('docker driver: the CLI', () => {
   const dockerProject = (): TestProject => project({processes: 1, threads: 1})
 
   async function startRun(p: TestProject): Promise<{child: ResultPromise; url: string; stderr: () => string}> {
-    const child = execa(process.execPath, [cliPath, 'run', p.dir, '--driver', 'docker', '--image', image, '--port', '0'], {env: cliEnv, reject: false})
-    children.push(child)
-    if (child.pid) childPids.push(child.pid)
-    let stderr = ''
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
+    const run = await startRunCli([p.dir, '--driver', 'docker', '--image', image, '--port', '0'], cliEnv, (child) => {
+      children.push(child)
+      if (child.pid) childPids.push(child.pid)
     })
-    const until = Date.now() + 60_000
-    while (Date.now() < until) {
-      const match = /^Ready: (\S+)$/m.exec(stderr)
-      if (match) return {child, url: match[1], stderr: () => stderr}
-      if (child.exitCode !== null) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    assert.fail(`mlserve run --driver docker did not become ready:\n${stderr}`)
+    return run
   }
 
   test('mlserve run --driver docker --image TAG serves; SIGINT exits 0 and leaves no container', async () => {

@@ -5,10 +5,11 @@ import {createServer} from 'node:net'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {execa, type ResultPromise} from 'execa'
+import type {ResultPromise} from 'execa'
 import {request} from 'undici'
-import {cliPath, runCli} from '../helpers/cli.js'
+import {runCli, startRunCli} from '../helpers/cli.js'
 import {apiYaml, makeProject, sleepPredictor, sleepProject, type TestProject} from '../helpers/projects.js'
+import {waitFor} from '../helpers/http.js'
 
 const projects: TestProject[] = []
 const children: ResultPromise[] = []
@@ -36,20 +37,7 @@ interface Started {
 /** Starts `mlserve run` and waits for its "Ready: URL" line. */
 async function startRun(project: TestProject, args: string[] = []): Promise<Started> {
   projects.push(project)
-  const child = execa(process.execPath, [cliPath, 'run', project.dir, '--port', '0', ...args], {env, reject: false, buffer: true, all: false})
-  children.push(child)
-  let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const until = Date.now() + 60_000
-  while (Date.now() < until) {
-    const match = /^Ready: (\S+)$/m.exec(stderr)
-    if (match) return {child, url: match[1], stderr: () => stderr}
-    if (child.exitCode !== null) break
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`mlserve run did not become ready:\n${stderr}`)
+  return startRunCli([project.dir, '--port', '0', ...args], env, (child) => children.push(child))
 }
 
 function isAlive(pid: number): boolean {
@@ -173,9 +161,12 @@ describe('mlserve status and predict', () => {
     assert.equal(body.attempts, 1)
     assert.equal(typeof body.body.pid, 'number')
 
-    // Fill the replica (2 running + 2 queued for 1.5 s): predict is shed, backs off, and gets through.
-    const fillers = Array.from({length: 4}, () => request(`${run.url}/sleepy`, {method: 'POST', body: '{"sleep": 1.5}', headers: {'content-type': 'application/json'}}))
-    await new Promise((r) => setTimeout(r, 300))
+    // Fill the replica (2 running + 2 queued for 3 s): predict is shed, backs off, and gets through.
+    const fillers = Array.from({length: 4}, () => request(`${run.url}/sleepy`, {method: 'POST', body: '{"sleep": 3}', headers: {'content-type': 'application/json'}}))
+    await waitFor(async () => {
+      const live = (await (await request(`${run.url}/status`)).body.json()) as any
+      return live.apis[0].replicas[0].running === 2 && live.apis[0].replicas[0].queued === 2
+    }, 'the replica to be full')
     const retried = await runCli(['predict', 'sleepy', '--data', '{"sleep": 0}', '--retries', '8', '--json'], {env})
     assert.equal(retried.exitCode, 0, retried.stderr)
     const retriedBody = JSON.parse(retried.stdout)

@@ -5,6 +5,7 @@ import {request} from 'undici'
 import {loadProject} from '../../src/config/index.js'
 import {Runtime, runtimeDefaults, type RuntimeOptions} from '../../src/runtime/runtime.js'
 import {sleepProject, type TestProject} from '../helpers/projects.js'
+import {post, waitFor} from '../helpers/http.js'
 
 const projects: TestProject[] = []
 const runtimes: Runtime[] = []
@@ -26,34 +27,6 @@ async function start(project: TestProject, options: Partial<RuntimeOptions> = {}
   })
   runtimes.push(runtime)
   return runtime
-}
-
-interface Answer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: any
-  at: number
-}
-
-async function post(url: string, payload: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await request(url, {method: 'POST', body: JSON.stringify(payload), headers: {'content-type': 'application/json', ...headers}})
-  const text = await response.body.text()
-  let body: unknown = text
-  try {
-    body = JSON.parse(text)
-  } catch {
-    // not JSON
-  }
-  return {status: response.statusCode, headers: response.headers, body, at: performance.now()}
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  assert.fail(`timed out waiting for ${what}`)
 }
 
 describe('admission control and load shedding', () => {
