@@ -22,11 +22,15 @@ mlserve validate "$project"
 
 port="${MLSERVE_DEMO_PORT:-0}"
 step "mlserve run $project --port $port &"
-mlserve run "$project" --port "$port" > "$work/run.json" 2> >(tee "$work/run.log" >&2) &
+# node itself is the background job, so $! is its pid and the stop signal
+# reaches it (a background job of a script ignores SIGINT; SIGTERM drains the
+# same way Ctrl-C does).
+node "$PWD/bin/run.js" run "$project" --port "$port" > "$work/run.json" 2> "$work/run.log" &
 run_pid=$!
+tail -n +1 -f "$work/run.log" --pid "$run_pid" >&2 &
 cleanup() {
   if kill -0 "$run_pid" 2>/dev/null; then
-    kill -INT "$run_pid" 2>/dev/null || true
+    kill -TERM "$run_pid" 2>/dev/null || true
     wait "$run_pid" 2>/dev/null || true
   fi
 }
@@ -51,7 +55,7 @@ endpoint="$url/demo"
 step "mlserve loadtest $endpoint --data @$project/payloads --rate 200 --duration 5 --max-p99 250 --out $work/loadtest.html"
 mlserve loadtest "$endpoint" --data "@$project/payloads" --rate 200 --duration 5 --max-p99 250 --out "$work/loadtest.html"
 
-step "stopping mlserve run (Ctrl-C)"
+step "stopping mlserve run (SIGTERM: drains, then stops every process)"
 cleanup
 trap - EXIT
 
