@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs the test files under the given folders (default: test/unit and
 // test/integration) with Node's built-in runner. Tests are TypeScript, loaded
-// through tsx; CLI tests run the built CLI, so the build runs first.
+// through tsx; CLI tests run the built CLI, so the build runs first. Files run
+// one at a time: the tuning and load tests measure real replicas on a 2-core
+// machine, and a neighbouring test file would be part of what they measure.
 import {readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {spawnSync} from 'node:child_process'
@@ -30,7 +32,7 @@ if (build.status !== 0) process.exit(build.status ?? 1)
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...passThrough, ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', ...passThrough, ...files],
   {stdio: 'inherit', env: {...process.env, NO_COLOR: '1'}},
 )
 process.exit(result.status ?? 1)
