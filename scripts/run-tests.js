@@ -32,7 +32,7 @@ if (build.status !== 0) process.exit(build.status ?? 1)
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', ...passThrough, ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=1200000', ...passThrough, ...files],
   {stdio: 'inherit', env: {...process.env, NO_COLOR: '1'}},
 )
 process.exit(result.status ?? 1)

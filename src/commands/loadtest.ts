@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {mkdir, writeFile} from 'node:fs/promises'
-import {existsSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {existsSync, statSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, positiveIntFlag} from '../cli/parse.js'
 import {color, isInteractive, say} from '../cli/ui.js'
@@ -47,14 +47,14 @@ Latency is measured in microseconds (HdrHistogram) for every answer and timeout.
 
   static override flags = {
     api: Flags.string({description: 'Start this API of the project with one replica and test it through the gateway; it is stopped afterwards. Optional when TARGET is a project with one RealtimeAPI.'}),
-    connections: Flags.integer({char: 'c', description: `Closed loop: how many connections send at once, each waiting for its answer before the next request (default ${DEFAULT_CONNECTIONS}).`, exclusive: ['rate']}),
+    connections: Flags.integer({char: 'c', description: `Closed loop: how many connections send at once, each waiting for its answer before the next request (default ${DEFAULT_CONNECTIONS}, and with --api at most the API\'s max_replica_concurrency).`, exclusive: ['rate']}),
     rate: Flags.string({char: 'r', description: 'Open loop: planned requests per second, sent on schedule whatever the target does.', exclusive: ['connections']}),
     arrival: Flags.string({description: 'Open loop: how send times are spaced, evenly (constant) or as a Poisson process (poisson).', options: ['constant', 'poisson'], dependsOn: ['rate']}),
     'max-connections': Flags.integer({description: 'Open loop: the most requests in flight at once; further sends wait for a free connection, and their latency still counts from the planned time.', default: 512}),
     duration: Flags.string({char: 'd', description: 'How long to measure, such as 30s or 2m (a bare number means seconds); the default is 10s.', exclusive: ['amount']}),
     amount: Flags.integer({char: 'n', description: 'Measure this many requests instead of running for a duration.', exclusive: ['duration']}),
     warmup: Flags.string({description: 'Load sent before measuring that is not counted, such as 5s (a bare number means seconds).', default: '0'}),
-    data: Flags.string({description: 'The request body: inline JSON, @FILE for one body, @FILE.ndjson for one body per line, or @DIR for one body per file; several bodies are sent round robin.'}),
+    data: Flags.string({description: 'The request body: inline JSON, @FILE for one body, @FILE.ndjson for one body per line, or @DIR for one body per file; several bodies are sent round robin. With --api it defaults to the project\'s payloads/ directory, else {}.'}),
     method: Flags.string({char: 'X', description: 'The HTTP method; by default POST when there is a body (always with --api), else GET.'}),
     header: Flags.string({char: 'H', description: 'An extra request header as "Name: value" (repeat the flag for several).', multiple: true}),
     timeout: Flags.string({description: 'A request with no answer this long after it was sent counts as a timeout (the closed loop rounds it up to at least 1s).', default: '10s'}),
@@ -88,7 +88,9 @@ Latency is measured in microseconds (HdrHistogram) for every answer and timeout.
     })
 
     const target = resolveTarget(args.target, flags.api)
-    const request = await loadRequestSource({data: flags.data, method: flags.method, headers: flags.header, defaultBody: target.kind === 'api' ? '{}' : undefined})
+    // An API target's sample requests are its project's payloads/ (what init scaffolds), when there is no --data.
+    const data = flags.data ?? (target.kind === 'api' ? projectPayloads(target.dir) : undefined)
+    const request = await loadRequestSource({data, method: flags.method, headers: flags.header, defaultBody: target.kind === 'api' ? '{}' : undefined})
 
     // Ctrl-C: the first stops the run and reports what was measured; the second quits at once.
     const controller = new AbortController()
@@ -134,12 +136,14 @@ Latency is measured in microseconds (HdrHistogram) for every answer and timeout.
       const live = isInteractive() && !this.jsonEnabled()
       const onSecond = live ? (s: SecondStats) => say(color.dim(progressLine(s))) : undefined
       const common = {url, request, durationMs, amount: flags.amount, warmupMs, timeoutMs, onSecond, signal: controller.signal, api: api?.api}
-      const loadText = rate === undefined ? `${flags.connections ?? DEFAULT_CONNECTIONS} connections (closed loop)` : `${num(rate, 2)} req/s (open loop, ${flags.arrival ?? 'constant'})`
+      // Against an API we started, the default stays within max_replica_concurrency, so the run measures the model rather than shedding.
+      const connections = flags.connections ?? Math.min(DEFAULT_CONNECTIONS, api?.maxReplicaConcurrency ?? DEFAULT_CONNECTIONS)
+      const loadText = rate === undefined ? `${connections} connections (closed loop)` : `${num(rate, 2)} req/s (open loop, ${flags.arrival ?? 'constant'})`
       const lengthText = flags.amount === undefined ? `${num((durationMs ?? 10_000) / 1000, 3)} s` : `${flags.amount} requests`
       this.say(`Load: ${loadText} for ${lengthText}${warmupMs > 0 ? ` after ${num(warmupMs / 1000, 3)} s of warm-up` : ''} …`)
       result =
         rate === undefined
-          ? await runClosedLoop({...common, connections: flags.connections ?? DEFAULT_CONNECTIONS})
+          ? await runClosedLoop({...common, connections})
           : await runOpenLoop({
               ...common,
               rate,
@@ -153,6 +157,12 @@ Latency is measured in microseconds (HdrHistogram) for every answer and timeout.
       process.off('SIGTERM', onSignal)
     }
 
+    if (result.requests.total > 0 && result.errorRate >= 0.1) {
+      const r = result.requests
+      result.warnings.push(
+        `${num(result.errorRate * 100, 3)}% of requests failed (${r.shed} shed with 503, ${r.httpErrors} other HTTP errors, ${r.timeouts} timeouts, ${r.connectionErrors} connection errors): these figures describe failures, not the model. Check --data (the predictor may reject the body) and the connections against max_replica_concurrency.`,
+      )
+    }
     const checked = thresholds.maxP99Ms !== undefined || thresholds.maxErrorRate !== undefined || thresholds.minThroughput !== undefined
     if (checked) result.thresholds = checkThresholds(result, stripUndefined(thresholds))
 
@@ -222,4 +232,10 @@ function stripUndefined(spec: ThresholdSpec): ThresholdSpec {
 function progressLine(s: SecondStats): string {
   const sent = s.sent === null ? '' : `  sent ${num(s.sent, 0)}${s.lateSends ? ` (${s.lateSends} late)` : ''}`
   return `  ${String(s.second + 1).padStart(4)}s  ${num(s.throughput, 1).padStart(9)} req/s  p50 ${ms(s.p50Ms).padStart(8)} ms  p99 ${ms(s.p99Ms).padStart(8)} ms  failed ${num(s.failed, 0)}${sent}`
+}
+
+function projectPayloads(dirOrFile: string): string | undefined {
+  const dir = existsSync(dirOrFile) && statSync(dirOrFile).isFile() ? dirname(dirOrFile) : dirOrFile
+  const payloads = join(dir, 'payloads')
+  return existsSync(payloads) ? payloads : undefined
 }

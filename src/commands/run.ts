@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, positiveIntFlag, sizeFlag} from '../cli/parse.js'
 import {color, say} from '../cli/ui.js'
-import {loadProject} from '../config/index.js'
+import {loadProject, trafficSplitters} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {Runtime, runtimeDefaults, type RuntimeStatus} from '../runtime/runtime.js'
 
@@ -50,6 +50,9 @@ export default class Run extends BaseCommand {
 
     const project = await loadProject(args.dir)
     for (const warning of project.warnings) this.note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
+    for (const splitter of trafficSplitters(project)) {
+      this.note(`TrafficSplitter "${splitter.name}" is not served by mlserve run yet (traffic splitting is planned); its APIs are served at their own endpoints.`)
+    }
     const driver = flags.driver as 'process' | 'docker'
     const image = flags.image
     if (driver === 'docker' && !image) {

@@ -16,6 +16,8 @@ export interface ApiTarget {
   /** The config file the API came from. */
   file: string
   warnings: ConfigWarning[]
+  /** The API's autoscaling.max_replica_concurrency: a closed loop with more connections is partly shed. */
+  maxReplicaConcurrency: number
   /** Stops the replica and the gateway, leaving nothing running. Idempotent. */
   stop: () => Promise<void>
 }
@@ -56,6 +58,7 @@ export async function startApiTarget(options: ApiTargetOptions): Promise<ApiTarg
     api: api.name,
     file: project.file,
     warnings: project.warnings,
+    maxReplicaConcurrency: api.autoscaling.max_replica_concurrency,
     stop: () => runtime.stop({drain: false}),
   }
 }

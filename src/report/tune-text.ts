@@ -13,6 +13,13 @@ const STATUS_WORDS: Record<CandidateResult['status'], string> = {
 
 const num = (n: number | undefined | null, digits = 1): string => (n === undefined || n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits))
 
+/** Why a candidate whose closed-loop sweep passed still fails: the open loop missed the SLO. */
+function unconfirmed(c: CandidateResult): string {
+  const conf = c.capacity?.confirmation
+  if (c.status !== 'fails-slo' || !conf || conf.passed) return ''
+  return ` (open loop: p99 ${conf.p99Ms.toFixed(0)} ms at ${conf.rate.toFixed(0)} req/s)`
+}
+
 export function candidateRow(c: CandidateResult, chosen: boolean): string[] {
   const cap = c.capacity
   return [
@@ -23,7 +30,7 @@ export function candidateRow(c: CandidateResult, chosen: boolean): string[] {
     cap ? num(cap.serviceTimeMs) : '-',
     c.memory ? num(c.memory.perProcessMiB, 0) : '-',
     c.memory ? num(c.memory.replicaMiB, 0) : '-',
-    STATUS_WORDS[c.status] + (c.error ? `: ${c.error.split('\n')[0].slice(0, 60)}` : ''),
+    STATUS_WORDS[c.status] + (c.error ? `: ${c.error.split('\n')[0].slice(0, 60)}` : '') + unconfirmed(c),
     num(c.durationS, 0),
   ]
 }

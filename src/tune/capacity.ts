@@ -7,15 +7,15 @@
 // 3. binary-search between the last passing and the first failing step;
 // 4. capacity = the highest throughput that held p99 ≤ SLO with errors < 0.1%;
 // 5. confirm it with an open-loop run at that rate, lowering it while it fails
-//    (to what the failing run sustained, or 5% less).
+//    (to what the failing run sustained, or 10% less; up to 6 tries).
 import type {StableMeasure} from './stability.js'
 import type {Candidate, CapacityResult, Confirmation, SweepPoint} from './types.js'
 
 export const MAX_ERROR_RATE = 0.001
 const MIN_GAIN = 0.05
 const MAX_BISECT_STEPS = 5
-const CONFIRM_TRIES = 4
-const CONFIRM_STEP = 0.95
+const CONFIRM_TRIES = 6
+const CONFIRM_STEP = 0.9
 
 export interface CapacityProbe {
   /** Closed loop at this concurrency, measured until stable. */
@@ -105,7 +105,7 @@ export async function findCapacity(candidate: Candidate, probe: CapacityProbe, o
       probe.onPoint?.({concurrency: 0, throughput: open.throughput, p50Ms: 0, p99Ms: open.p99Ms, errorRate: open.errorRate, windows: 1, stable: true, passes: confirmation.passed}, 'confirm')
       if (confirmation.passed) break
       // An open loop that fails shows what the replica really sustained: try
-      // that, or 5% less, whichever is lower. Every candidate is judged by the
+      // that, or 10% less, whichever is lower. Every candidate is judged by the
       // same steps, so none loses a noise band to an unlucky first try.
       rate = Math.min(rate * CONFIRM_STEP, open.throughput > 0 ? open.throughput : rate)
     }
