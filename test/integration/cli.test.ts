@@ -29,12 +29,19 @@ for (const command of commands) {
     // Flag lines live in the FLAGS sections, indented at most 6 spaces; deeper
     // lines there are wrapped descriptions.
     let inFlags = false
-    const flagLines = result.stdout.split('\n').filter((line) => {
+    const lines = result.stdout.split('\n')
+    const flagLines: number[] = []
+    lines.forEach((line, i) => {
       if (/^[A-Z][A-Z ]*$/.test(line)) inFlags = /FLAGS$/.test(line)
-      return inFlags && /^ {1,6}(-\w, )?--[a-z]/.test(line)
+      if (inFlags && /^ {1,6}(-\w, )?--[a-z]/.test(line)) flagLines.push(i)
     })
     assert.ok(flagLines.length > 0, 'the help lists flags')
-    for (const line of flagLines) assert.match(line, /--\S+(=<[^>]+>|=\S+)?(\.\.\.)?\s{2,}\S/, `flag has a description: ${line}`)
+    // oclif puts the description beside the flag, or, when a flag is long, on the next line, indented further.
+    for (const i of flagLines) {
+      const inline = /--\S+(=<[^>]+>|=\S+)?(\.\.\.)?\s{2,}\S/.test(lines[i])
+      const below = /^ {4,}\S/.test(lines[i + 1] ?? '') && !/^ {1,6}(-\w, )?--[a-z]/.test(lines[i + 1] ?? '')
+      assert.ok(inline || below, `flag has a description: ${lines[i]}`)
+    }
   })
 }
 
