@@ -3,7 +3,7 @@ import Table from 'cli-table3'
 import {join} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
-import {DEFAULT_TEMPLATE, TEMPLATES, getTemplate, initProject} from '../scaffold/index.js'
+import {DEFAULT_TEMPLATE, TEMPLATES, getTemplate, initProject, type InitResult as ScaffoldResult} from '../scaffold/index.js'
 
 export interface TemplateInfo {
   name: string
@@ -12,15 +12,8 @@ export interface TemplateInfo {
   modules: string[]
 }
 
-export interface InitResult {
-  dir: string
-  template: string
-  name: string
-  files: string[]
-  interpreter: string | null
-  trained: boolean
-  warnings: string[]
-}
+/** What init made: the scaffold's result, without the setup steps' raw output (shown on the terminal). */
+export type InitResult = Omit<ScaffoldResult, 'setup'>
 
 export interface InitListResult {
   templates: TemplateInfo[]

@@ -129,19 +129,7 @@ export class DockerReplica extends ReplicaBase implements Replica {
   }
 
   status(): ReplicaStatus {
-    return {
-      id: this.id,
-      api: this.spec.api,
-      index: this.spec.index,
-      ready: this.isReady,
-      origin: this.origin,
-      pid: this.hostPid,
-      restarts: this.restarts,
-      processes: this.spec.processes,
-      threads: this.spec.threads,
-      gpus: this.spec.gpus,
-      container: this.container?.id.slice(0, 12) ?? null,
-    }
+    return {...this.baseStatus(this.hostPid), container: this.container?.id.slice(0, 12) ?? null}
   }
 
   private async shutdown(): Promise<void> {

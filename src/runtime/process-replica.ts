@@ -68,20 +68,8 @@ export class ProcessReplica extends ReplicaBase implements Replica {
   }
 
   status(): ReplicaStatus {
-    return {
-      id: this.id,
-      api: this.spec.api,
-      index: this.spec.index,
-      ready: this.isReady,
-      origin: this.origin,
-      pid: this.pgid,
-      restarts: this.restarts,
-      processes: this.spec.processes,
-      threads: this.spec.threads,
-      gpus: this.spec.gpus,
-    }
+    return this.baseStatus(this.pgid)
   }
-
 
   protected async launch(): Promise<void> {
     const {spec} = this

@@ -2,7 +2,7 @@
 // ('ready' / 'unready' / 'slots' events), the loopback origin it serves on, and
 // restarts with backoff after a crash. A driver supplies `launch()`.
 import {EventEmitter} from 'node:events'
-import {replicaId, type ReplicaSpec} from './replica.js'
+import {replicaId, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 
 const RESTART_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000]
 
@@ -29,6 +29,22 @@ export abstract class ReplicaBase extends EventEmitter {
 
   get origin(): string | null {
     return this.port === null ? null : `http://127.0.0.1:${this.port}`
+  }
+
+  /** The status every driver reports; `pid` is the driver's own handle (process group, container's host pid). */
+  protected baseStatus(pid: number | null): ReplicaStatus {
+    return {
+      id: this.id,
+      api: this.spec.api,
+      index: this.spec.index,
+      ready: this.isReady,
+      origin: this.origin,
+      pid,
+      restarts: this.restarts,
+      processes: this.spec.processes,
+      threads: this.spec.threads,
+      gpus: this.spec.gpus,
+    }
   }
 
   /** Starts one instance of the replica and resolves once it is ready (rejects with an MlserveError). */
