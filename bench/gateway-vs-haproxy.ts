@@ -4,7 +4,10 @@
 // HAProxy gets the equivalent admission control: `maxconn 32` per server and a
 // 503 once the backend queue holds 32. wrk -c32 drives each path closed-loop;
 // then an open loop at a fixed 1,000 req/s measures the p99 each proxy adds over
-// a direct call. Two replicas, in turn:
+// a direct call. Two reference proxies bound what a Node gateway can reach
+// (bench/ceiling-proxies.mjs): node:http + undici with none of the gateway's
+// logic, and a TCP pipe with no HTTP at all. For each proxy, the CPU it used per
+// request in the closed loop. Two replicas, in turn:
 // - `node`: a no-op Node server as a `command` replica, so the proxy is the bottleneck;
 // - `python`: mlserve's harness with a no-op predictor (1 process × 32 threads),
 //   the replica users actually run.
@@ -17,7 +20,7 @@ import {execa} from 'execa'
 import {request} from 'undici'
 import {cliPath} from '../test/helpers/cli.js'
 import {runOpenLoop, type LoadResult} from '../src/loadtest/index.js'
-import {machine, ratio, startHaproxy, wrk, type WrkResult} from './lib.js'
+import {cpuSeconds, machine, ratio, startHaproxy, startScript, wrk, type WrkResult} from './lib.js'
 
 const durationS = Number(process.argv[process.argv.indexOf('--duration') + 1]) || 10
 const SLOTS = 32
@@ -26,7 +29,7 @@ const FIXED_RATE = 1000
 
 type ReplicaKind = 'node' | 'python'
 
-async function startGateway(kind: ReplicaKind): Promise<{url: string; replicaOrigin: string; stop: () => Promise<void>}> {
+async function startGateway(kind: ReplicaKind): Promise<{url: string; pid: number; replicaOrigin: string; stop: () => Promise<void>}> {
   const dir = mkdtempSync(join(tmpdir(), 'mlserve-bench-gw-'))
   const backend = new URL('./noop-backend.mjs', import.meta.url).pathname
   const predictor =
@@ -58,6 +61,7 @@ autoscaling:
   const status = (await (await request(`${url}/status`)).body.json()) as {apis: Array<{replicas: Array<{origin: string}>}>}
   return {
     url,
+    pid: child.pid!,
     replicaOrigin: status.apis[0].replicas[0].origin,
     stop: async () => {
       child.kill('SIGINT')
@@ -82,41 +86,54 @@ async function openLoopP99(url: string): Promise<LoadResult> {
 
 async function scenario(kind: ReplicaKind): Promise<void> {
   const gateway = await startGateway(kind)
-  const haproxy = await startHaproxy(Number(new URL(gateway.replicaOrigin).port), {slots: SLOTS, queueLimit: MAX_CONCURRENCY - SLOTS})
-  const paths = {
-    direct: `${gateway.replicaOrigin}/predict`,
-    haproxy: `${haproxy.url}/predict`,
-    gateway: `${gateway.url}/noop`,
+  const replicaPort = new URL(gateway.replicaOrigin).port
+  const haproxy = await startHaproxy(Number(replicaPort), {slots: SLOTS, queueLimit: MAX_CONCURRENCY - SLOTS})
+  const httpUndici = await startScript('./ceiling-proxies.mjs', ['http-undici', replicaPort, '/predict'])
+  const tcpPipe = await startScript('./ceiling-proxies.mjs', ['tcp-pipe', replicaPort])
+  const paths: Record<string, {url: string; pid?: number; ceiling?: boolean}> = {
+    direct: {url: `${gateway.replicaOrigin}/predict`},
+    haproxy: {url: `${haproxy.url}/predict`, pid: haproxy.pid},
+    gateway: {url: `${gateway.url}/noop`, pid: gateway.pid},
+    'ceiling: node:http + undici, no logic': {url: `${httpUndici.url}/predict`, pid: httpUndici.pid, ceiling: true},
+    'ceiling: TCP pipe, no HTTP': {url: `${tcpPipe.url}/predict`, pid: tcpPipe.pid, ceiling: true},
   }
   try {
-    const closed: Record<string, WrkResult> = {}
-    for (const [name, url] of Object.entries(paths)) {
-      await wrk(url, {connections: SLOTS, durationS: 2}) // warm up (JIT, connection pools)
-      closed[name] = await wrk(url, {connections: SLOTS, durationS})
+    const closed: Record<string, WrkResult & {cpuUsPerRequest: number | null}> = {}
+    for (const [name, path] of Object.entries(paths)) {
+      await wrk(path.url, {connections: SLOTS, durationS: 2}) // warm up (JIT, connection pools)
+      const cpuBefore = path.pid ? cpuSeconds(path.pid) : 0
+      const result = await wrk(path.url, {connections: SLOTS, durationS})
+      const cpu = path.pid ? cpuSeconds(path.pid) - cpuBefore : null
+      closed[name] = {...result, cpuUsPerRequest: cpu === null ? null : (cpu * 1e6) / (result.requestsPerSec * durationS)}
     }
     const open: Record<string, LoadResult> = {}
-    for (const [name, url] of Object.entries(paths)) open[name] = await openLoopP99(url)
+    for (const [name, path] of Object.entries(paths)) if (!path.ceiling) open[name] = await openLoopP99(path.url)
 
     const added = (name: string, pick: (r: LoadResult) => number): number => pick(open[name]) - pick(open.direct)
     const p99 = (r: LoadResult): number => r.latencyMs.p99
     const p50 = (r: LoadResult): number => r.latencyMs.p50
+    const fixed = (n: number | undefined, digits: number): string => (n === undefined ? '-' : n.toFixed(digits))
     console.log(`## ${kind === 'node' ? 'no-op Node replica (the proxy is the bottleneck)' : "mlserve's Python harness, no-op predictor, 1 process × 32 threads"}`)
     console.log(`(${machine()}, wrk -t1 -c${SLOTS} -d${durationS}s; open loop ${FIXED_RATE} req/s for ${durationS}s)`)
-    console.log('| path | req/s (closed loop) | p50 ms | p99 ms | non-2xx | p50 at 1,000 req/s (ms) | p99 at 1,000 req/s (ms) | p50 / p99 added over direct (ms) |')
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    console.log('| path | req/s (closed loop) | proxy CPU µs per request | p50 ms | p99 ms | non-2xx | p50 at 1,000 req/s (ms) | p99 at 1,000 req/s (ms) | p50 / p99 added over direct (ms) |')
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const name of Object.keys(paths)) {
       const c = closed[name]
       const o = open[name]
-      const addedText = name === 'direct' ? '-' : `${added(name, p50).toFixed(3)} / ${added(name, p99).toFixed(3)}`
-      console.log(`| ${name} | ${Math.round(c.requestsPerSec)} | ${c.p50Ms.toFixed(2)} | ${c.p99Ms.toFixed(2)} | ${c.non2xx + c.errors} | ${o.latencyMs.p50.toFixed(3)} | ${o.latencyMs.p99.toFixed(3)} | ${addedText} |`)
+      const addedText = name === 'direct' || !o ? '-' : `${added(name, p50).toFixed(3)} / ${added(name, p99).toFixed(3)}`
+      const cpu = c.cpuUsPerRequest === null ? '-' : c.cpuUsPerRequest.toFixed(0)
+      console.log(`| ${name} | ${Math.round(c.requestsPerSec)} | ${cpu} | ${c.p50Ms.toFixed(2)} | ${c.p99Ms.toFixed(2)} | ${c.non2xx + c.errors} | ${fixed(o?.latencyMs.p50, 3)} | ${fixed(o?.latencyMs.p99, 3)} | ${addedText} |`)
     }
     console.log('')
     console.log(`throughput, gateway / HAProxy: ${ratio(closed.gateway.requestsPerSec, closed.haproxy.requestsPerSec)} (goal ≥ 0.8×)`)
     console.log(`throughput, gateway / direct: ${ratio(closed.gateway.requestsPerSec, closed.direct.requestsPerSec)}; HAProxy / direct: ${ratio(closed.haproxy.requestsPerSec, closed.direct.requestsPerSec)}`)
+    for (const name of Object.keys(paths).filter((n) => paths[n].ceiling)) {
+      console.log(`throughput, ${name} / HAProxy: ${ratio(closed[name].requestsPerSec, closed.haproxy.requestsPerSec)}; gateway / it: ${ratio(closed.gateway.requestsPerSec, closed[name].requestsPerSec)}`)
+    }
     console.log(`p99 added at ${FIXED_RATE} req/s: gateway ${added('gateway', p99).toFixed(3)} ms (goal ≤ 0.5 ms), HAProxy ${added('haproxy', p99).toFixed(3)} ms`)
     console.log('')
   } finally {
-    await haproxy.stop()
+    await Promise.all([tcpPipe.stop(), httpUndici.stop(), haproxy.stop()])
     await gateway.stop()
   }
 }

@@ -3,7 +3,7 @@
 // Benchmarks send load only to 127.0.0.1, bounded in time.
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {writeFileSync, mkdtempSync, rmSync} from 'node:fs'
+import {readFileSync, writeFileSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa, type ResultPromise} from 'execa'
@@ -69,16 +69,24 @@ export async function wrk(url: string, options: {connections: number; durationS:
   return parseWrk(stdout)
 }
 
-/** A no-op JSON backend in its own process: the fastest replica there can be, so a proxy in front is the bottleneck. */
-export async function noopBackend(): Promise<{url: string; port: number; stop: () => Promise<void>}> {
-  const child = execa(process.execPath, [new URL('./noop-backend.mjs', import.meta.url).pathname], {reject: false})
+export interface BenchServer {
+  url: string
+  port: number
+  pid: number
+  stop: () => Promise<void>
+}
+
+/** A Node script of bench/ in its own process, which prints the port it listens on. */
+export async function startScript(script: string, args: string[] = []): Promise<BenchServer> {
+  const child = execa(process.execPath, [new URL(script, import.meta.url).pathname, ...args], {reject: false})
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
-    child.once('exit', () => reject(new Error('the no-op backend exited')))
+    child.once('exit', () => reject(new Error(`${script} exited`)))
   })
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM')
       await child
@@ -86,11 +94,23 @@ export async function noopBackend(): Promise<{url: string; port: number; stop: (
   }
 }
 
+/** A no-op JSON backend in its own process: the fastest replica there can be, so a proxy in front is the bottleneck. */
+export const noopBackend = (): Promise<BenchServer> => startScript('./noop-backend.mjs')
+
+/** CPU time (user + system, all threads) a process has used so far, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name, which may hold spaces, start after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticksPerSecond = 100
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+}
+
 /**
  * HAProxy with the same admission control as a replica: `maxconn` caps what
  * runs at once, and the backend queue is cut off at `queueLimit` with a 503.
  */
-export async function startHaproxy(backendPort: number, options: {slots: number; queueLimit: number}): Promise<{url: string; stop: () => Promise<void>}> {
+export async function startHaproxy(backendPort: number, options: {slots: number; queueLimit: number}): Promise<{url: string; pid: number; stop: () => Promise<void>}> {
   const dir = mkdtempSync(join(tmpdir(), 'mlserve-haproxy-'))
   const listen = await freeLoopbackPort()
   const config = `global
@@ -117,6 +137,7 @@ backend replica
   await waitForPort(listen)
   return {
     url: `http://127.0.0.1:${listen}`,
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM')
       await child

@@ -159,11 +159,6 @@ export const errorRegistry = {
     suggestion: () =>
       'Pass --data as inline JSON (\'{"x": 1}\'), @FILE for one body, @FILE.ndjson for one body per line, or @DIR for one body per file.',
   }),
-  MLS_MISSING_FLAG: define<{flag: string; when: string; expected: string}>({
-    exitCode: 2,
-    message: (p) => `${p.flag} is required ${p.when}.`,
-    suggestion: (p) => `Pass ${p.flag}: ${p.expected}.`,
-  }),
   MLS_DOCKER_UNAVAILABLE: define<{address: string; detail: string}>({
     exitCode: 1,
     message: (p) => `The Docker engine at ${p.address} is not reachable: ${p.detail}.`,
@@ -174,6 +169,11 @@ export const errorRegistry = {
     exitCode: 2,
     message: (p) => `The Docker engine has no image ${p.image}; mlserve never pulls images.`,
     suggestion: (p) => `Build it with \`mlserve build\` (tag ${p.image}), or name an image that \`docker images\` lists.`,
+  }),
+  MLS_DOCKER_NO_BUILT_IMAGE: define<{api: string}>({
+    exitCode: 2,
+    message: (p) => `The Docker engine has no image of API "${p.api}": without --image, mlserve run --driver docker runs the newest image tagged ${p.api}:*, and there is none.`,
+    suggestion: (p) => `Build one with \`mlserve build --api ${p.api}\`, or name an image with --image (one image then serves every API).`,
   }),
   MLS_DOCKER_NO_GPU_RUNTIME: define<{apis: string[]; address: string; runtimes: string[]}>({
     exitCode: 2,

@@ -37,8 +37,8 @@ export default class Run extends BaseCommand {
     'readiness-timeout': Flags.string({description: 'How long a replica may take to load its model and report ready before mlserve gives up.', default: '120s'}),
     'max-body-size': Flags.string({description: 'The largest request body accepted; larger ones get 413.', default: '10Mi'}),
     'access-log': Flags.boolean({description: 'Print one line per request (status, latency, replica, request id) to stderr.', default: false}),
-    driver: Flags.string({description: 'How replicas run: process (local process groups) or docker (one container per replica, from the image given with the image flag).', options: ['process', 'docker'], default: 'process'}),
-    image: Flags.string({description: 'The image replicas run from under the docker driver: the tag `mlserve build` made, such as my-api:0.1.0. Required with the docker driver.'}),
+    driver: Flags.string({description: 'How replicas run: process (local process groups) or docker (one container per replica, from the image `mlserve build` made, or the one given with the image flag).', options: ['process', 'docker'], default: 'process'}),
+    image: Flags.string({description: 'The image every API runs from under the docker driver, such as my-api:0.1.0. Without it, each API runs the newest local image tagged with its name (NAME:*), which is what `mlserve build` made last.'}),
   }
 
   async run(): Promise<RunResult> {
@@ -55,9 +55,6 @@ export default class Run extends BaseCommand {
     }
     const driver = flags.driver as 'process' | 'docker'
     const image = flags.image
-    if (driver === 'docker' && !image) {
-      throw mlserveError('MLS_MISSING_FLAG', {flag: '--image', when: 'with --driver docker', expected: 'the tag of an image `mlserve build` made, such as --image my-api:0.1.0'})
-    }
     if (driver !== 'docker' && image) this.note('--image is used only with --driver docker; ignoring it.')
 
     const log = (line: string): void => say(color.dim(line))

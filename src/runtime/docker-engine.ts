@@ -56,6 +56,20 @@ export async function inspectImage(docker: Docker, image: string): Promise<Docke
   }
 }
 
+/**
+ * The newest local image tagged `repo:*`, as `repo:tag`: what \`mlserve build\`
+ * made last for an API (it tags NAME:VERSION). Null when there is none.
+ */
+export async function newestImageOf(docker: Docker, repo: string): Promise<string | null> {
+  const images = await docker.listImages({filters: JSON.stringify({reference: [repo]})})
+  let newest: {tag: string; created: number} | null = null
+  for (const image of images) {
+    const tag = (image.RepoTags ?? []).find((t) => t.startsWith(`${repo}:`))
+    if (tag && (newest === null || image.Created > newest.created)) newest = {tag, created: image.Created}
+  }
+  return newest?.tag ?? null
+}
+
 // ---------------------------------------------------------------------------
 // GPUs
 

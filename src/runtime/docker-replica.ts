@@ -24,6 +24,7 @@ import {
   dockerClient,
   gpuDeviceRequests,
   inspectImage,
+  newestImageOf,
   ownerLabels,
   pingDocker,
   removeContainer,
@@ -331,13 +332,15 @@ export class DockerReplica extends ReplicaBase implements Replica {
 
 export interface DockerDriver {
   docker: Docker
-  image: string
+  /** The image each API runs, by API name. */
+  images: Map<string, string>
   /** How the engine passes GPUs, when an API asks for them. */
   gpuSupport: string | null
   replica(spec: ReplicaSpec): DockerReplica
 }
 
 export interface DockerDriverOptions {
+  /** One image for every API; without it, each API runs the newest image tagged NAME:*. */
   image?: string
   /** The APIs that will run (default: every RealtimeAPI). */
   apis?: string[]
@@ -346,36 +349,40 @@ export interface DockerDriverOptions {
 }
 
 /**
- * Everything that can fail before a container starts, in order: the image
- * was named, the engine answers, stale containers of dead mlserve processes
- * are swept, the image exists, and the engine can pass GPUs when an API asks
- * for them. Returns the factory Runtime uses for replicas.
+ * Everything that can fail before a container starts, in order: the engine
+ * answers, stale containers of dead mlserve processes are swept, each API's
+ * image exists, and the engine can pass GPUs when an API asks for them.
+ * Returns the factory Runtime uses for replicas.
  */
 export async function prepareDockerDriver(project: Project, options: DockerDriverOptions): Promise<DockerDriver> {
-  const image = options.image
-  if (image === undefined || image === '') {
-    throw mlserveError('MLS_MISSING_FLAG', {
-      flag: '--image',
-      when: 'with --driver docker',
-      expected: 'the tag of an image `mlserve build` made, such as --image my-api:0.1.0',
-    })
-  }
   const docker = options.docker ?? dockerClient()
   await pingDocker(docker)
   await sweepStaleContainers(docker, {log: options.log})
-  await inspectImage(docker, image)
 
   const wanted = options.apis && options.apis.length > 0 ? new Set(options.apis) : null
   const apis = realtimeApis(project).filter((api) => wanted === null || wanted.has(api.name))
+  const images = new Map<string, string>()
+  for (const api of apis) {
+    // Like Cortex, which deploys the image it just built: `mlserve build` tags NAME:VERSION, so the newest NAME:* is the API's current build.
+    const image = options.image || (await newestImageOf(docker, api.name))
+    if (image === null) throw mlserveError('MLS_DOCKER_NO_BUILT_IMAGE', {api: api.name})
+    if (!options.image) options.log(`API ${api.name} runs image ${image}, its newest build (--image picks another).`)
+    images.set(api.name, image)
+  }
+  for (const image of new Set(images.values())) await inspectImage(docker, image)
   const gpuApis = apis.filter((api) => (api.compute.gpu ?? 0) > 0).map((api) => api.name)
   const gpuSupport = gpuApis.length > 0 ? await checkGpuSupport(docker, gpuApis) : null
   const limits = new Map(apis.map((api) => [api.name, containerLimits(api.compute)]))
 
   return {
     docker,
-    image,
+    images,
     gpuSupport,
-    replica: (spec) => new DockerReplica(spec, {docker, image, limits: limits.get(spec.api) ?? {}, log: options.log}),
+    replica: (spec) => {
+      const image = images.get(spec.api)
+      if (image === undefined) throw new Error(`no image was prepared for API ${spec.api}`)
+      return new DockerReplica(spec, {docker, image, limits: limits.get(spec.api) ?? {}, log: options.log})
+    },
   }
 }
 

@@ -297,11 +297,31 @@ describe('docker driver: the CLI', () => {
     assert.deepEqual(await containersOf(next.child.pid!), [])
   })
 
-  test('--driver docker without --image is MLS_MISSING_FLAG; an unreachable engine is MLS_DOCKER_UNAVAILABLE', async () => {
+  test('without --image the API runs its newest build; with none it is MLS_DOCKER_NO_BUILT_IMAGE; an unreachable engine is MLS_DOCKER_UNAVAILABLE', async () => {
     const p = dockerProject()
     const missing = await runCli(['run', p.dir, '--driver', 'docker', '--port', '0'], {env: cliEnv})
     assert.equal(missing.exitCode, 2)
-    assert.match(missing.stderr, /MLS_MISSING_FLAG\] --image is required with --driver docker/)
+    assert.match(missing.stderr, /MLS_DOCKER_NO_BUILT_IMAGE\] The Docker engine has no image of API "sleepy"/)
+    assert.match(missing.stderr, /mlserve build --api sleepy/)
+
+    // What `mlserve build` would have made: the API's name, tagged with a version.
+    const [repo, tag] = [`sleepy`, `mlserve-test-${process.pid}`]
+    await docker.getImage(image).tag({repo, tag})
+    try {
+      const run = await startRunCli([p.dir, '--driver', 'docker', '--port', '0'], cliEnv, (child) => {
+        children.push(child)
+        if (child.pid) childPids.push(child.pid)
+      })
+      assert.match(run.stderr(), new RegExp(`API sleepy runs image sleepy:${tag}, its newest build`))
+      const answer = await request(`${run.url}/sleepy`, {method: 'POST', body: '{}', headers: {'content-type': 'application/json'}})
+      assert.equal(answer.statusCode, 200)
+      await answer.body.dump()
+      run.child.kill('SIGINT')
+      assert.equal((await run.child).exitCode, 0, run.stderr())
+    } finally {
+      await docker.getImage(`${repo}:${tag}`).remove({noprune: true}).catch(() => undefined)
+    }
+
     const unreachable = await runCli(['run', p.dir, '--driver', 'docker', '--image', image, '--port', '0'], {
       env: {...cliEnv, DOCKER_HOST: 'unix:///nonexistent/mlserve-test-docker.sock'},
     })

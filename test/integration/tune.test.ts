@@ -81,6 +81,13 @@ async function tuneCli(project: TestProject, args: string[], window = '1s'): Pro
   return JSON.parse(result.stdout) as TuneResult
 }
 
+/** The measured candidates, one line each, for assertion messages: a failing run says what it saw. */
+function measured(result: TuneResult): string {
+  return result.candidates
+    .map((c) => `${c.processes}×${c.threads}: ${c.status} ${Math.round(c.capacity?.capacity ?? 0)} req/s, p99 ${c.capacity?.p99Ms?.toFixed(1)} ms, sweep ${(c.capacity?.sweep ?? []).map((p) => `c${p.concurrency}=${Math.round(p.throughput)}`).join(' ')}, confirm ${c.capacity?.confirmation ? `${Math.round(c.capacity.confirmation.rate)}→${c.capacity.confirmation.passed}` : '-'}`)
+    .join('\n')
+}
+
 function capacityOf(result: TuneResult, processes: number, threads: number): number {
   return result.candidates.find((c) => c.processes === processes && c.threads === threads)?.capacity?.capacity ?? 0
 }
@@ -93,9 +100,9 @@ describe('recommendations on predictors with known behaviour', () => {
     const result = await tuneCli(project, ['--slo-p99', '500', '--peak-rps', '500', '--processes', '1,2', '--threads', '1,2'], '2s')
     const rec = result.recommendation!
     assert.ok(rec, result.warnings.join('\n'))
-    assert.equal(rec.processes_per_replica, 2, 'two processes on two cores')
-    assert.equal(rec.threads_per_process, 1, 'threads add nothing under the GIL')
-    assert.ok(capacityOf(result, 2, 1) > capacityOf(result, 1, 1) * 1.15, 'the second process pays')
+    assert.equal(rec.processes_per_replica, 2, `two processes on two cores\n${measured(result)}`)
+    assert.equal(rec.threads_per_process, 1, `threads add nothing under the GIL\n${measured(result)}`)
+    assert.ok(capacityOf(result, 2, 1) > capacityOf(result, 1, 1) * 1.15, `the second process pays\n${measured(result)}`)
     assert.equal(rec.min_replicas, Math.ceil(500 / (rec.capacity * 0.7)))
   })
 
@@ -105,9 +112,9 @@ describe('recommendations on predictors with known behaviour', () => {
     const result = await tuneCli(project, ['--slo-p99', '500', '--peak-rps', '100', '--processes', '1', '--threads', '1,4,16'])
     const rec = result.recommendation!
     assert.ok(rec, result.warnings.join('\n'))
-    assert.equal(rec.processes_per_replica, 1)
-    assert.equal(rec.threads_per_process, 16)
-    assert.ok(capacityOf(result, 1, 16) > capacityOf(result, 1, 1) * 5, 'sixteen threads sustain many times what one does')
+    assert.equal(rec.processes_per_replica, 1, measured(result))
+    assert.equal(rec.threads_per_process, 16, measured(result))
+    assert.ok(capacityOf(result, 1, 16) > capacityOf(result, 1, 1) * 5, `sixteen threads sustain many times what one does\n${measured(result)}`)
   })
 
   test('GIL-releasing numpy: a few threads in one process compete with processes', async () => {
@@ -120,11 +127,11 @@ describe('recommendations on predictors with known behaviour', () => {
     const result = await tuneCli(project, ['--slo-p99', '500', '--peak-rps', '200', '--processes', '1,2', '--threads', '1,2', '--search', 'exhaustive'], '2s')
     const rec = result.recommendation!
     assert.ok(rec, result.warnings.join('\n'))
-    assert.equal(result.candidates.length, 4, 'exhaustive measured every candidate')
-    assert.ok(capacityOf(result, 1, 2) > capacityOf(result, 1, 1) * 1.5, 'a second thread pays: BLAS releases the GIL')
-    assert.ok(capacityOf(result, 1, 2) >= 0.85 * capacityOf(result, 2, 1), 'two threads in one process hold their own against two processes')
-    assert.equal(rec.processes_per_replica, 1, 'one process: a second one only adds a copy of the model')
-    assert.equal(rec.threads_per_process, 2)
+    assert.equal(result.candidates.length, 4, `exhaustive measured every candidate\n${measured(result)}`)
+    assert.ok(capacityOf(result, 1, 2) > capacityOf(result, 1, 1) * 1.5, `a second thread pays: BLAS releases the GIL\n${measured(result)}`)
+    assert.ok(capacityOf(result, 1, 2) >= 0.85 * capacityOf(result, 2, 1), `two threads in one process hold their own against two processes\n${measured(result)}`)
+    assert.equal(rec.processes_per_replica, 1, `one process: a second one only adds a copy of the model\n${measured(result)}`)
+    assert.equal(rec.threads_per_process, 2, measured(result))
   })
 })
 

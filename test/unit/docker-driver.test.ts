@@ -161,10 +161,53 @@ describe('ownership of containers', () => {
 describe('checks before anything starts', () => {
   const project = parseProject('- name: iris\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n', '/tmp/mlserve-unit/mlserve.yaml')
 
-  test('the docker driver needs an image', async () => {
-    await assert.rejects(prepareDockerDriver(project, {log: () => undefined}), (error: MlserveError) => {
-      assert.equal(error.code, 'MLS_MISSING_FLAG')
-      assert.match(error.message, /--image is required with --driver docker/)
+  /** An engine that answers, has no containers, and holds these images (a stand-in: the integration tests use a real one). */
+  function engineWith(images: Array<{RepoTags: string[]; Created: number}>): Docker {
+    const engine = {
+      ping: async () => 'OK',
+      listContainers: async () => [],
+      listImages: async ({filters}: {filters: string}) => {
+        const [repo] = (JSON.parse(filters) as {reference: string[]}).reference
+        return images.filter((image) => image.RepoTags.some((tag) => tag.startsWith(`${repo}:`)))
+      },
+      getImage: (name: string) => ({
+        inspect: async () => {
+          if (images.some((image) => image.RepoTags.includes(name))) return {Id: name}
+          throw Object.assign(new Error('no such image'), {statusCode: 404})
+        },
+      }),
+    }
+    return engine as unknown as Docker
+  }
+  const twoApis = parseProject(
+    '- name: iris\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n- name: wine\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n',
+    '/tmp/mlserve-unit/mlserve.yaml',
+  )
+
+  test('without --image each API runs the newest image tagged with its name, and says which', async () => {
+    const lines: string[] = []
+    const docker = engineWith([
+      {RepoTags: ['iris:v1'], Created: 100},
+      {RepoTags: ['iris:v2', 'iris:latest-build'], Created: 200},
+      {RepoTags: ['iris-old:v9'], Created: 300},
+      {RepoTags: ['wine:abc1234'], Created: 150},
+    ])
+    const driver = await prepareDockerDriver(twoApis, {docker, log: (line) => lines.push(line)})
+    assert.equal(driver.images.get('iris'), 'iris:v2')
+    assert.equal(driver.images.get('wine'), 'wine:abc1234')
+    assert.ok(lines.some((line) => /API iris runs image iris:v2, its newest build/.test(line)), lines.join('\n'))
+  })
+
+  test('--image gives every API that one image', async () => {
+    const driver = await prepareDockerDriver(twoApis, {docker: engineWith([{RepoTags: ['shared:1'], Created: 1}]), image: 'shared:1', log: () => undefined})
+    assert.deepEqual([...driver.images.values()], ['shared:1', 'shared:1'])
+  })
+
+  test('an API with no image built and no --image is MLS_DOCKER_NO_BUILT_IMAGE, suggesting mlserve build', async () => {
+    await assert.rejects(prepareDockerDriver(twoApis, {docker: engineWith([{RepoTags: ['iris:v1'], Created: 1}]), log: () => undefined}), (error: MlserveError) => {
+      assert.equal(error.code, 'MLS_DOCKER_NO_BUILT_IMAGE')
+      assert.match(error.message, /no image of API "wine"/)
+      assert.match(error.suggestion, /mlserve build --api wine/)
       assert.equal(error.exitCode, 2)
       return true
     })
