@@ -13,7 +13,7 @@ import {DEFAULT_CI_THRESHOLDS, type CiThresholds} from './efficiency.js'
 import {connectDocker} from './engine.js'
 import {IMAGE_LABELS} from './generate.js'
 import {inspectImage, type InspectReport, type LayerReport} from './inspect.js'
-import {LINT_RULES, type LintFinding} from './lint.js'
+import type {LintFinding} from './lint.js'
 import {planBuild, type BuildPlan, type PlanOptions} from './plan.js'
 
 export type BuildEvent =
@@ -285,4 +285,3 @@ export function formatFinding(file: string, finding: LintFinding): string {
   return `${file}:${finding.line} ${finding.rule} ${finding.severity}: ${finding.message}`
 }
 
-export {LINT_RULES}

@@ -3,7 +3,6 @@
 // tar that is the same bytes for the same inputs: entries in sorted order,
 // every parent directory listed, fixed modification times (1970-01-01T00:00:01Z,
 // as Jib does), owner 0:0 with no names, and modes normalised to 0644/0755.
-import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {lstat, readdir, readlink, stat} from 'node:fs/promises'
 import {join} from 'node:path'
@@ -204,11 +203,4 @@ export async function contextBytes(entries: readonly ContextEntry[]): Promise<Bu
   const chunks: Buffer[] = []
   for await (const chunk of packContext(entries)) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
-}
-
-/** The sha256 of the context tar, computed without holding it in memory. */
-export async function contextDigest(entries: readonly ContextEntry[]): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of packContext(entries)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
 }

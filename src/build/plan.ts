@@ -7,7 +7,7 @@ import {basename, isAbsolute, relative, resolve, sep} from 'node:path'
 import {displayPath, loadProject, selectApi, type Project, type RealtimeApiConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {harnessPath} from '../runtime/process-replica.js'
-import {fileEntry, findSecretFiles, inlineEntry, walkProject, RESERVED_DIR, type ContextEntry, type ProjectFile} from './context.js'
+import {fileEntry, findSecretFiles, inlineEntry, walkProject, type ContextEntry, type ProjectFile} from './context.js'
 import {DockerfileSyntaxError, parseDockerfile} from './dockerfile.js'
 import {CONTEXT_PATHS, generateDockerfile, type DockerfileSpec} from './generate.js'
 import {DEFAULT_IGNORES, IgnoreMatcher, parseIgnoreFile} from './ignore.js'
@@ -70,6 +70,20 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
   })
   for (const venv of walked.virtualenvs) notes.push(`Left ${venv}/ out of the build context: it is a virtualenv (it holds pyvenv.cfg).`)
 
+  // The plan either way: the user's Dockerfile or the generated one, with its context and lint.
+  const finish = (dockerfile: string, dockerfileSource: string, entries: ContextEntry[], lint: LintFinding[]): BuildPlan => ({
+    project,
+    api,
+    dockerfile,
+    dockerfileSource,
+    dockerfilePath: CONTEXT_PATHS.dockerfile,
+    entries,
+    files: walked.files.map((f) => f.rel),
+    contextBytes: sum(entries),
+    lint,
+    notes,
+  })
+
   const secrets = findSecretFiles(walked.files, allow)
   if (secrets.length > 0) {
     throw mlserveError('MLS_SECRET_FILES', {count: secrets.length, file: displayPath(project.file)}, {details: secrets.map((s) => `${s.path}  (${s.reason})`)})
@@ -103,20 +117,9 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
     const entries: ContextEntry[] = [
       ...walked.files.map((f) => fileEntry(f.rel, f)),
       inlineEntry(CONTEXT_PATHS.dockerfile, text),
-      fileEntryAt(CONTEXT_PATHS.harness, await harnessFile()),
+      fileEntry(CONTEXT_PATHS.harness, await harnessFile()),
     ]
-    return {
-      project,
-      api,
-      dockerfile: text,
-      dockerfileSource: userDockerfile,
-      dockerfilePath: CONTEXT_PATHS.dockerfile,
-      entries,
-      files: walked.files.map((f) => f.rel),
-      contextBytes: sum(entries),
-      lint: lintDockerfile(parsed, {ignore: options.ignoreRules}),
-      notes,
-    }
+    return finish(text, userDockerfile, entries, lintDockerfile(parsed, {ignore: options.ignoreRules}))
   }
   if (envSecrets.length > 0) throw secretEnvError(envSecrets, project)
 
@@ -195,7 +198,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
         detail: exists ? 'it is excluded from the build context (by .dockerignore, build.exclude or build.include)' : 'the file does not exist',
       })
     }
-    entries.push(fileEntryAt(CONTEXT_PATHS.harness, await harnessFile()))
+    entries.push(fileEntry(CONTEXT_PATHS.harness, await harnessFile()))
   } else if (api.predictor.type !== 'command') {
     throw mlserveError('MLS_PREDICTOR_TYPE_UNSUPPORTED', {api: api.name, type: api.predictor.type})
   }
@@ -216,18 +219,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
   }
   const dockerfile = generateDockerfile(spec)
   entries.push(inlineEntry(CONTEXT_PATHS.dockerfile, dockerfile))
-  return {
-    project,
-    api,
-    dockerfile,
-    dockerfileSource: 'generated',
-    dockerfilePath: CONTEXT_PATHS.dockerfile,
-    entries,
-    files: walked.files.map((f) => f.rel),
-    contextBytes: sum(entries),
-    lint: lintDockerfile(dockerfile, {ignore: options.ignoreRules}),
-    notes,
-  }
+  return finish(dockerfile, 'generated', entries, lintDockerfile(dockerfile, {ignore: options.ignoreRules}))
 }
 
 /** build.allow_secrets: paths or ENV/ARG names the user vouches for. */
@@ -284,12 +276,7 @@ async function harnessFile(): Promise<ProjectFile> {
   return {rel: 'mlserve_harness.py', abs: harnessPath, type: 'file', size: info.size, executable: false}
 }
 
-function fileEntryAt(name: string, file: ProjectFile): ContextEntry {
-  return fileEntry(name, file)
-}
-
 function sum(entries: readonly ContextEntry[]): number {
   return entries.reduce((total, e) => total + e.size, 0)
 }
 
-export {RESERVED_DIR}

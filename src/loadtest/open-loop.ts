@@ -16,7 +16,6 @@ import {Client, Pool, type Dispatcher} from 'undici'
 import {nowNs} from './clock.js'
 import {checkLength, checkUrl, DEFAULT_DURATION_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_MS, startCpuMeter, startSecondTicks} from './common.js'
 import {Recorder} from './recorder.js'
-import {bodyAt} from './request.js'
 import {createSchedule} from './schedule.js'
 import {createTicker} from './ticker.js'
 import type {LoadResult, OpenLoopOptions, RunSettings} from './types.js'
@@ -93,6 +92,10 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
     bodyTimeout: timeoutMs,
     connect: {timeout: timeoutMs},
   })
+  // One dispatch option object per payload, built once: nothing is allocated per send for them. Timeouts come from the pool.
+  const method = request.method as Dispatcher.HttpMethod
+  const requests: Dispatcher.DispatchOptions[] =
+    request.bodies.length === 0 ? [{path, method, headers: request.headers}] : request.bodies.map((body) => ({path, method, headers: request.headers, body}))
   const schedule = createSchedule(options.rate, arrival, options.seed)
   await primeHttpClient()
   let onWake: () => void = () => undefined
@@ -111,7 +114,6 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
   let measuredPlanned = 0
   let sendingDone = false
   let plannedEndNs = windowStart
-  let inFlight = 0
   const backlog: Exchange[] = []
   let backlogHead = 0
   const flying = new Set<Exchange>()
@@ -159,7 +161,6 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
 
     const complete = (exchange: Exchange, error: Error | null): void => {
       if (closed || !flying.delete(exchange)) return
-      inFlight--
       const at = nowNs()
       if (exchange.measured) {
         if (error === null) recorder.recordAnswer(exchange.status, at - exchange.plannedNs, at)
@@ -178,11 +179,9 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
         return
       }
       if (exchange.measured) recorder.recordSend(exchange.plannedNs, sentNs, exchange.waited)
-      inFlight++
       flying.add(exchange)
-      const body = bodyAt(request, exchange.index)
       try {
-        pool.dispatch({path, method: request.method as Dispatcher.HttpMethod, headers: request.headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs}, exchange)
+        pool.dispatch(requests[exchange.index % requests.length], exchange)
       } catch (error) {
         // undici refused the request outright (an invalid header, say): it failed without an answer.
         complete(exchange, error as Error)
@@ -190,7 +189,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
     }
 
     const drainBacklog = (): void => {
-      while (backlogHead < backlog.length && inFlight < maxConnections && !closed) {
+      while (backlogHead < backlog.length && flying.size < maxConnections && !closed) {
         const next = backlog[backlogHead]
         backlog[backlogHead++] = undefined as unknown as Exchange
         dispatch(next)
@@ -203,7 +202,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
 
     const submit = (plannedNs: number, measured: boolean): void => {
       const exchange = new Exchange(plannedNs, measured, index++, complete)
-      if (inFlight >= maxConnections || backlogHead < backlog.length) {
+      if (flying.size >= maxConnections || backlogHead < backlog.length) {
         exchange.waited = true
         backlog.push(exchange)
         return
@@ -212,7 +211,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
     }
 
     const maybeFinish = (): void => {
-      if (sendingDone && inFlight === 0 && backlogHead >= backlog.length) finish()
+      if (sendingDone && flying.size === 0 && backlogHead >= backlog.length) finish()
     }
 
     const endSending = (): void => {
@@ -230,7 +229,6 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
         }
         flying.clear()
         backlogHead = backlog.length
-        inFlight = 0
         forced = true
         finish()
       }, timeoutMs + 1000)

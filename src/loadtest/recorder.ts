@@ -49,6 +49,7 @@ export interface RecorderOptions {
 export class Recorder {
   readonly counts: RequestCounts = {total: 0, ok: 0, failed: 0, shed: 0, httpErrors: 0, timeouts: 0, connectionErrors: 0, byStatus: {}}
   readonly timeline: SecondStats[] = []
+  /** The whole run's latencies: each second's are added in when it closes, so an answer is recorded once. */
   private readonly latency = new LatencyHistogram()
   private secondLatency = new LatencyHistogram()
   private previousLatency = new LatencyHistogram()
@@ -62,7 +63,6 @@ export class Recorder {
   /** Late sends that were late because every connection was busy. */
   lateWaiting = 0
   waitedForConnection = 0
-  firstSendNs: number | null = null
   lastSendNs: number | null = null
   lastAnswerNs: number | null = null
 
@@ -87,7 +87,6 @@ export class Recorder {
       this.bucket.lateSends++
       if (waited) this.lateWaiting++
     }
-    this.firstSendNs ??= actualNs
     this.lastSendNs = actualNs
   }
 
@@ -111,7 +110,6 @@ export class Recorder {
         c.httpErrors++
       }
     }
-    this.latency.recordNs(latencyNs)
     this.secondLatency.recordNs(latencyNs)
     this.lastAnswerNs = atNs
   }
@@ -125,7 +123,6 @@ export class Recorder {
     this.bucket.completed++
     this.bucket.failed++
     this.bucket.timeouts++
-    this.latency.recordNs(latencyNs)
     this.secondLatency.recordNs(latencyNs)
     this.lastAnswerNs = atNs
   }
@@ -153,6 +150,7 @@ export class Recorder {
 
   private closeSecond(lengthS: number): void {
     const stats = this.statsOf(this.second, lengthS, this.bucket, this.secondLatency)
+    this.latency.add(this.secondLatency)
     this.timeline.push(stats)
     this.options.onSecond?.(stats)
     // The closed second is kept until the next one closes, so a short tail at
@@ -202,6 +200,7 @@ export class Recorder {
         timeouts: p.timeouts + b.timeouts,
         lateSends: p.lateSends + b.lateSends,
       }
+      this.latency.add(this.secondLatency)
       this.previousLatency.add(this.secondLatency)
       this.timeline[this.timeline.length - 1] = this.statsOf(last.second, this.previous.lengthS + partialS, merged, this.previousLatency)
       return

@@ -23,7 +23,8 @@ export function dockerClient(): Docker {
 
 /** Where the client connects, for messages. */
 export function engineAddress(): string {
-  return process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'
+  // An empty DOCKER_HOST means the default socket, to dockerode too.
+  return process.env.DOCKER_HOST || 'unix:///var/run/docker.sock'
 }
 
 /** Whether the engine is this machine's (a Unix socket), so that its files and pids are ours to look at. */

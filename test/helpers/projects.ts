@@ -1,4 +1,5 @@
 // Temporary mlserve projects for tests, removed by `cleanup()`.
+import {after} from 'node:test'
 import {mkdtempSync, rmSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -32,7 +33,7 @@ export interface TestProject {
   cleanup: () => void
 }
 
-export function makeProject(files: Record<string, string>): TestProject {
+export function makeProject(files: Record<string, string | Buffer>): TestProject {
   const dir = mkdtempSync(join(tmpdir(), 'mlserve-test-'))
   for (const [name, content] of Object.entries(files)) {
     const path = join(dir, name)
@@ -40,6 +41,17 @@ export function makeProject(files: Record<string, string>): TestProject {
     writeFileSync(path, content)
   }
   return {dir, file: join(dir, 'mlserve.yaml'), cleanup: () => rmSync(dir, {recursive: true, force: true})}
+}
+
+/** makeProject for one test file: every project it makes is removed in the file's after-hook. */
+export function projectsRemovedAfterFile(): (files: Record<string, string | Buffer>) => TestProject {
+  const projects: TestProject[] = []
+  after(() => projects.forEach((p) => p.cleanup()))
+  return (files) => {
+    const p = makeProject(files)
+    projects.push(p)
+    return p
+  }
 }
 
 export interface ApiShape {

@@ -1,20 +1,12 @@
 // `mlserve build` without a Docker engine: --dockerfile-only (the artifact on
 // stdout), lint findings, --ci on lint, flag validation, and the error when
 // the engine cannot be reached. The built CLI, as a user runs it.
-import {after, describe, test} from 'node:test'
+import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {runCli} from '../helpers/cli.js'
-import {makeProject, type TestProject} from '../helpers/projects.js'
+import {projectsRemovedAfterFile} from '../helpers/projects.js'
 
-const projects: TestProject[] = []
-after(() => {
-  for (const p of projects) p.cleanup()
-})
-function project(files: Record<string, string>): TestProject {
-  const p = makeProject(files)
-  projects.push(p)
-  return p
-}
+const project = projectsRemovedAfterFile()
 
 const API = 'name: iris\npredictor:\n  type: python\n  path: predictor.py\n'
 const PREDICTOR = 'class PythonPredictor:\n    def __init__(self, config): pass\n    def predict(self, payload): return payload\n'

@@ -14,11 +14,11 @@ import type {ReplicaSpec} from '../../src/runtime/replica.js'
 import {initProject} from '../../src/scaffold/index.js'
 import {runCli} from '../helpers/cli.js'
 import {baseImage, cleanupDocker, docker, layerDigests, requireDocker, trackContainer, trackImage, uniqueName} from '../helpers/docker.js'
-import {makeProject, type TestProject} from '../helpers/projects.js'
+import {projectsRemovedAfterFile} from '../helpers/projects.js'
 
 const repo = uniqueName('mlserve-build-test')
 const workDir = mkdtempSync(join(tmpdir(), 'mlserve-build-'))
-const projects: TestProject[] = []
+const project = projectsRemovedAfterFile()
 const startedAt = Math.floor(Date.now() / 1000)
 
 before(async () => {
@@ -35,15 +35,8 @@ after(async () => {
     if (cmd.includes('/opt/mlserve/requirements/') || cmd.includes(repo)) await docker.getImage(image.Id).remove({force: true}).catch(() => undefined)
   }
   rmSync(workDir, {recursive: true, force: true})
-  for (const p of projects) p.cleanup()
 })
 
-function project(files: Record<string, string | Buffer>): TestProject {
-  const p = makeProject({})
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(p.dir, name), content)
-  projects.push(p)
-  return p
-}
 
 async function build(dir: string, tag: string, ...extra: string[]): Promise<BuildResult> {
   trackImage(tag)

@@ -1,4 +1,4 @@
-import {after, describe, test} from 'node:test'
+import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {chmodSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -18,17 +18,9 @@ import {
   type ContextEntry,
 } from '../../src/build/index.js'
 import {isMlserveError, type MlserveError} from '../../src/errors.js'
-import {makeProject, type TestProject} from '../helpers/projects.js'
+import {projectsRemovedAfterFile} from '../helpers/projects.js'
 
-const projects: TestProject[] = []
-after(() => {
-  for (const p of projects) p.cleanup()
-})
-function project(files: Record<string, string>): TestProject {
-  const p = makeProject(files)
-  projects.push(p)
-  return p
-}
+const project = projectsRemovedAfterFile()
 
 const API = `name: demo
 kind: RealtimeAPI
