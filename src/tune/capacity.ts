@@ -7,7 +7,8 @@
 // 3. binary-search between the last passing and the first failing step;
 // 4. capacity = the highest throughput that held p99 ≤ SLO with errors < 0.1%;
 // 5. confirm it with an open-loop run at that rate, lowering it while it fails
-//    (to what the failing run sustained, or 10% less; up to 6 tries).
+//    (to what the failing run sustained, or 10% less; up to 6 tries), then
+//    trying once halfway back up to the lowest rate that failed.
 import type {StableMeasure} from './stability.js'
 import type {Candidate, CapacityResult, Confirmation, SweepPoint} from './types.js'
 
@@ -16,6 +17,8 @@ const MIN_GAIN = 0.05
 const MAX_BISECT_STEPS = 5
 const CONFIRM_TRIES = 6
 const CONFIRM_STEP = 0.9
+/** Below this gap between a passing and a failing rate, the confirmation stops refining. */
+const REFINE_MIN_GAP = 0.03
 
 export interface CapacityProbe {
   /** Closed loop at this concurrency, measured until stable. */
@@ -99,16 +102,30 @@ export async function findCapacity(candidate: Candidate, probe: CapacityProbe, o
   if (options.confirm !== false && !probe.aborted?.()) {
     // The closed loop hides stalls; an open loop at the same rate shows them.
     let rate = capacity
+    let failedRate: number | null = null
+    let held: Confirmation | null = null
+    let refined = false
     for (let attempt = 0; attempt < CONFIRM_TRIES && !probe.aborted?.(); attempt++) {
       const open = await probe.openLoop(rate)
       confirmation = {rate, throughput: open.throughput, p99Ms: open.p99Ms, errorRate: open.errorRate, passed: open.p99Ms <= options.sloP99Ms && open.errorRate < MAX_ERROR_RATE}
       probe.onPoint?.({concurrency: 0, throughput: open.throughput, p50Ms: 0, p99Ms: open.p99Ms, errorRate: open.errorRate, windows: 1, stable: true, passes: confirmation.passed}, 'confirm')
-      if (confirmation.passed) break
+      if (confirmation.passed) {
+        held = confirmation
+        // Passed after a failure: one try halfway back up. A 10% step alone would
+        // leave each candidate up to 10% under its limit, by luck of where the
+        // steps fall, which is more than the differences between candidates.
+        if (failedRate === null || refined || failedRate < rate * (1 + REFINE_MIN_GAP)) break
+        refined = true
+        rate = (rate + failedRate) / 2
+        continue
+      }
+      failedRate = rate
+      if (held) break
       // An open loop that fails shows what the replica really sustained: try
-      // that, or 10% less, whichever is lower. Every candidate is judged by the
-      // same steps, so none loses a noise band to an unlucky first try.
+      // that, or 10% less, whichever is lower.
       rate = Math.min(rate * CONFIRM_STEP, open.throughput > 0 ? open.throughput : rate)
     }
+    if (held) confirmation = held
     if (confirmation) capacity = confirmation.passed ? Math.min(capacity, confirmation.rate) : 0
   }
   return {

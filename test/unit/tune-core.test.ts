@@ -61,15 +61,31 @@ test('stability: the last 3 windows within 10% on throughput and median latency'
 test('capacity: the sweep finds the knee and the open loop confirms it', async () => {
   const result = await findCapacity({processes: 2, threads: 1}, cpuBound({processes: 2, threads: 1}), {sloP99Ms: 500, patience: 4, maxConcurrency: 1024})
   assert.equal(result.meetsSlo, true)
-  // The closed loop peaks at 800 req/s; at that rate the open loop queues past the
-  // SLO, so the confirmed capacity is the next step down that holds: 0.9 × 800.
+  // The closed loop peaks at 800 req/s; the model's open loop holds up to 0.95 × 800 = 760.
+  // 800 fails, the step down to 0.9 × 800 = 720 holds, and the try halfway back up, 760, holds too.
   assert.equal(Math.round(Math.max(...result.sweep.map((p) => p.throughput))), 800)
-  assert.equal(Math.round(result.capacity), 720)
-  assert.equal(result.confirmation?.rate, 720)
+  assert.equal(Math.round(result.capacity), 760)
+  assert.equal(result.confirmation?.rate, 760)
   assert.equal(result.serviceTimeMs, 2.5)
   assert.equal(result.sweep[0].concurrency, 2, 'first at processes × threads')
   assert.equal(result.sweep[1].concurrency, 4, 'then from 2 × processes × threads')
   assert.ok(result.confirmation?.passed)
+})
+
+test('capacity: when the try halfway back up fails, the confirmed step down stands', async () => {
+  const base = cpuBound({processes: 2, threads: 1})
+  const rates: number[] = []
+  const probe: CapacityProbe = {
+    ...base,
+    openLoop: async (r) => {
+      rates.push(Math.round(r))
+      return {throughput: Math.min(r, 800), p99Ms: r <= 736 ? 5 : 10_000, errorRate: 0}
+    },
+  }
+  const result = await findCapacity({processes: 2, threads: 1}, probe, {sloP99Ms: 500, patience: 4, maxConcurrency: 1024})
+  assert.deepEqual(rates, [800, 720, 760])
+  assert.equal(Math.round(result.capacity), 720)
+  assert.equal(result.confirmation?.passed, true)
 })
 
 test('capacity: p99 past the SLO stops the sweep, and a binary search narrows the knee', async () => {
