@@ -26,7 +26,7 @@ import {join} from 'node:path'
 import Docker from 'dockerode'
 import {execa} from 'execa'
 import * as tarFs from 'tar-fs'
-import {buildImage, connectDocker, followBuild, formatBytes, inspectImage, type InspectReport} from '../src/build/index.js'
+import {buildImage, connectDocker, followBuild, formatBytes, inspectImage, type InspectReport} from '../src/image/index.js'
 import {harnessPath} from '../src/runtime/process-replica.js'
 import {initProject} from '../src/scaffold/index.js'
 

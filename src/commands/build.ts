@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
-import {assertCi, formatBytes, formatFinding, planBuild, renderInspect, runBuild, thresholdsFromFlags, type BuildEvent, type BuildResult, type LintFinding} from '../build/index.js'
+import {assertCi, formatBytes, formatFinding, planBuild, renderInspect, runBuild, thresholdsFromFlags, type BuildEvent, type BuildResult, type LintFinding} from '../image/index.js'
 
 export interface DockerfileOnlyResult {
   api: string

@@ -16,7 +16,7 @@ import {
   secretFileReason,
   walkProject,
   type ContextEntry,
-} from '../../src/build/index.js'
+} from '../../src/image/index.js'
 import {isMlserveError, type MlserveError} from '../../src/errors.js'
 import {projectsRemovedAfterFile} from '../helpers/projects.js'
 

@@ -1,6 +1,6 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {generateDockerfile, lintDockerfile, parseDockerfile, parseShell, type DockerfileSpec} from '../../src/build/index.js'
+import {generateDockerfile, lintDockerfile, parseDockerfile, parseShell, type DockerfileSpec} from '../../src/image/index.js'
 import {HARNESS_IN_IMAGE} from '../../src/runtime/container-contract.js'
 
 const full: DockerfileSpec = {

@@ -2,7 +2,7 @@ import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {Readable} from 'node:stream'
 import * as tar from 'tar-stream'
-import {analyzeSavedImage, cleanCreatedBy, computeEfficiency, evaluateCi, readSavedImage, thresholdsFromFlags, type LayerEntry} from '../../src/build/index.js'
+import {analyzeSavedImage, cleanCreatedBy, computeEfficiency, evaluateCi, readSavedImage, thresholdsFromFlags, type LayerEntry} from '../../src/image/index.js'
 
 const file = (path: string, size: number): LayerEntry => ({path, size, type: 'file'})
 const dir = (path: string): LayerEntry => ({path, size: 0, type: 'directory'})

@@ -1,6 +1,6 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {lintDockerfile, LINT_RULES} from '../../src/build/index.js'
+import {lintDockerfile, LINT_RULES} from '../../src/image/index.js'
 
 /** The rule IDs found, for a Dockerfile whose lines are given. */
 function rules(...lines: string[]): string[] {

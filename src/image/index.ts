@@ -1,4 +1,4 @@
-// The public API of src/build: Dockerfile generation, the build context (ignore
+// The public API of src/image: Dockerfile generation, the build context (ignore
 // rules, the secrets guard), the build through dockerode, image inspection
 // (efficiency, waste) and lint. It uses config, and the runtime's container
 // contract and harness.
