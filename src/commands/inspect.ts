@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
-import {assertCi, connectDocker, inspectImage, renderInspect, thresholdsFromFlags, type InspectReport} from '../image/index.js'
+import {connectDocker} from '../docker/index.js'
+import {assertCi, inspectImage, renderInspect, thresholdsFromFlags, type InspectReport} from '../image/index.js'
 
 export type InspectResult = InspectReport
 

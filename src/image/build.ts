@@ -7,11 +7,10 @@ import {StringDecoder} from 'node:string_decoder'
 import {Transform, type Readable} from 'node:stream'
 import type Docker from 'dockerode'
 import {execa} from 'execa'
+import {connectDocker, LABELS} from '../docker/index.js'
 import {mlserveError} from '../errors.js'
 import {packContext} from './context.js'
 import {DEFAULT_CI_THRESHOLDS, type CiThresholds} from './efficiency.js'
-import {connectDocker} from './engine.js'
-import {IMAGE_LABELS} from './generate.js'
 import {inspectImage, type InspectReport, type LayerReport} from './inspect.js'
 import type {LintFinding} from './lint.js'
 import {planBuild, type BuildPlan, type PlanOptions} from './plan.js'
@@ -97,9 +96,9 @@ export async function runBuild(plan: BuildPlan, options: BuildOptions): Promise<
 
   const labels: Record<string, string> = {}
   // Build-time labels are applied by a last step of their own, so they never invalidate the cache.
-  if (git?.revision) labels[IMAGE_LABELS.revision] = git.revision
+  if (git?.revision) labels[LABELS.revision] = git.revision
   const knownVersion = target.version ?? git?.version
-  if (knownVersion) labels[IMAGE_LABELS.version] = knownVersion
+  if (knownVersion) labels[LABELS.version] = knownVersion
 
   let response: Readable
   try {

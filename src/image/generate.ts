@@ -7,7 +7,8 @@
 //      then pip install                  then USER, EXPOSE, HEALTHCHECK, CMD
 // A section with nothing to do (no system packages, no requirements, no model
 // directory) writes no instruction, so it makes no layer.
-import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE, LABELS, STATUS_FILE_IN_IMAGE} from '../runtime/container-contract.js'
+import {LABELS} from '../docker/index.js'
+import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE, STATUS_FILE_IN_IMAGE} from '../runtime/container-contract.js'
 import {parseShell} from './dockerfile.js'
 import {RESERVED_DIR} from './context.js'
 
@@ -27,15 +28,6 @@ export const CONTEXT_PATHS = {
 
 /** Where requirements files go in the image (only pip reads them). */
 export const REQUIREMENTS_DIR_IN_IMAGE = '/opt/mlserve/requirements'
-
-/** Labels mlserve puts on the images it builds. */
-export const IMAGE_LABELS = {
-  api: LABELS.api,
-  predictorType: 'dev.mlserve.predictor-type',
-  port: 'dev.mlserve.port',
-  version: 'org.opencontainers.image.version',
-  revision: 'org.opencontainers.image.revision',
-} as const
 
 export interface DockerfileSpec {
   api: string
@@ -153,9 +145,9 @@ export function generateDockerfile(spec: DockerfileSpec): string {
   }
 
   const labels: Array<[string, string]> = [
-    [IMAGE_LABELS.api, spec.api],
-    [IMAGE_LABELS.predictorType, spec.predictorType],
-    [IMAGE_LABELS.port, String(CONTAINER_PORT)],
+    [LABELS.api, spec.api],
+    [LABELS.predictorType, spec.predictorType],
+    [LABELS.port, String(CONTAINER_PORT)],
   ]
   out.push(
     `WORKDIR ${APP_DIR_IN_IMAGE}`,

@@ -4,7 +4,7 @@
 // contract and harness.
 export {buildImage, runBuild, followBuild, parseTag, gitVersion, sanitizeTag, assertCi, formatFinding, type BuildEvent, type BuildOptions, type BuildResult, type BuildStep, type CiFailure, type TagTarget} from './build.js'
 export {planBuild, requirementsInfo, type BuildPlan, type PlanOptions, type RequirementsInfo} from './plan.js'
-export {generateDockerfile, APP_UID, APP_USER, CONTEXT_PATHS, IMAGE_LABELS, REQUIREMENTS_DIR_IN_IMAGE, type DockerfileSpec} from './generate.js'
+export {generateDockerfile, APP_UID, APP_USER, CONTEXT_PATHS, REQUIREMENTS_DIR_IN_IMAGE, type DockerfileSpec} from './generate.js'
 export {walkProject, findSecretFiles, packContext, contextBytes, inlineEntry, fileEntry, CONTEXT_MTIME, RESERVED_DIR, type ContextEntry, type ProjectFile} from './context.js'
 export {IgnoreMatcher, DEFAULT_IGNORES, parseIgnoreFile} from './ignore.js'
 export {secretFileReason, isSecretName, type SecretFile, type SecretEnv} from './secrets.js'
@@ -12,5 +12,4 @@ export {parseDockerfile, parseShell, DockerfileSyntaxError, type Instruction, ty
 export {lintDockerfile, LINT_RULES, type LintFinding, type Severity} from './lint.js'
 export {computeEfficiency, evaluateCi, thresholdsFromFlags, DEFAULT_CI_THRESHOLDS, type CiThresholds, type CiRuleResult, type EfficiencyResult, type LayerEntry} from './efficiency.js'
 export {inspectImage, readSavedImage, analyzeSavedImage, cleanCreatedBy, type InspectReport, type LayerReport, type HistoryStep} from './inspect.js'
-export {connectDocker, engineAddress} from './engine.js'
 export {renderInspect, formatBytes, formatPercent} from './render.js'

@@ -6,7 +6,7 @@ import {createGunzip} from 'node:zlib'
 import {PassThrough, type Readable} from 'node:stream'
 import type Docker from 'dockerode'
 import * as tar from 'tar-stream'
-import {inspectImage as imageInfo} from '../runtime/docker-engine.js'
+import {lookupImage} from '../docker/index.js'
 import {computeEfficiency, evaluateCi, normalizeLayerPath, type CiRuleResult, type CiThresholds, type InefficientPath, type LayerEntry} from './efficiency.js'
 
 export interface LayerReport {
@@ -225,7 +225,7 @@ export function cleanCreatedBy(createdBy: string): string {
 
 /** Inspects an image in the engine: MLS_DOCKER_IMAGE_NOT_FOUND when it has none by that name. */
 export async function inspectImage(docker: Docker, image: string, thresholds?: CiThresholds): Promise<InspectReport> {
-  const info = await imageInfo(docker, image)
+  const info = await lookupImage(docker, image)
   // Save by id, so that a tag moved meanwhile cannot mix two images.
   const stream = (await docker.getImage(info.Id).get()) as Readable
   const saved = await readSavedImage(stream)

@@ -12,13 +12,6 @@ export const APP_DIR_IN_IMAGE = '/app'
 export const CONTAINER_PORT = 8080
 /** Written by the harness once every process has loaded the predictor; read by HEALTHCHECK. */
 export const STATUS_FILE_IN_IMAGE = '/tmp/mlserve-ready'
-/** Labels on every container mlserve starts, so none is ever left behind unnoticed. */
-export const LABELS = {
-  managed: 'dev.mlserve.managed',
-  owner: 'dev.mlserve.owner-pid',
-  api: 'dev.mlserve.api',
-  replica: 'dev.mlserve.replica',
-} as const
 
 /**
  * The environment a replica container gets. Processes, threads, the

@@ -16,21 +16,23 @@ import type Docker from 'dockerode'
 import {request} from 'undici'
 import {realtimeApis, type Project} from '../config/index.js'
 import {mlserveError, type MlserveError} from '../errors.js'
-import {CONTAINER_PORT, LABELS, containerEnv} from './container-contract.js'
 import {
   checkGpuSupport,
   containerLimits,
   demuxLogs,
   dockerClient,
+  engineMessage,
   gpuDeviceRequests,
-  inspectImage,
+  LABELS,
+  lookupImage,
   newestImageOf,
   ownerLabels,
   pingDocker,
   removeContainer,
   sweepStaleContainers,
   type ContainerLimits,
-} from './docker-engine.js'
+} from '../docker/index.js'
+import {CONTAINER_PORT, containerEnv} from './container-contract.js'
 import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 import {ReplicaBase} from './replica-base.js'
 
@@ -369,7 +371,7 @@ export async function prepareDockerDriver(project: Project, options: DockerDrive
     if (!options.image) options.log(`API ${api.name} runs image ${image}, its newest build (--image picks another).`)
     images.set(api.name, image)
   }
-  for (const image of new Set(images.values())) await inspectImage(docker, image)
+  for (const image of new Set(images.values())) await lookupImage(docker, image)
   const gpuApis = apis.filter((api) => (api.compute.gpu ?? 0) > 0).map((api) => api.name)
   const gpuSupport = gpuApis.length > 0 ? await checkGpuSupport(docker, gpuApis) : null
   const limits = new Map(apis.map((api) => [api.name, containerLimits(api.compute)]))
@@ -403,9 +405,4 @@ export function exceptionLine(lines: string[]): string | null {
     if (/^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)/.test(line)) return line
   }
   return null
-}
-
-function engineMessage(error: unknown): string {
-  const err = error as {json?: {message?: string}; message?: string}
-  return (err.json?.message ?? err.message ?? String(error)).trim()
 }

@@ -2,11 +2,6 @@
 // engine does not answer, or the local base image (MLSERVE_TEST_BASE_IMAGE,
 // default mlserve-base:bookworm) is missing, scripts/docker-env.sh is run to
 // make them, and the test fails with a clear message if that does not work.
-//
-// NOTE for the lead: this file was first written by the docker-driver work
-// (requireDocker … containersCreatedSince). The build work overwrote it by
-// accident and restored that part from tsx's compile cache of 01:29 (comments
-// were lost in the compiled copy); the build helpers are below the line.
 import {mkdtempSync, mkdirSync, rmSync, writeFileSync, copyFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -14,7 +9,8 @@ import {randomBytes} from 'node:crypto'
 import assert from 'node:assert/strict'
 import Docker from 'dockerode'
 import {execa} from 'execa'
-import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE, LABELS} from '../../src/runtime/container-contract.js'
+import {LABELS} from '../../src/docker/index.js'
+import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE} from '../../src/runtime/container-contract.js'
 import {harnessPath} from '../../src/runtime/process-replica.js'
 import {repoRoot} from './cli.js'
 
@@ -90,7 +86,7 @@ export async function removeImage(tag: string): Promise<void> {
 
 /** The containers mlserve process `pid` labelled as its own, running or not. */
 export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]> {
-  return docker.listContainers({all: true, filters: {label: [`${LABELS.managed}=true`, `${LABELS.owner}=${pid}`]}})
+  return docker.listContainers({all: true, filters: {label: [`${LABELS.managed}=true`, `${LABELS.ownerPid}=${pid}`]}})
 }
 
 export async function removeContainersOf(pid: number): Promise<void> {
@@ -107,7 +103,7 @@ export async function containersCreatedSince(sinceMs: number, pid: number): Prom
   const stream = await docker.getEvents({
     since: (sinceMs / 1e3).toFixed(3) as unknown as number,
     until: ((Date.now() + 1e3) / 1e3).toFixed(3) as unknown as number,
-    filters: {type: ['container'], event: ['create'], label: [`${LABELS.owner}=${pid}`]},
+    filters: {type: ['container'], event: ['create'], label: [`${LABELS.ownerPid}=${pid}`]},
   })
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(chunk as Buffer)

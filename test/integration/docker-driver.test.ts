@@ -11,8 +11,7 @@ import {execa, type ResultPromise} from 'execa'
 import {request} from 'undici'
 import {loadProject} from '../../src/config/index.js'
 import {MlserveError} from '../../src/errors.js'
-import {LABELS} from '../../src/runtime/container-contract.js'
-import {OWNER_LABELS, sweepStaleContainers} from '../../src/runtime/docker-engine.js'
+import {LABELS, sweepStaleContainers} from '../../src/docker/index.js'
 import {DockerReplica} from '../../src/runtime/docker-replica.js'
 import {Runtime, runtimeDefaults, type RuntimeOptions} from '../../src/runtime/runtime.js'
 import {cliPath, runCli, startRunCli} from '../helpers/cli.js'
@@ -108,7 +107,7 @@ describe('docker driver: serving', () => {
     assert.equal(info.HostConfig.NanoCpus, 500_000_000)
     assert.equal(info.HostConfig.Memory, 268_435_456)
     assert.equal(info.Config.Labels[LABELS.managed], 'true')
-    assert.equal(info.Config.Labels[LABELS.owner], String(process.pid))
+    assert.equal(info.Config.Labels[LABELS.ownerPid], String(process.pid))
     assert.equal(info.Config.Labels[LABELS.api], 'sleepy')
     assert.equal(info.Config.Labels[LABELS.replica], '0')
     assert.equal(info.Config.Image, image)
@@ -240,9 +239,9 @@ describe('docker driver: checks before anything starts', () => {
       otherContainers.push(container.id)
       return container.id
     }
-    const stale = await make({[LABELS.owner]: String(deadPid)})
-    const mine = await make({[LABELS.owner]: String(process.pid)})
-    const otherHost = await make({[LABELS.owner]: String(deadPid), [OWNER_LABELS.host]: 'some-other-machine'})
+    const stale = await make({[LABELS.ownerPid]: String(deadPid)})
+    const mine = await make({[LABELS.ownerPid]: String(process.pid)})
+    const otherHost = await make({[LABELS.ownerPid]: String(deadPid), [LABELS.ownerHost]: 'some-other-machine'})
     const handRun = await make({})
     const lines: string[] = []
     const removed = await sweepStaleContainers(docker, {log: (line) => lines.push(line)})

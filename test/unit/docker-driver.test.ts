@@ -7,18 +7,18 @@ import {hostname} from 'node:os'
 import Docker from 'dockerode'
 import {MlserveError} from '../../src/errors.js'
 import {parseProject} from '../../src/config/index.js'
-import {CONTAINER_PORT, LABELS} from '../../src/runtime/container-contract.js'
+import {CONTAINER_PORT} from '../../src/runtime/container-contract.js'
 import {
   containerLimits,
   demuxLogs,
   gpuDeviceRequests,
   gpuSupport,
+  LABELS,
   ownerAlive,
   ownerLabels,
-  OWNER_LABELS,
   pingDocker,
   processStartTicks,
-} from '../../src/runtime/docker-engine.js'
+} from '../../src/docker/index.js'
 import {containerCreateOptions, containerName, exceptionLine, prepareDockerDriver} from '../../src/runtime/docker-replica.js'
 import type {ReplicaSpec} from '../../src/runtime/replica.js'
 
@@ -79,10 +79,10 @@ describe('container create options', () => {
     assert.deepEqual(options.ExposedPorts, {[`${CONTAINER_PORT}/tcp`]: {}})
     assert.deepEqual(options.HostConfig?.PortBindings, {[`${CONTAINER_PORT}/tcp`]: [{HostIp: '127.0.0.1', HostPort: ''}]})
     assert.equal(options.Labels?.[LABELS.managed], 'true')
-    assert.equal(options.Labels?.[LABELS.owner], String(process.pid))
+    assert.equal(options.Labels?.[LABELS.ownerPid], String(process.pid))
     assert.equal(options.Labels?.[LABELS.api], 'iris')
     assert.equal(options.Labels?.[LABELS.replica], '4')
-    assert.equal(options.Labels?.[OWNER_LABELS.host], hostname())
+    assert.equal(options.Labels?.[LABELS.ownerHost], hostname())
     assert.equal(options.Image, 'iris:0.1.0')
     assert.match(options.name!, new RegExp(`^mlserve-iris-4-${process.pid}-[0-9a-f]{6}$`))
     const env = new Map(options.Env!.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
@@ -149,12 +149,12 @@ describe('ownership of containers', () => {
     assert.equal(ownerAlive(ownerLabels()), true)
     const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
     const deadPid = Number(child.stdout.toString())
-    assert.equal(ownerAlive({[LABELS.owner]: String(deadPid)}), false)
-    assert.equal(ownerAlive({[LABELS.owner]: 'not-a-pid'}), false)
+    assert.equal(ownerAlive({[LABELS.ownerPid]: String(deadPid)}), false)
+    assert.equal(ownerAlive({[LABELS.ownerPid]: 'not-a-pid'}), false)
     assert.equal(ownerAlive({}), false)
     const started = processStartTicks(process.pid)
     assert.ok(started !== null, 'this machine has /proc')
-    assert.equal(ownerAlive({[LABELS.owner]: String(process.pid), [OWNER_LABELS.started]: String(Number(started) + 1)}), false, 'same pid, another process')
+    assert.equal(ownerAlive({[LABELS.ownerPid]: String(process.pid), [LABELS.ownerStarted]: String(Number(started) + 1)}), false, 'same pid, another process')
   })
 })
 
