@@ -410,3 +410,60 @@ describe('harness: shutdown and health', () => {
     assert.equal(check(), 1, 'not ready after stopping')
   })
 })
+
+// RFC 9112's framing rules: a message whose length two parties could read
+// differently (request smuggling behind a proxy) is refused with 400 and the
+// connection closed, before any predictor runs.
+describe('harness: HTTP framing (RFC 9112)', () => {
+  const chunked = (sizeLine: string) =>
+    'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+    `${sizeLine}\r\n{}\r\n0\r\n\r\n`
+
+  const rejected: Array<[string, string]> = [
+    ['a chunk size with a 0x prefix', chunked('0x2')],
+    ['a chunk size with a sign', chunked('+2')],
+    ['a chunk size after a space', chunked(' 2')],
+    ['a chunk size before a space', chunked('2 ')],
+    ['an empty chunk size', chunked('')],
+    ['an empty chunk size before an extension', chunked(';ext=1')],
+    ['two Content-Length headers that differ', 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x'],
+    ['two identical Content-Length headers', 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}'],
+    ['a Content-Length list', 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 3\r\n\r\n{}x'],
+    ['a Content-Length list of equal values', 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\n\r\n{}'],
+    ['Content-Length with Transfer-Encoding', 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n'],
+    ['Transfer-Encoding with Content-Length after it', 'POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\n{}\r\n0\r\n\r\n'],
+    ['two Transfer-Encoding headers', 'POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n'],
+    ['an obs-fold line starting with a space', 'POST /predict HTTP/1.1\r\nHost: x\r\nX-Long: one\r\n two\r\nContent-Length: 2\r\n\r\n{}'],
+    ['an obs-fold line starting with a tab', 'POST /predict HTTP/1.1\r\nHost: x\r\nX-Long: one\r\n\ttwo\r\nContent-Length: 2\r\n\r\n{}'],
+    ['an obs-fold line that looks like a header', 'POST /predict HTTP/1.1\r\nHost: x\r\nX-Long: one\r\n Content-Length: 5\r\nContent-Length: 2\r\n\r\n{}'],
+  ]
+
+  it('answers 400 and closes the connection for each ambiguous framing, and keeps serving', async () => {
+    const h = await startHarness({predictor: 'echo'})
+    const seen: string[] = []
+    for (const [what, raw] of rejected) {
+      const conn = await RawConnection.open(h.port)
+      conn.write(raw)
+      const res = await conn.readResponse()
+      seen.push(`${what}: ${res.status}`)
+      assert.equal(res.status, 400, `${what}: ${res.status} ${res.body.toString()}`)
+      assert.equal(res.headers.connection, 'close', what)
+      assert.ok(await conn.waitClosed(), `${what}: the connection stays open`)
+    }
+    assert.equal(seen.length, rejected.length)
+    assert.equal((await postJson(h.port, {ok: 1})).status, 200)
+  })
+
+  it('still reads chunk extensions, with or without whitespace before the semicolon, and upper-case hex', async () => {
+    const h = await startHarness({predictor: 'echo'})
+    const conn = await RawConnection.open(h.port)
+    conn.write(
+      'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        '5;name=value\r\n{"a":\r\n3 ;ext\r\n 42\r\nA\t; x="y"\r\n,"b":"12"}\r\n0\r\n\r\n',
+    )
+    const res = await conn.readResponse()
+    assert.equal(res.status, 200, res.body.toString())
+    assert.deepEqual(JSON.parse(res.body.toString()).payload, {a: 42, b: '12'})
+    conn.close()
+  })
+})

@@ -310,6 +310,11 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 HDR_CLOSE = b"Connection: close\r\n"
 READY_BODY = b'{"status":"ready"}'
 _TIMEVAL = struct.pack("ll", READ_TIMEOUT_S, 0)
+_WHITESPACE = (b" ", b"\t")
+_HEXDIGITS = b"0123456789abcdefABCDEF"
+# Headers that frame the body: a second one could be read differently by a proxy
+# in front (request smuggling), so RFC 9112 says reject, even when the values agree.
+_SINGLE_HEADERS = {b"content-length": "Content-Length", b"transfer-encoding": "Transfer-Encoding"}
 
 
 def _status_line(status):
@@ -671,10 +676,15 @@ class Server:
                                      "unsupported HTTP version")
                 headers = {}
                 for line in lines[1:]:
+                    if line[:1] in _WHITESPACE:
+                        raise _HttpError(400, "a header line starts with whitespace (obs-fold is not accepted)")
                     key, sep, value = line.partition(b":")
-                    if not sep or not key or key[-1] in (32, 9) or key[0] in (32, 9):
+                    if not sep or not key or key[-1] in (32, 9):
                         raise _HttpError(400, "malformed header line")
-                    headers[key.lower()] = value.strip()
+                    key = key.lower()
+                    if key in _SINGLE_HEADERS and key in headers:
+                        raise _HttpError(400, "more than one %s header" % _SINGLE_HEADERS[key])
+                    headers[key] = value.strip()
                 pos = idx + 4
                 # ---- body
                 te = headers.get(b"transfer-encoding")
@@ -687,7 +697,7 @@ class Server:
                     body, buf = self._read_chunked(conn, buf, pos, headers, version)
                 elif cl is not None:
                     if not cl.isdigit():
-                        raise _HttpError(400, "invalid Content-Length")
+                        raise _HttpError(400, "invalid Content-Length: one decimal number is expected")
                     n = int(cl)
                     if n > max_body:
                         raise _HttpError(413, "request body exceeds %d bytes" % max_body)
@@ -812,13 +822,13 @@ class Server:
                     raise OSError("connection closed in a chunked body")
                 buf += more
                 eol = buf.find(b"\r\n", pos)
-            size_text = buf[pos:eol].split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _HttpError(400, "invalid chunk size") from None
-            if size < 0 or not size_text.isalnum():
-                raise _HttpError(400, "invalid chunk size")
+            size_text, semi, _ = buf[pos:eol].partition(b";")
+            if semi:  # whitespace may come before a chunk extension, nowhere else
+                size_text = size_text.rstrip(b" \t")
+            if not size_text or len(size_text) > 16 or size_text.strip(_HEXDIGITS):
+                raise _HttpError(400, "invalid chunk size %r: it must be hexadecimal digits only"
+                                 % size_text.decode("latin-1"))
+            size = int(size_text, 16)
             pos = eol + 2
             if size == 0:
                 # trailers (ignored), up to an empty line
