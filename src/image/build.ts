@@ -13,7 +13,7 @@ import {packContext} from './context.js'
 import {DEFAULT_CI_THRESHOLDS, type CiThresholds} from './efficiency.js'
 import {inspectImage, type InspectReport, type LayerReport} from './inspect.js'
 import type {LintFinding} from './lint.js'
-import {planBuild, type BuildPlan, type PlanOptions} from './plan.js'
+import {planBuild, type BuildPlan, type PlanOptions} from './build-plan.js'
 
 export type BuildEvent =
   | {type: 'context'; files: number; bytes: number}

@@ -3,7 +3,7 @@
 // (efficiency, waste) and lint. It uses config, and the runtime's container
 // contract and harness.
 export {buildImage, runBuild, followBuild, parseTag, gitVersion, sanitizeTag, assertCi, formatFinding, type BuildEvent, type BuildOptions, type BuildResult, type BuildStep, type CiFailure, type TagTarget} from './build.js'
-export {planBuild, requirementsInfo, type BuildPlan, type PlanOptions, type RequirementsInfo} from './plan.js'
+export {planBuild, requirementsInfo, type BuildPlan, type PlanOptions, type RequirementsInfo} from './build-plan.js'
 export {generateDockerfile, APP_UID, APP_USER, CONTEXT_PATHS, REQUIREMENTS_DIR_IN_IMAGE, type DockerfileSpec} from './generate.js'
 export {walkProject, findSecretFiles, packContext, contextBytes, inlineEntry, fileEntry, CONTEXT_MTIME, RESERVED_DIR, type ContextEntry, type ProjectFile} from './context.js'
 export {IgnoreMatcher, DEFAULT_IGNORES, parseIgnoreFile} from './ignore.js'

@@ -27,14 +27,14 @@ const MAX_SENDS_PER_WAKE = 1000
 const START_DELAY_NS = 20e6
 
 /** One request: its planned time, and the undici handler that records its outcome. */
-class Exchange implements Dispatcher.DispatchHandler {
+class PlannedRequest implements Dispatcher.DispatchHandler {
   status = 0
   waited = false
   constructor(
     readonly plannedNs: number,
     readonly measured: boolean,
     readonly index: number,
-    private readonly done: (exchange: Exchange, error: Error | null) => void,
+    private readonly done: (planned: PlannedRequest, error: Error | null) => void,
   ) {}
 
   onRequestStart(): void {}
@@ -114,9 +114,9 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
   let measuredPlanned = 0
   let sendingDone = false
   let plannedEndNs = windowStart
-  const backlog: Exchange[] = []
+  const backlog: PlannedRequest[] = []
   let backlogHead = 0
-  const flying = new Set<Exchange>()
+  const flying = new Set<PlannedRequest>()
   let closed = false
   let aborted = false
   let forced = false
@@ -159,39 +159,39 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
       finish()
     }
 
-    const complete = (exchange: Exchange, error: Error | null): void => {
-      if (closed || !flying.delete(exchange)) return
+    const complete = (planned: PlannedRequest, error: Error | null): void => {
+      if (closed || !flying.delete(planned)) return
       const at = nowNs()
-      if (exchange.measured) {
-        if (error === null) recorder.recordAnswer(exchange.status, at - exchange.plannedNs, at)
-        else if (TIMEOUT_CODES.has((error as {code?: string}).code ?? '')) recorder.recordTimeout(at - exchange.plannedNs, at)
+      if (planned.measured) {
+        if (error === null) recorder.recordAnswer(planned.status, at - planned.plannedNs, at)
+        else if (TIMEOUT_CODES.has((error as {code?: string}).code ?? '')) recorder.recordTimeout(at - planned.plannedNs, at)
         else recorder.recordConnectionError(at)
       }
       drainBacklog()
       maybeFinish()
     }
 
-    const dispatch = (exchange: Exchange): void => {
+    const dispatch = (planned: PlannedRequest): void => {
       const sentNs = nowNs()
-      if (exchange.waited && sentNs - exchange.plannedNs > timeoutNs) {
+      if (planned.waited && sentNs - planned.plannedNs > timeoutNs) {
         // Waited for a connection longer than the timeout: it times out unsent.
-        if (exchange.measured) recorder.recordTimeout(sentNs - exchange.plannedNs, sentNs)
+        if (planned.measured) recorder.recordTimeout(sentNs - planned.plannedNs, sentNs)
         return
       }
-      if (exchange.measured) recorder.recordSend(exchange.plannedNs, sentNs, exchange.waited)
-      flying.add(exchange)
+      if (planned.measured) recorder.recordSend(planned.plannedNs, sentNs, planned.waited)
+      flying.add(planned)
       try {
-        pool.dispatch(requests[exchange.index % requests.length], exchange)
+        pool.dispatch(requests[planned.index % requests.length], planned)
       } catch (error) {
         // undici refused the request outright (an invalid header, say): it failed without an answer.
-        complete(exchange, error as Error)
+        complete(planned, error as Error)
       }
     }
 
     const drainBacklog = (): void => {
       while (backlogHead < backlog.length && flying.size < maxConnections && !closed) {
         const next = backlog[backlogHead]
-        backlog[backlogHead++] = undefined as unknown as Exchange
+        backlog[backlogHead++] = undefined as unknown as PlannedRequest
         dispatch(next)
       }
       if (backlogHead > 1024 && backlogHead * 2 > backlog.length) {
@@ -201,13 +201,13 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
     }
 
     const submit = (plannedNs: number, measured: boolean): void => {
-      const exchange = new Exchange(plannedNs, measured, index++, complete)
+      const planned = new PlannedRequest(plannedNs, measured, index++, complete)
       if (flying.size >= maxConnections || backlogHead < backlog.length) {
-        exchange.waited = true
-        backlog.push(exchange)
+        planned.waited = true
+        backlog.push(planned)
         return
       }
-      dispatch(exchange)
+      dispatch(planned)
     }
 
     const maybeFinish = (): void => {
@@ -222,10 +222,10 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
       // Whatever is still unanswered a timeout (and a little) from now has timed out.
       deadline = setTimeout(() => {
         const at = nowNs()
-        for (const exchange of flying) if (exchange.measured) recorder.recordTimeout(at - exchange.plannedNs, at)
+        for (const planned of flying) if (planned.measured) recorder.recordTimeout(at - planned.plannedNs, at)
         for (let i = backlogHead; i < backlog.length; i++) {
-          const exchange = backlog[i]
-          if (exchange.measured) recorder.recordTimeout(at - exchange.plannedNs, at)
+          const planned = backlog[i]
+          if (planned.measured) recorder.recordTimeout(at - planned.plannedNs, at)
         }
         flying.clear()
         backlogHead = backlog.length
