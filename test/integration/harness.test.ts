@@ -383,6 +383,35 @@ describe('harness: shutdown and health', () => {
     for (const pid of workers) assert.equal(isAlive(pid), false)
   })
 
+  it('drains once when the driver stops it both ways at once (end of stdin, then SIGTERM), as mlserve does', async () => {
+    const h = await startHarness({predictor: 'sleep', processes: 1, threads: 1, config: {seconds: 1.5}})
+    const inFlight = postJson(h.port, {tag: 'in-flight'})
+    await new Promise((r) => setTimeout(r, 500))
+    h.child.stdin!.end()
+    process.kill(h.masterPid, 'SIGTERM')
+    const res = await inFlight
+    assert.equal(res.status, 200)
+    assert.equal(res.json().tag, 'in-flight')
+    assert.equal((await h.waitExit(10_000)).code, 0)
+    assert.doesNotMatch(h.stderr, /second stop signal/)
+    assert.match(h.stderr, /draining requests in flight/)
+  })
+
+  it('kills the workers at once on a second signal during the drain', async () => {
+    const h = await startHarness({predictor: 'sleep', processes: 1, threads: 1, config: {seconds: 20}})
+    const inFlight = postJson(h.port, {tag: 'in-flight'}).then(
+      (r) => r.status,
+      () => 'no answer',
+    )
+    await new Promise((r) => setTimeout(r, 500))
+    process.kill(h.masterPid, 'SIGTERM')
+    await waitUntil(() => h.stderr.includes('draining requests in flight'), 5_000)
+    process.kill(h.masterPid, 'SIGTERM')
+    assert.equal((await h.waitExit(10_000)).code, 0)
+    assert.match(h.stderr, /second stop signal: killing workers/)
+    assert.equal(await inFlight, 'no answer')
+  })
+
   it('takes the workers down when the master is SIGKILLed', async () => {
     const h = await startHarness({predictor: 'echo', processes: 2, threads: 2})
     const workers = h.workerPids

@@ -1317,12 +1317,16 @@ class Master:
             handled_signals = 0
             while True:
                 if self.signals_seen > handled_signals:
+                    # Only a second *signal* kills. The driver stops a replica by closing
+                    # stdin and sending SIGTERM together; that is one stop, and drains.
+                    first = handled_signals == 0
                     handled_signals = self.signals_seen
-                    if self.stopping:
-                        _log(self.name, "second stop signal: killing workers")
-                        self._kill_all()
-                    else:
+                    if first and handled_signals == 1:
                         self._begin_drain("signal")
+                    else:
+                        _log(self.name, "second stop signal: killing workers")
+                        self._begin_drain("signal")
+                        self._kill_all()
                 if self.stopping and not any(w.pid for w in self.workers):
                     break
                 now = time.monotonic()
