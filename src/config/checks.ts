@@ -44,17 +44,32 @@ function checkName(index: number, name: string, sink: IssueSink): void {
   )
 }
 
-/** The sections of a RealtimeAPI that validated (all of them, or some when others have errors). */
+/** The fields of a RealtimeAPI that validated: all of them, or those that did when others have errors. */
 export interface RealtimeParts {
-  predictor?: PredictorConfig
-  autoscaling?: z.output<typeof AutoscalingSchema>
+  predictor?: Partial<PredictorConfig>
+  autoscaling?: Partial<z.output<typeof AutoscalingSchema>>
 }
 
-/** Checks a RealtimeAPI whose schema validation failed, on the sections that did validate. */
+/**
+ * Checks a RealtimeAPI whose schema validation failed, on the fields that did
+ * validate, so one run reports a cross-field error (min_replicas > max_replicas)
+ * together with a field error elsewhere (window: 10 parsecs).
+ */
 export function checkRealtimeSections(normalized: NormalizedApi, sink: IssueSink): void {
-  const predictor = PredictorSchema.safeParse(normalized.data.predictor)
-  const autoscaling = AutoscalingSchema.safeParse(normalized.data.autoscaling ?? {})
-  checkRealtime({predictor: predictor.data, autoscaling: autoscaling.data}, normalized, sink)
+  const predictor = isPlainObject(normalized.data.predictor) ? validFields(PredictorSchema, normalized.data.predictor) : undefined
+  const autoscaling = validFields(AutoscalingSchema, normalized.data.autoscaling)
+  checkRealtime({predictor, autoscaling}, normalized, sink)
+}
+
+/** Each field of an object schema parsed on its own; the ones that fail are left out (their errors are already reported). */
+function validFields<S extends z.ZodObject>(schema: S, data: unknown): Partial<z.output<S>> {
+  const source = isPlainObject(data) ? data : {}
+  const valid: Record<string, unknown> = {}
+  for (const [key, field] of Object.entries(schema.shape) as Array<[string, z.ZodType]>) {
+    const result = field.safeParse(Object.hasOwn(source, key) ? source[key] : undefined)
+    if (result.success) valid[key] = result.data
+  }
+  return valid as Partial<z.output<S>>
 }
 
 function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: IssueSink): void {
@@ -64,11 +79,11 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
 
   // predictor: which fields each type needs or ignores
   if (predictor?.type === 'command') {
-    if (predictor.command === undefined) {
+    if (!given('predictor', 'command')) {
       sink.fieldError([i, 'predictor', 'command'], 'required for type command; expected the command that starts your HTTP server (a string or a list of strings); it must listen on $PORT')
     }
-  } else if (predictor) {
-    if (predictor.path === undefined) {
+  } else if (predictor?.type !== undefined) {
+    if (!given('predictor', 'path')) {
       const what = predictor.type === 'python' ? 'the file that defines your PythonPredictor class' : 'the predictor file'
       sink.fieldError([i, 'predictor', 'path'], `required for type ${predictor.type}; expected ${what}, relative to this file (e.g. predictor.py)`)
     }
@@ -78,35 +93,40 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
       }
     }
   }
-  if (predictor && (CORTEX_ONLY_PREDICTOR_TYPES as readonly string[]).includes(predictor.type)) {
+  if (predictor?.type !== undefined && (CORTEX_ONLY_PREDICTOR_TYPES as readonly string[]).includes(predictor.type)) {
     sink.fieldWarning(
       [i, 'predictor', 'type'],
       `${predictor.type} is a Cortex predictor type mlserve does not serve; the file loads, but running this API fails (use type python or command)`,
     )
   }
   const batching = predictor?.server_side_batching
-  if (predictor && batching && predictor.type === 'python' && predictor.threads_per_process < batching.max_batch_size) {
+  const threads = predictor?.threads_per_process
+  if (batching && threads !== undefined && predictor?.type === 'python' && threads < batching.max_batch_size) {
     sink.fieldWarning(
       [i, 'predictor', 'server_side_batching', 'max_batch_size'],
-      `${batching.max_batch_size} is greater than threads_per_process (${predictor.threads_per_process}); each thread holds one request of a batch, so a batch cannot fill and waits out batch_interval (Cortex required threads_per_process = max_batch_size for python predictors)`,
+      `${batching.max_batch_size} is greater than threads_per_process (${threads}); each thread holds one request of a batch, so a batch cannot fill and waits out batch_interval (Cortex required threads_per_process = max_batch_size for python predictors)`,
     )
   }
 
   // autoscaling
   if (!autoscaling) return
   const a = autoscaling
-  const init = a.init_replicas ?? a.min_replicas
-  if (a.min_replicas > a.max_replicas) {
+  const {min_replicas: min, max_replicas: max} = a
+  const init = a.init_replicas ?? min
+  if (min !== undefined && max !== undefined && min > max) {
     const path: Path = given('autoscaling', 'min_replicas') ? [i, 'autoscaling', 'min_replicas'] : [i, 'autoscaling', 'max_replicas']
-    sink.fieldError(path, `min_replicas (${a.min_replicas}) is greater than max_replicas (${a.max_replicas}); min_replicas must be ≤ max_replicas`)
-  } else if (init < a.min_replicas || init > a.max_replicas) {
+    sink.fieldError(path, `min_replicas (${min}) is greater than max_replicas (${max}); min_replicas must be ≤ max_replicas`)
+  } else if (init !== undefined && min !== undefined && max !== undefined && (init < min || init > max)) {
     const path: Path = given('autoscaling', 'init_replicas') ? [i, 'autoscaling', 'init_replicas'] : [i, 'autoscaling']
-    sink.fieldError(path, `init_replicas (${init}) must be between min_replicas (${a.min_replicas}) and max_replicas (${a.max_replicas})`)
+    sink.fieldError(path, `init_replicas (${init}) must be between min_replicas (${min}) and max_replicas (${max})`)
   }
   const explicit = given('autoscaling', 'target_replica_concurrency')
-  const target = a.target_replica_concurrency ?? (predictor ? predictor.processes_per_replica * predictor.threads_per_process : undefined)
-  if (target === undefined) return
-  if (target > a.max_replica_concurrency) {
+  const processes = predictor?.processes_per_replica
+  const derived = processes !== undefined && threads !== undefined ? processes * threads : undefined
+  const target = explicit ? a.target_replica_concurrency : derived
+  const cap = a.max_replica_concurrency
+  if (target === undefined || cap === undefined) return
+  if (target > cap) {
     const path: Path = explicit
       ? [i, 'autoscaling', 'target_replica_concurrency']
       : given('autoscaling', 'max_replica_concurrency')
@@ -114,8 +134,8 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
         : [i, 'predictor', given('predictor', 'threads_per_process') ? 'threads_per_process' : 'processes_per_replica']
     const what = explicit
       ? `target_replica_concurrency (${target})`
-      : `target_replica_concurrency (${target}, its default: processes_per_replica × threads_per_process = ${predictor!.processes_per_replica} × ${predictor!.threads_per_process})`
-    sink.fieldError(path, `${what} is greater than max_replica_concurrency (${a.max_replica_concurrency}); raise autoscaling.max_replica_concurrency or lower the target`)
+      : `target_replica_concurrency (${target}, its default: processes_per_replica × threads_per_process = ${processes} × ${threads})`
+    sink.fieldError(path, `${what} is greater than max_replica_concurrency (${cap}); raise autoscaling.max_replica_concurrency or lower the target`)
   }
 }
 

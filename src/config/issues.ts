@@ -39,15 +39,22 @@ export class IssueSink {
   }
 }
 
-export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
+/**
+ * A mapping as YAML gives it: an object whose prototype is Object's (or none).
+ * Binary data, sets, dates and maps are objects too, but not mappings.
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value) as unknown
+  return proto === Object.prototype || proto === null
+}
 
 /** The value at `path` inside `root`, or undefined. */
 export function getAt(root: unknown, path: Path): unknown {
   let node: unknown = root
   for (const segment of path) {
     if (Array.isArray(node) && typeof segment === 'number') node = node[segment]
-    else if (isPlainObject(node)) node = node[String(segment)]
+    else if (isPlainObject(node) && Object.hasOwn(node, segment)) node = node[String(segment)]
     else return undefined
   }
   return node
@@ -64,8 +71,10 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'number') return `${value} (a number)`
   if (typeof value === 'boolean') return `${value} (a boolean)`
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list'
-  if (typeof value === 'object') return 'a mapping'
-  return String(value)
+  if (isPlainObject(value)) return 'a mapping'
+  if (value instanceof Uint8Array) return 'binary data'
+  if (value instanceof Date) return 'a timestamp'
+  if (value instanceof Set) return 'a set'
+  if (value instanceof Map) return 'an ordered mapping'
+  return `a value of type ${typeof value}`
 }
-
-export const quoteList = (items: readonly string[]): string => items.join(', ')

@@ -3,7 +3,7 @@
 // located at file:line:column, and thrown together as MLS_CONFIG_INVALID.
 import {readFile, stat} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
-import {LineCounter, parseDocument} from 'yaml'
+import {LineCounter, parseDocument, type Document} from 'yaml'
 import type {z} from 'zod'
 import {mlserveError, type MlserveError} from '../errors.js'
 import {checkProject, checkRealtimeSections, type CheckedApi} from './checks.js'
@@ -52,12 +52,25 @@ export function parseProject(text: string, file: string): Project {
   const abs = resolve(file)
   const shown = displayPath(abs)
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, {lineCounter, keepSourceTokens: true, merge: true, prettyErrors: false})
+  // resolveKnownTags: false keeps YAML 1.1's !!binary, !!set, !!timestamp, !!omap
+  // and !!pairs out: a config value is a string, number, boolean, list or mapping,
+  // and any other tag is reported below as an error at its place.
+  let doc: Document.Parsed
+  try {
+    doc = parseDocument(text, {lineCounter, keepSourceTokens: true, merge: true, prettyErrors: false, resolveKnownTags: false})
+  } catch (error) {
+    throw tooDeep(shown, error)
+  }
 
-  if (doc.errors.length > 0) {
-    const lines = doc.errors.map((error) => {
-      const pos = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0])
-      return {line: pos.line, column: pos.col, text: `YAML syntax error: ${yamlMessage(error.message)}`}
+  const yamlIssues = [...doc.errors, ...doc.warnings.filter((warning) => warning.code === 'TAG_RESOLVE_FAILED')]
+  if (yamlIssues.length > 0) {
+    const lines = yamlIssues.map((issue) => {
+      const pos = issue.linePos?.[0] ?? lineCounter.linePos(issue.pos[0])
+      const text =
+        issue.code === 'TAG_RESOLVE_FAILED'
+          ? `YAML tag not supported: ${yamlMessage(issue.message).replace(/^Unresolved tag: /, '').replace('tag:yaml.org,2002:', '!!')}; a config value is a string, number, boolean, list or mapping, so write it without the tag`
+          : `YAML syntax error: ${yamlMessage(issue.message)}`
+      return {line: pos.line, column: pos.col, text}
     })
     throw invalid(shown, lines)
   }
@@ -66,6 +79,7 @@ export function parseProject(text: string, file: string): Project {
   try {
     root = doc.toJS({maxAliasCount: 1000})
   } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(shown, error)
     throw invalid(shown, [{line: 1, column: 1, text: `YAML error: ${yamlMessage((error as Error).message)}`}])
   }
 
@@ -165,6 +179,12 @@ const byPosition = (a: {line: number; column: number}, b: {line: number; column:
 function invalid(file: string, lines: LocatedLine[]): MlserveError {
   const details = [...lines].sort(byPosition).map((l) => `${file}:${l.line}:${l.column}  ${l.text}`)
   return mlserveError('MLS_CONFIG_INVALID', {file, count: details.length}, {details})
+}
+
+/** A stack overflow while reading the file: only a file nested thousands of levels deep gets there. */
+function tooDeep(file: string, error: unknown): MlserveError {
+  if (!(error instanceof RangeError)) throw error
+  return invalid(file, [{line: 1, column: 1, text: 'the file is nested too deeply to read; a config file is a few levels of mappings and lists'}])
 }
 
 /** yaml's message without its trailing " at line X, column Y" (the location is printed in front). */

@@ -1,8 +1,9 @@
 // Prepares one API entry for schema validation: decides its kind, turns the
 // `handler` alias into `predictor`, drops empty sections, and walks every key:
 // implemented keys stay, Cortex fields mlserve ignores get a warning (compat.ts),
-// and anything else is an "unknown key … did you mean …" error.
-import {CORTEX_UNIMPLEMENTED, CORTEX_UNIMPLEMENTED_KINDS, unimplementedMessage} from './compat.js'
+// fields it parses but does not act on yet get a warning too, and anything else
+// is an "unknown key … did you mean …" error.
+import {CORTEX_UNIMPLEMENTED, CORTEX_UNIMPLEMENTED_KINDS, NOT_YET_ACTED_ON, notActedOnMessage, unimplementedMessage} from './compat.js'
 import {describeValue, isPlainObject, type IssueSink, type Path} from './issues.js'
 import {API_KINDS, KEY_SPECS, type ApiKind, type KeySpec} from './schema.js'
 import {suggest} from './suggest.js'
@@ -27,8 +28,8 @@ export function normalizeApi(item: unknown, index: number, sink: IssueSink): Nor
 
   const data = structuredClone(item)
   let handlerAlias = false
-  if (kind === 'RealtimeAPI' && 'handler' in data) {
-    if ('predictor' in data) {
+  if (kind === 'RealtimeAPI' && Object.hasOwn(data, 'handler')) {
+    if (Object.hasOwn(data, 'predictor')) {
       sink.fieldError([index, 'handler'], "both predictor and handler are given; keep one (handler is Cortex v0.34's name for predictor)", 'key')
     } else {
       data.predictor = data.handler
@@ -54,11 +55,14 @@ function resolveKind(kind: unknown, index: number, sink: IssueSink): ApiKind | u
 }
 
 function walk(obj: Record<string, unknown>, spec: KeySpec, section: string, path: Path, sink: IssueSink, extraCandidates: string[] = []): void {
-  const unimplemented = CORTEX_UNIMPLEMENTED[section] ?? {}
+  // Every lookup below is by own property: a key named toString, constructor or
+  // __proto__ is a key like any other, never something inherited from Object.
+  const unimplemented = ownEntry(CORTEX_UNIMPLEMENTED, section) ?? {}
+  const notActedOn = ownEntry(NOT_YET_ACTED_ON, section) ?? {}
   for (const key of Object.keys(obj)) {
     const value = obj[key]
     const keyPath: Path = [...path, key]
-    const ignored = unimplemented[key]
+    const ignored = ownEntry(unimplemented, key)
     if (ignored) {
       if (!ignored.when || ignored.when(value)) {
         sink.warn(keyPath, 'key', (show) => unimplementedMessage(show(keyPath), ignored))
@@ -78,18 +82,26 @@ function walk(obj: Record<string, unknown>, spec: KeySpec, section: string, path
       delete obj[key]
       continue
     }
+    const pending = ownEntry(notActedOn, key)
+    if (pending && value !== null && value !== undefined) {
+      sink.warn(keyPath, 'key', (show) => notActedOnMessage(show(keyPath), pending))
+    }
     // An empty section (`compute:` with nothing under it) means "all defaults".
-    if (value === null && (key in spec.maps)) {
+    const sub = ownEntry(spec.maps, key)
+    if (value === null && sub) {
       delete obj[key]
       continue
     }
-    const sub = spec.maps[key]
     if (sub && isPlainObject(value)) walk(value, sub, `${section}.${key}`, keyPath, sink)
-    const listSpec = spec.lists[key]
+    const listSpec = ownEntry(spec.lists, key)
     if (listSpec && Array.isArray(value)) {
       value.forEach((entry, i) => {
         if (isPlainObject(entry)) walk(entry, listSpec, `${section}.${key}[]`, [...keyPath, i], sink)
       })
     }
   }
+}
+
+function ownEntry<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined
 }

@@ -20,6 +20,7 @@ import {
   parseDurationMs,
   parseMemoryBytes,
 } from './units.js'
+import {LIMITS, showBytes, showDuration} from './limits.js'
 
 // ---------------------------------------------------------------------------
 // Leaf builders
@@ -30,7 +31,13 @@ function int(min: number, max?: number) {
   return max === undefined ? base : base.max(max, {error: phrase})
 }
 
-function num(bounds: {gt?: number; gte?: number; lt?: number}) {
+/** An integer ≥ min with a sanity cap (limits.ts): "an integer ≥ 1" unless the value is past the cap. */
+function capped(min: number, max: number) {
+  const phrase = `an integer ≥ ${min}`
+  return z.int({error: phrase}).min(min, {error: phrase}).max(max, {error: `an integer ≤ ${max}`})
+}
+
+function num(bounds: {gt?: number; gte?: number; lt?: number; lte?: number}) {
   const parts: string[] = []
   if (bounds.gt !== undefined) parts.push(`> ${bounds.gt}`)
   if (bounds.gte !== undefined) parts.push(`≥ ${bounds.gte}`)
@@ -40,6 +47,7 @@ function num(bounds: {gt?: number; gte?: number; lt?: number}) {
   if (bounds.gt !== undefined) schema = schema.gt(bounds.gt, {error: phrase})
   if (bounds.gte !== undefined) schema = schema.gte(bounds.gte, {error: phrase})
   if (bounds.lt !== undefined) schema = schema.lt(bounds.lt, {error: phrase})
+  if (bounds.lte !== undefined) schema = schema.lte(bounds.lte, {error: `a number ≤ ${bounds.lte}`})
   return schema
 }
 
@@ -52,7 +60,8 @@ const urlPath = () =>
     .string({error: "a URL path starting with '/'"})
     .regex(/^\/[^\s?#]*$/, {error: "a URL path starting with '/' (no spaces, '?' or '#')"})
 
-function duration(opts: {positive?: boolean; tickMs?: number} = {}) {
+function duration(opts: {positive?: boolean; tickMs?: number; maxMs?: number} = {}) {
+  const maxMs = opts.maxMs ?? LIMITS.durationMs
   return z
     .string({error: DURATION_FORMS})
     .regex(new RegExp(DURATION_PATTERN), {error: DURATION_FORMS, abort: true})
@@ -65,6 +74,10 @@ function duration(opts: {positive?: boolean; tickMs?: number} = {}) {
       }
       if (opts.positive && ms <= 0) {
         ctx.addIssue({code: 'custom', message: 'a duration greater than 0'})
+      }
+      if (ms > maxMs) {
+        ctx.addIssue({code: 'custom', message: `a duration of at most ${showDuration(maxMs)}`})
+        return
       }
       if (opts.tickMs !== undefined && (ms < opts.tickMs || ms % opts.tickMs !== 0)) {
         const tick = `${opts.tickMs / 1000}s`
@@ -96,6 +109,11 @@ function quantity(kind: QuantityKind) {
         return // the union above has reported the malformed value
       }
       if (amount <= 0) ctx.addIssue({code: 'custom', message: `${forms}, greater than 0`})
+      const max = kind === 'cpu' ? LIMITS.cpuMillicores : LIMITS.memoryBytes
+      if (amount > max) {
+        const most = kind === 'cpu' ? `${max / 1000} (cores)` : showBytes(max)
+        ctx.addIssue({code: 'custom', message: `${kind === 'cpu' ? 'a CPU' : 'a memory'} quantity of at most ${most}`})
+      }
     })
     .transform((value) => String(value))
 }
@@ -122,8 +140,8 @@ export const PREDICTOR_TYPES = [...SERVED_PREDICTOR_TYPES, ...CORTEX_ONLY_PREDIC
 export const ServerSideBatchingSchema = z
   .strictObject(
     {
-      max_batch_size: int(1).meta({description: 'The maximum number of requests to aggregate before running inference.'}),
-      batch_interval: duration({positive: true}).meta({
+      max_batch_size: capped(1, LIMITS.maxBatchSize).meta({description: 'The maximum number of requests to aggregate before running inference.'}),
+      batch_interval: duration({positive: true, maxMs: LIMITS.batchIntervalMs}).meta({
         description: 'The maximum time to wait for more requests before running inference on the batch received so far (e.g. 100ms).',
       }),
     },
@@ -153,8 +171,8 @@ export const PredictorSchema = z
         .transform((value): Record<string, unknown> => value ?? {})
         .meta({description: 'Passed as `config` to your predictor’s __init__.'}),
       env: stringMap().meta({description: 'Environment variables for the predictor processes.'}),
-      processes_per_replica: int(1).default(1).meta({description: 'The number of processes each replica runs (Cortex: 1–3 per CPU give the best throughput).'}),
-      threads_per_process: int(1).default(1).meta({
+      processes_per_replica: capped(1, LIMITS.processesPerReplica).default(1).meta({description: 'The number of processes each replica runs (Cortex: 1–3 per CPU give the best throughput).'}),
+      threads_per_process: capped(1, LIMITS.threadsPerProcess).default(1).meta({
         description: 'The size of each process’s thread pool; processes_per_replica × threads_per_process requests run at once in a replica.',
       }),
       server_side_batching: ServerSideBatchingSchema.optional(),
@@ -168,9 +186,9 @@ export const ComputeSchema = z
   .strictObject(
     {
       cpu: quantity('cpu').nullable().default('200m').meta({description: "CPU reserved per replica, e.g. 200m, 1, 1.5 (null: no reservation). Default 200m."}),
-      gpu: int(0).default(0).meta({description: 'Whole GPUs per replica.'}),
+      gpu: capped(0, LIMITS.devices).default(0).meta({description: 'Whole GPUs per replica.'}),
       mem: quantity('memory').nullable().default(null).meta({description: 'Memory reserved per replica, e.g. 512Mi, 2G (null: no reservation).'}),
-      inf: int(0).default(0).meta({description: 'Cortex: AWS Inferentia chips. Accepted; mlserve does not implement it.'}),
+      inf: capped(0, LIMITS.devices).default(0).meta({description: 'Cortex: AWS Inferentia chips. Accepted; mlserve does not implement it.'}),
       shm: quantity('memory').nullable().default(null).meta({description: 'Size of /dev/shm for a replica container, e.g. 1Gi (null: the container default).'}),
     },
     {error: 'a mapping (the compute section)'},
@@ -180,13 +198,13 @@ export const ComputeSchema = z
 export const AutoscalingSchema = z
   .strictObject(
     {
-      min_replicas: int(1).default(1).meta({description: 'The minimum number of replicas.'}),
-      max_replicas: int(1).default(100).meta({description: 'The maximum number of replicas.'}),
-      init_replicas: int(1).optional().meta({description: 'The number of replicas to start with (default: min_replicas).'}),
-      max_replica_concurrency: int(1).default(1024).meta({
+      min_replicas: capped(1, LIMITS.replicas).default(1).meta({description: 'The minimum number of replicas.'}),
+      max_replicas: capped(1, LIMITS.replicas).default(100).meta({description: 'The maximum number of replicas.'}),
+      init_replicas: capped(1, LIMITS.replicas).optional().meta({description: 'The number of replicas to start with (default: min_replicas).'}),
+      max_replica_concurrency: capped(1, LIMITS.replicaConcurrency).default(1024).meta({
         description: 'The maximum number of in-flight requests per replica (running plus queued); past it a replica answers 503.',
       }),
-      target_replica_concurrency: num({gt: 0}).optional().meta({
+      target_replica_concurrency: num({gt: 0, lte: LIMITS.replicaConcurrency}).optional().meta({
         description: 'The desired number of in-flight requests per replica, which the autoscaler tries to keep (default: processes_per_replica × threads_per_process).',
       }),
       window: duration({tickMs: 10_000}).default('60s').meta({description: 'The time over which to average the in-flight request count; a multiple of 10s.'}),

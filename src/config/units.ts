@@ -74,6 +74,11 @@ function parseExact(q: string | number, forms: string): ExactQuantity {
 function toUnits(q: ExactQuantity, unitExp10: number): number {
   let value = q.digits * 1024n ** BigInt(q.pow1024)
   const shift = q.exp10 - unitExp10
+  // value < 10^magnitude: decide far-out exponents (1e999999999) without building the power.
+  const magnitude = value.toString().length + shift
+  if (value === 0n) return 0
+  if (magnitude > 330) return Infinity
+  if (magnitude < 0) return 1 // between 0 and 1 unit: rounds up to one
   if (shift >= 0) return Number(value * 10n ** BigInt(shift))
   const divisor = 10n ** BigInt(-shift)
   const whole = value / divisor
