@@ -311,6 +311,30 @@ describe('harness: failures', () => {
   }
 })
 
+describe('harness: clients that leave (a gateway timeout, 504)', () => {
+  it('finishes the abandoned prediction quietly, skips one whose client left while it queued, and serves the next', async () => {
+    const h = await startHarness({predictor: 'tally', processes: 1, threads: 1})
+    // The gateway times out on a running request and drops its connection...
+    const running = await RawConnection.open(h.port)
+    running.write(rawPost('/predict', JSON.stringify({seconds: 3, tag: 'abandoned-running'})))
+    await new Promise((r) => setTimeout(r, 300))
+    running.close()
+    // ...and on one still waiting in the backlog for the busy thread.
+    const queued = await RawConnection.open(h.port)
+    queued.write(rawPost('/predict', JSON.stringify({seconds: 3, tag: 'abandoned-queued'})))
+    await new Promise((r) => setTimeout(r, 300))
+    queued.close()
+    const next = await RawConnection.open(h.port)
+    next.write(rawPost('/predict', JSON.stringify({tag: 'next'})))
+    const res = await next.readResponse(15_000)
+    assert.equal(res.status, 200)
+    assert.deepEqual(JSON.parse(res.body.toString()).ran, ['abandoned-running', 'next'])
+    next.close()
+    // Writing the first answer into a closed socket is not an error worth a line.
+    assert.doesNotMatch(h.stderr, /Traceback|Error|error/)
+  })
+})
+
 describe('harness: predictor forms and batching', () => {
   it('serves the Cortex Handler form with query_params (and handle_get)', async () => {
     const h = await startHarness({predictor: 'handler'})

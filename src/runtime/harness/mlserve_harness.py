@@ -289,6 +289,24 @@ class _HttpError(Exception):
         self.message = message
 
 
+_PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
+
+
+def _peer_gone(conn):
+    """True when the client has closed or reset the connection.
+
+    A gateway that gave up on a request (504) closes its connection; a request
+    that waited in the backlog meanwhile is then read from the kernel's buffer
+    with the end of file behind it. Like nginx, a client that half-closes after
+    its request counts as gone."""
+    try:
+        return conn.recv(1, _PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+
+
 def _json_default(obj):
     tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
     if tolist is not None:
@@ -637,6 +655,9 @@ class Server:
         sendall = conn.sendall
         max_body = self.max_body
         buf = b""
+        peer = select.poll()  # poll(0) finds nothing to read in the common case, and costs less than a peek
+        peer.register(fd, select.POLLIN)
+        readable = peer.poll
         while True:
             # ---- request head
             if not buf:
@@ -739,6 +760,8 @@ class Server:
             if path in self.predict_paths:
                 invoker = self.methods.get(method)
                 if invoker is not None:
+                    if not buf and readable(0) and _peer_gone(conn):
+                        return None  # nobody would read the answer: don't spend a prediction on it
                     status, ctype, out = self._predict(invoker, headers, body, query, method)
                 else:
                     status, ctype, out = 405, CT_JSON, _error_body("method %s not allowed on %s" % (
