@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
+import {fileURLToPath} from 'node:url'
+import {main} from '../dist/cli/main.js'
 
-await execute({dir: import.meta.url})
+await main({root: fileURLToPath(new URL('..', import.meta.url))})

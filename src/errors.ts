@@ -18,6 +18,43 @@ export const errorRegistry = {
     message: (p) => `Invalid value for ${p.flag}: received ${JSON.stringify(p.value)}.`,
     suggestion: (p) => `Pass ${p.flag} as ${p.expected}.`,
   }),
+  MLS_FLAG_MISSING: define<{command: string; flags: string[]}>({
+    exitCode: 2,
+    message: (p) => `mlserve ${p.command} needs ${p.flags.join(' and ')}, which ${p.flags.length === 1 ? 'was' : 'were'} not given.`,
+    suggestion: (p) => `Add ${p.flags.map((f) => `${f} VALUE`).join(' ')} to the command line; \`mlserve ${p.command} --help\` describes each flag.`,
+  }),
+  MLS_UNKNOWN_FLAG: define<{command: string; flags: string[]; closest: string[]}>({
+    exitCode: 2,
+    message: (p) => `mlserve ${p.command} has no flag${p.flags.length === 1 ? '' : 's'} ${p.flags.join(', ')}.`,
+    suggestion: (p) =>
+      `${p.closest.length > 0 ? `Did you mean ${p.closest.join(', ')}? ` : ''}\`mlserve ${p.command} --help\` lists the flags it takes.`,
+  }),
+  MLS_FLAG_CONFLICT: define<{command: string; reasons: string[]}>({
+    exitCode: 2,
+    message: (p) => `These flags of mlserve ${p.command} do not go together: ${p.reasons.join('; ')}.`,
+    suggestion: (p) => `Drop one of each conflicting pair, or add the flag another depends on; \`mlserve ${p.command} --help\` says which flags exclude or need others.`,
+  }),
+  MLS_ARG_MISSING: define<{command: string; args: string[]}>({
+    exitCode: 2,
+    message: (p) => `mlserve ${p.command} needs ${p.args.join(' and ')}, which ${p.args.length === 1 ? 'was' : 'were'} not given.`,
+    suggestion: (p) => `Give ${p.args.join(' and ')} after \`mlserve ${p.command}\`; \`mlserve ${p.command} --help\` shows the usage.`,
+  }),
+  MLS_UNEXPECTED_ARG: define<{command: string; args: string[]; usage: string}>({
+    exitCode: 2,
+    message: (p) => `mlserve ${p.command} takes ${p.usage}, but also received ${p.args.map((a) => JSON.stringify(a)).join(', ')}.`,
+    suggestion: () => 'Remove the extra words, quote a value that holds spaces, or check for a flag name missing its leading --.',
+  }),
+  MLS_UNKNOWN_COMMAND: define<{command: string; closest: string | undefined; available: string[]}>({
+    exitCode: 2,
+    message: (p) => `"${p.command}" is not an mlserve command.`,
+    suggestion: (p) =>
+      `${p.closest ? `Did you mean \`mlserve ${p.closest}\`? ` : ''}The commands are ${p.available.join(', ')}; \`mlserve --help\` describes them.`,
+  }),
+  MLS_USAGE: define<{command: string; detail: string}>({
+    exitCode: 2,
+    message: (p) => `The command line of mlserve ${p.command} could not be read: ${p.detail}`,
+    suggestion: (p) => `Check it against \`mlserve ${p.command} --help\`.`,
+  }),
   MLS_CONFIG_NOT_FOUND: define<{path: string}>({
     exitCode: 2,
     message: (p) => `No mlserve.yaml found at ${p.path}.`,

@@ -1,11 +1,15 @@
 import {Command, Flags, Errors} from '@oclif/core'
-import {isMlserveError, type MlserveError} from '../errors.js'
+import {isMlserveError} from '../errors.js'
+import {reportError, wantsVerbose} from './report-error.js'
 import {color, say, warn} from './ui.js'
+import {usageError, type CommandShape} from './usage-errors.js'
 
 /**
  * Every mlserve command extends this. `run()` returns a typed result: under
  * --json it is printed to stdout and nothing else is; otherwise commands write
- * human output to stderr through `say`.
+ * human output to stderr through `say`. Every failure, a command line oclif
+ * cannot read included, ends as one mlserve error (see report-error.ts) with
+ * its exit code: 2 for bad input, 1 for a failure at run time.
  */
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
@@ -27,34 +31,36 @@ export abstract class BaseCommand extends Command {
   }
 
   private get verbose(): boolean {
-    return this.argv.includes('--verbose') || Boolean(process.env.DEBUG)
+    return wantsVerbose(this.argv)
+  }
+
+  /** The command as its parse errors describe it. */
+  private shape(): CommandShape {
+    const ctor = this.ctor
+    const args = Object.entries(ctor.args ?? {}).map(([name, arg]) => (arg.required ? name.toUpperCase() : `[${name.toUpperCase()}]`))
+    return {
+      id: this.id ?? ctor.id ?? 'mlserve',
+      flags: [...Object.keys(ctor.flags ?? {}), ...Object.keys(ctor.baseFlags ?? {}), 'json'],
+      usage: args.join(' '),
+    }
   }
 
   protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
-    if (isMlserveError(err)) {
-      process.exitCode = err.exitCode
-      if (this.jsonEnabled()) this.logJson({error: err.toJSON()})
-      else this.renderError(err)
-      if (this.verbose && err.stack) say(color.dim(err.stack))
-      return Errors.exit(err.exitCode)
-    }
-    // oclif's own errors (unknown flag, missing argument, exit) already read well.
-    if (err instanceof Errors.CLIError || err instanceof Errors.ExitError || (err as {oclif?: unknown}).oclif) {
-      return super.catch(err)
+    // this.exit(code): already decided, nothing to show.
+    if (err instanceof Errors.ExitError) throw err
+    const error = isMlserveError(err) ? err : usageError(err, this.shape())
+    if (error) {
+      process.exitCode = error.exitCode
+      reportError(error, {json: this.jsonEnabled(), verbose: this.verbose})
+      return Errors.exit(error.exitCode)
     }
     process.exitCode = 1
     if (this.jsonEnabled()) {
-      this.logJson({error: {code: 'MLS_INTERNAL', message: err.message, suggestion: 'Run again with --verbose and report the stack trace.', details: []}})
+      process.stdout.write(`${JSON.stringify({error: {code: 'MLS_INTERNAL', message: err.message, suggestion: 'Run again with --verbose and report the stack trace.', details: []}})}\n`)
     } else {
       say(`${color.red('Error')} [MLS_INTERNAL] ${err.message}`)
       say(this.verbose ? color.dim(err.stack ?? '') : color.dim('Run again with --verbose to see the stack trace, and report it.'))
     }
     return Errors.exit(1)
-  }
-
-  private renderError(err: MlserveError): void {
-    say(`${color.red('Error')} [${err.code}] ${err.message}`)
-    for (const line of err.details) say(`  ${line}`)
-    say(`${color.cyan('→')} ${err.suggestion}`)
   }
 }
