@@ -12,6 +12,7 @@ import {
   type PredictorConfig,
   type TrafficSplitterConfig,
 } from './schema.js'
+import type {RunnableFields} from './runnable.js'
 import {suggest} from './suggest.js'
 import {isDns1123Label, toDns1123Label} from './units.js'
 
@@ -53,12 +54,15 @@ export interface RealtimeParts {
 /**
  * Checks a RealtimeAPI whose schema validation failed, on the fields that did
  * validate, so one run reports a cross-field error (min_replicas > max_replicas)
- * together with a field error elsewhere (window: 10 parsecs).
+ * together with a field error elsewhere (window: 10 parsecs). Returns the
+ * predictor fields that validated, for the run checks.
  */
-export function checkRealtimeSections(normalized: NormalizedApi, sink: IssueSink): void {
+export function checkRealtimeSections(normalized: NormalizedApi, sink: IssueSink): RunnableFields {
   const predictor = isPlainObject(normalized.data.predictor) ? validFields(PredictorSchema, normalized.data.predictor) : undefined
   const autoscaling = validFields(AutoscalingSchema, normalized.data.autoscaling)
   checkRealtime({predictor, autoscaling}, normalized, sink)
+  // What the run checks can still look at (runnable.ts).
+  return {name: String(normalized.data.name), predictor: {type: predictor?.type, path: predictor?.path}}
 }
 
 /** Each field of an object schema parsed on its own; the ones that fail are left out (their errors are already reported). */

@@ -1,7 +1,8 @@
 // The public API of src/config: the mlserve.yaml schema, its loader with
 // located errors, Cortex compatibility, the JSON Schema and comment-keeping
 // writes. This part imports nothing of ours except src/errors.ts.
-export {loadProject, parseProject, findConfigFile, CONFIG_FILE_NAMES} from './load.js'
+export {loadProject, parseProject, findConfigFile, CONFIG_FILE_NAMES, type LoadOptions} from './load.js'
+export {checkRunnable, servedPredictorTypes} from './runnable.js'
 export {realtimeApis, trafficSplitters, selectApi, formatWarning, displayPath, type Project, type ConfigWarning} from './project.js'
 export {
   PREDICTOR_TYPES,

@@ -11,6 +11,7 @@ import {describeValue, getAt, IssueSink, isPlainObject, type Path, type RawIssue
 import {Locator} from './locate.js'
 import {normalizeApi, type NormalizedApi} from './normalize.js'
 import {displayPath, type ConfigWarning, type Project} from './project.js'
+import {runProblems, type RunnableFields} from './runnable.js'
 import {RealtimeApiSchema, TrafficSplitterSchema, type ApiConfig} from './schema.js'
 import {suggest} from './suggest.js'
 
@@ -34,8 +35,18 @@ export async function findConfigFile(pathOrDir: string): Promise<string> {
   throw mlserveError('MLS_CONFIG_NOT_FOUND', {path: displayPath(abs)})
 }
 
+export interface LoadOptions {
+  /**
+   * Also check what a run needs (runnable.ts): a served predictor type and an
+   * existing predictor file for every RealtimeAPI, reported as located errors
+   * with the others. validate asks for this; commands that run one API check
+   * it per API through the runtime plan instead.
+   */
+  runnable?: boolean
+}
+
 /** Finds, reads and validates the config file for a directory or file path. Throws MlserveError. */
-export async function loadProject(pathOrDir: string): Promise<Project> {
+export async function loadProject(pathOrDir: string, options: LoadOptions = {}): Promise<Project> {
   const file = await findConfigFile(pathOrDir)
   let text: string
   try {
@@ -44,11 +55,11 @@ export async function loadProject(pathOrDir: string): Promise<Project> {
     const reason = (error as NodeJS.ErrnoException).code === 'EISDIR' ? 'it is a directory' : (error as Error).message
     throw mlserveError('MLS_CONFIG_UNREADABLE', {file: displayPath(file), reason}, {cause: error})
   }
-  return parseProject(text, file)
+  return parseProject(text, file, options)
 }
 
 /** Validates config text as if it were read from `file` (which need not exist). Throws MLS_CONFIG_INVALID. */
-export function parseProject(text: string, file: string): Project {
+export function parseProject(text: string, file: string, options: LoadOptions = {}): Project {
   const abs = resolve(file)
   const shown = displayPath(abs)
   const lineCounter = new LineCounter()
@@ -102,18 +113,27 @@ export function parseProject(text: string, file: string): Project {
   })
 
   const checked: CheckedApi[] = []
+  const runnable: Array<{index: number; fields: RunnableFields}> = []
   for (const api of normalized) {
     const schema = api.kind === 'RealtimeAPI' ? RealtimeApiSchema : TrafficSplitterSchema
     const result = schema.safeParse(api.data)
-    if (result.success) checked.push({normalized: api, config: result.data as ApiConfig})
-    else {
+    if (result.success) {
+      const config = result.data as ApiConfig
+      checked.push({normalized: api, config})
+      if (config.kind === 'RealtimeAPI') runnable.push({index: api.index, fields: config})
+    } else {
       for (const issue of result.error.issues) reportZodIssue(issue, api, sink)
       // Still check the sections that are valid, so one run reports as much as it can.
-      if (api.kind === 'RealtimeAPI') checkRealtimeSections(api, sink)
+      if (api.kind === 'RealtimeAPI') runnable.push({index: api.index, fields: checkRealtimeSections(api, sink)})
     }
   }
   const names = normalized.flatMap((api) => (typeof api.data.name === 'string' ? [{index: api.index, name: api.data.name}] : []))
   checkProject(checked, names, sink)
+  if (options.runnable) {
+    for (const {index, fields} of runnable) {
+      for (const problem of runProblems(fields, dirname(abs))) sink.fieldError([index, 'predictor', problem.field], problem.text)
+    }
+  }
 
   const locator = new Locator(doc, lineCounter, {
     listForm,
