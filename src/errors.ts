@@ -8,6 +8,8 @@ export interface ErrorSpec<P> {
   exitCode: number
   message: (params: P) => string
   suggestion: (params: P) => string
+  /** For the gateway's answers: the HTTP status the body goes out with. */
+  httpStatus?: number
 }
 
 const define = <P = Record<string, never>>(spec: ErrorSpec<P>): ErrorSpec<P> => spec
@@ -254,6 +256,84 @@ export const errorRegistry = {
     message: (p) => `${p.image} fails ${p.count} CI check${p.count === 1 ? '' : 's'}:`,
     suggestion: () =>
       'Fix the Dockerfile findings and the wasted bytes listed (`mlserve inspect IMAGE` shows the paths that waste most), or loosen the thresholds (--lowest-efficiency, --highest-user-wasted-percent, --highest-wasted-bytes) or skip a rule with --ignore-rule.',
+  }),
+  MLS_IMAGE_PYTHON_INCOMPLETE: define<{image: string; base: string | null; modules: string[]; error: string}>({
+    exitCode: 1,
+    message: (p) =>
+      `Image ${p.image} cannot run mlserve's harness: its python3 lacks the standard-library module${p.modules.length === 1 ? '' : 's'} ${p.modules.join(', ')} (${p.error}).`,
+    suggestion: (p) =>
+      `The base image${p.base ? ` ${p.base}` : ''} has a partial Python, such as Debian's python3-minimal. Build FROM a base with the whole standard library: python:3.11-slim, or a Debian or Ubuntu image that installs the python3 package (not python3-minimal); set build.base_image in mlserve.yaml, or change FROM in your Dockerfile.`,
+  }),
+  MLS_IMAGE_CHECK_FAILED: define<{image: string; base: string | null; reason: string}>({
+    exitCode: 1,
+    message: (p) => `Image ${p.image} cannot run mlserve's harness: ${p.reason}.`,
+    suggestion: (p) =>
+      `Build FROM a base with python3 3.8 or newer and its whole standard library${p.base ? ` (the base is ${p.base})` : ''}, such as python:3.11-slim; set build.base_image in mlserve.yaml, or change FROM in your Dockerfile. The output above is the check's.`,
+  }),
+  // The gateway's answers to clients: each body is {error, code, suggestion, ...}
+  // built from these entries (src/runtime/gateway/answers.ts), never from a
+  // library's message. The exit code is unused for them.
+  MLS_GATEWAY_SHED: define<{api: string; maxReplicaConcurrency: number}>({
+    exitCode: 1,
+    httpStatus: 503,
+    message: (p) =>
+      `API "${p.api}" is at capacity: every ready replica holds max_replica_concurrency (${p.maxReplicaConcurrency}) requests.`,
+    suggestion: () =>
+      'Retry after the Retry-After header\'s seconds; to shed less, add replicas or raise max_replica_concurrency (`mlserve tune` sizes both).',
+  }),
+  MLS_GATEWAY_NO_REPLICA: define<{api: string}>({
+    exitCode: 1,
+    httpStatus: 503,
+    message: (p) => `No replica of API "${p.api}" is ready.`,
+    suggestion: () => 'Retry after the Retry-After header\'s seconds; `mlserve status` shows whether replicas are starting or restarting.',
+  }),
+  MLS_GATEWAY_DRAINING: define<Record<string, never>>({
+    exitCode: 1,
+    httpStatus: 503,
+    message: () => 'The gateway is shutting down.',
+    suggestion: () => 'Retry after the Retry-After header\'s seconds, against a runtime that is serving.',
+  }),
+  MLS_GATEWAY_TIMEOUT: define<{timeoutMs: number}>({
+    exitCode: 1,
+    httpStatus: 504,
+    message: (p) => `The request did not finish within the gateway timeout of ${p.timeoutMs} ms.`,
+    suggestion: () => 'Raise `mlserve run --timeout`, or add replicas if requests waited in the queue.',
+  }),
+  MLS_GATEWAY_REPLICA_FAILED: define<{replica: string; reason: string}>({
+    exitCode: 1,
+    httpStatus: 502,
+    message: (p) => `Replica ${p.replica} failed to answer: ${p.reason}.`,
+    suggestion: () => "The replica's log (stderr of `mlserve run`) says why; it is restarted when its process died.",
+  }),
+  MLS_GATEWAY_BODY_TOO_LARGE: define<{limit: number}>({
+    exitCode: 1,
+    httpStatus: 413,
+    message: (p) => `The request body exceeds the limit of ${p.limit} bytes.`,
+    suggestion: () => 'Send a smaller body, or raise `mlserve run --max-body-size`.',
+  }),
+  MLS_GATEWAY_METHOD_NOT_ALLOWED: define<{method: string; path: string; allowed: string}>({
+    exitCode: 1,
+    httpStatus: 405,
+    message: (p) => `${p.method} is not allowed on ${p.path}.`,
+    suggestion: (p) => `Use ${p.allowed}${p.allowed === 'POST' ? ' to send predictions' : ''}.`,
+  }),
+  MLS_GATEWAY_NOT_FOUND: define<{path: string; endpoints: string[]}>({
+    exitCode: 1,
+    httpStatus: 404,
+    message: (p) => `No API is served at ${p.path}.`,
+    suggestion: (p) => `POST to one of: ${p.endpoints.join(', ') || '(no API)'}; GET /status lists them.`,
+  }),
+  MLS_GATEWAY_REQUEST_TIMEOUT: define<{seconds: number; part: string}>({
+    exitCode: 1,
+    httpStatus: 408,
+    message: (p) => `The request's ${p.part} did not arrive within ${p.seconds} s.`,
+    suggestion: () => 'Send the whole request promptly; the gateway closes connections that trickle.',
+  }),
+  MLS_GATEWAY_BAD_REQUEST: define<{reason: string}>({
+    exitCode: 1,
+    httpStatus: 400,
+    message: (p) => `The request is not valid HTTP/1.1: ${p.reason}.`,
+    suggestion: () => 'Send a well-formed HTTP/1.1 request (RFC 9112).',
   }),
 } as const
 

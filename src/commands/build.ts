@@ -113,6 +113,12 @@ The image is tagged NAME:VERSION: the API's name, and the version from \`git des
       case 'output':
         this.say(color.dim(`  | ${event.line}`))
         break
+      case 'checking':
+        this.say(color.dim('Checking that the image can run the harness…'))
+        break
+      case 'checked':
+        if (event.what !== null) this.say(`${color.green('✓')} Image check: ${event.what}.`)
+        break
       case 'inspecting':
         this.say(color.dim('Inspecting the image layers…'))
         break

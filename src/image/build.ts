@@ -1,6 +1,7 @@
 // The build itself: the context tar goes to the Docker engine through
 // dockerode, progress comes back step by step, the image is tagged
-// NAME:VERSION (VERSION from git, or from the context's digest), and then
+// NAME:VERSION (VERSION from git, or from the context's digest) once a
+// short-lived container shows that it can run the harness (check.ts), and then
 // inspected like `mlserve inspect` does.
 import {createHash} from 'node:crypto'
 import {StringDecoder} from 'node:string_decoder'
@@ -9,6 +10,7 @@ import type Docker from 'dockerode'
 import {execa} from 'execa'
 import {connectDocker, LABELS} from '../docker/index.js'
 import {mlserveError} from '../errors.js'
+import {checkImage} from './check.js'
 import {packContext} from './context.js'
 import {DEFAULT_CI_THRESHOLDS, type CiThresholds} from './efficiency.js'
 import {inspectImage, type InspectReport, type LayerReport} from './inspect.js'
@@ -21,6 +23,9 @@ export type BuildEvent =
   | {type: 'cached'; index: number}
   | {type: 'output'; index: number; line: string}
   | {type: 'built'; id: string}
+  | {type: 'checking'}
+  /** What the image check found the image can do; null when nothing needed checking. */
+  | {type: 'checked'; what: string | null}
   | {type: 'tagged'; tag: string}
   | {type: 'inspecting'}
 
@@ -65,11 +70,17 @@ export interface BuildResult {
   inspect: InspectReport
   lint: LintFinding[]
   notes: string[]
+  /** What the image check verified before tagging; null when nothing needed checking (a command-kind image of your own Dockerfile). */
+  check: string | null
   durationMs: number
   ci?: {pass: boolean; failures: CiFailure[]}
 }
 
-/** Plans and runs a build. Throws MlserveError: refusals before the build, MLS_BUILD_FAILED, MLS_CI_CHECKS_FAILED (after tagging). */
+/**
+ * Plans and runs a build. Throws MlserveError: refusals before the build,
+ * MLS_BUILD_FAILED, MLS_IMAGE_PYTHON_INCOMPLETE or MLS_IMAGE_CHECK_FAILED
+ * (built, not tagged), MLS_CI_CHECKS_FAILED (after tagging).
+ */
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const plan = await planBuild(options)
   return runBuild(plan, options)
@@ -118,6 +129,16 @@ export async function runBuild(plan: BuildPlan, options: BuildOptions): Promise<
 
   const version = target.version ?? git?.version ?? `ctx-${digest.slice(0, 12)}`
   const tag = `${target.repo}:${version}`
+  // Before the tag: `run --driver docker` runs an API's newest tag, which must never be an image that cannot serve.
+  emit({type: 'checking'})
+  const check = await checkImage(docker, {
+    image: id,
+    name: `${tag} (${id.replace(/^sha256:/, '').slice(0, 12)}, left untagged)`,
+    predictorType: plan.api.predictor.type === 'command' ? 'command' : 'python',
+    dockerfile: plan.dockerfile,
+    generated: plan.dockerfileSource === 'generated',
+  })
+  emit({type: 'checked', what: check.checked})
   await docker.getImage(id).tag({repo: target.repo, tag: version})
   emit({type: 'tagged', tag})
 
@@ -138,6 +159,7 @@ export async function runBuild(plan: BuildPlan, options: BuildOptions): Promise<
     inspect,
     lint: plan.lint,
     notes: plan.notes,
+    check: check.checked,
     durationMs: Date.now() - started,
   }
   if (options.ci) {

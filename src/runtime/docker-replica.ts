@@ -9,6 +9,7 @@
 // to our attach connection, so when mlserve dies the harness sees end of file
 // and stops; what is left is swept by the next `mlserve run --driver docker`
 // (see sweepStaleContainers).
+import {dirname} from 'node:path'
 import {PassThrough} from 'node:stream'
 import {createInterface} from 'node:readline'
 import {randomBytes} from 'node:crypto'
@@ -32,7 +33,7 @@ import {
   sweepStaleContainers,
   type ContainerLimits,
 } from '../docker/index.js'
-import {CONTAINER_PORT, containerEnv} from './container-contract.js'
+import {CONTAINER_PORT, HARNESS_IN_IMAGE, containerEnv} from './container-contract.js'
 import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 import {ReplicaBase} from './replica-base.js'
 
@@ -260,6 +261,11 @@ export class DockerReplica extends ReplicaBase implements Replica {
     }
     const how = exit.error ? `the engine lost track of it: ${exit.error.message}` : describeExit(exit.code)
     const reason = exceptionLine(lines) ?? `the container exited (${how}) before it was ready`
+    const stdlib = missingStandardModule(lines)
+    if (stdlib !== null) {
+      // Not the interpreter's fault, nor the predictor's: the image's Python is partial (python3-minimal).
+      return mlserveError('MLS_IMAGE_PYTHON_INCOMPLETE', {image: this.options.image, base: null, modules: [stdlib], error: reason}, {details: lines.slice(-DETAIL_LINES)})
+    }
     return mlserveError('MLS_REPLICA_START_FAILED', {api: this.spec.api, replica: this.spec.index, reason}, {details: lines.slice(-DETAIL_LINES)})
   }
 
@@ -332,59 +338,61 @@ export class DockerReplica extends ReplicaBase implements Replica {
 // ---------------------------------------------------------------------------
 // The driver: checks that run before anything starts, and the replica factory
 
-export interface DockerDriver {
-  docker: Docker
+/** What the plan records for the docker driver: decided before anything starts, plain data. */
+export interface DockerPlan {
   /** The image each API runs, by API name. */
-  images: Map<string, string>
+  images: Record<string, string>
+  /** compute.cpu / compute.mem / compute.shm of each API, as engine limits. */
+  limits: Record<string, ContainerLimits>
   /** How the engine passes GPUs, when an API asks for them. */
   gpuSupport: string | null
-  replica(spec: ReplicaSpec): DockerReplica
 }
 
-export interface DockerDriverOptions {
+export interface DockerPlanOptions {
   /** One image for every API; without it, each API runs the newest image tagged NAME:*. */
   image?: string
-  /** The APIs that will run (default: every RealtimeAPI). */
-  apis?: string[]
+  /** The APIs that will run. */
+  apis: string[]
   log: (line: string) => void
   docker?: Docker
 }
 
 /**
- * Everything that can fail before a container starts, in order: the engine
- * answers, stale containers of dead mlserve processes are swept, each API's
- * image exists, and the engine can pass GPUs when an API asks for them.
- * Returns the factory Runtime uses for replicas.
+ * The docker driver's part of planning, everything that can fail before a
+ * container starts: the engine answers, each API's image exists, and the
+ * engine can pass GPUs when an API asks for them.
  */
-export async function prepareDockerDriver(project: Project, options: DockerDriverOptions): Promise<DockerDriver> {
+export async function planDocker(project: Project, options: DockerPlanOptions): Promise<DockerPlan> {
   const docker = options.docker ?? dockerClient()
   await pingDocker(docker)
-  await sweepStaleContainers(docker, {log: options.log})
-
-  const wanted = options.apis && options.apis.length > 0 ? new Set(options.apis) : null
-  const apis = realtimeApis(project).filter((api) => wanted === null || wanted.has(api.name))
-  const images = new Map<string, string>()
+  const wanted = new Set(options.apis)
+  const apis = realtimeApis(project).filter((api) => wanted.has(api.name))
+  const images: Record<string, string> = {}
   for (const api of apis) {
     // Like Cortex, which deploys the image it just built: `mlserve build` tags NAME:VERSION, so the newest NAME:* is the API's current build.
     const image = options.image || (await newestImageOf(docker, api.name))
     if (image === null) throw mlserveError('MLS_DOCKER_NO_BUILT_IMAGE', {api: api.name})
     if (!options.image) options.log(`API ${api.name} runs image ${image}, its newest build (--image picks another).`)
-    images.set(api.name, image)
+    images[api.name] = image
   }
-  for (const image of new Set(images.values())) await lookupImage(docker, image)
+  for (const image of new Set(Object.values(images))) await lookupImage(docker, image)
   const gpuApis = apis.filter((api) => (api.compute.gpu ?? 0) > 0).map((api) => api.name)
   const gpuSupport = gpuApis.length > 0 ? await checkGpuSupport(docker, gpuApis) : null
-  const limits = new Map(apis.map((api) => [api.name, containerLimits(api.compute)]))
+  const limits = Object.fromEntries(apis.map((api) => [api.name, containerLimits(api.compute)]))
+  return {images, limits, gpuSupport}
+}
 
-  return {
-    docker,
-    images,
-    gpuSupport,
-    replica: (spec) => {
-      const image = images.get(spec.api)
-      if (image === undefined) throw new Error(`no image was prepared for API ${spec.api}`)
-      return new DockerReplica(spec, {docker, image, limits: limits.get(spec.api) ?? {}, log: options.log})
-    },
+/**
+ * Starts the docker driver for a plan: sweeps the containers of dead mlserve
+ * processes first, then returns the factory the runtime makes replicas with.
+ */
+export async function startDockerDriver(plan: DockerPlan, log: (line: string) => void, docker: Docker = dockerClient()): Promise<(spec: ReplicaSpec) => DockerReplica> {
+  await pingDocker(docker)
+  await sweepStaleContainers(docker, {log})
+  return (spec) => {
+    const image = plan.images[spec.api]
+    if (image === undefined) throw new Error(`no image was planned for API ${spec.api}`)
+    return new DockerReplica(spec, {docker, image, limits: plan.limits[spec.api] ?? {}, log})
   }
 }
 
@@ -396,6 +404,21 @@ function describeExit(code: number | null): string {
   if (code === 143) return 'exit code 143: terminated'
   if (code === 3) return 'exit code 3: the predictor failed to load'
   return `exit code ${code}`
+}
+
+/**
+ * The module named by a ModuleNotFoundError that the harness or the standard
+ * library itself raised (the traceback's last frame is in the harness or in
+ * Python's own lib directory), not the predictor: the image's Python is
+ * missing part of its standard library. Null otherwise.
+ */
+export function missingStandardModule(lines: string[]): string | null {
+  const exception = exceptionLine(lines)
+  const missing = exception === null ? null : /^ModuleNotFoundError: No module named '([^']+)'/.exec(exception)
+  if (missing === null) return null
+  const frame = lines.map((line) => /^\s*File "([^"]+)", line \d+/.exec(line)?.[1]).filter((file) => file !== undefined).at(-1)
+  if (frame === undefined) return null
+  return frame.startsWith(dirname(HARNESS_IN_IMAGE) + '/') || /^\/usr\/(local\/)?lib\/python3(\.\d+)?\//.test(frame) ? missing[1] : null
 }
 
 /** The last line that names a Python exception (`ModuleNotFoundError: No module named 'x'`), if any. */

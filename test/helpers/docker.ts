@@ -156,3 +156,21 @@ export async function layerDigests(ref: string): Promise<string[]> {
   const info = await docker.getImage(ref).inspect()
   return info.RootFS.Layers ?? []
 }
+
+/** An image FROM the base image with one RUN on top (a base with a broken Python, say), tracked for cleanupDocker(); returns its tag. */
+export async function deriveBaseImage(run: string, label = 'base'): Promise<string> {
+  const tag = trackImage(`${uniqueName(`mlserve-${label}`)}:test`)
+  const context = mkdtempSync(join(tmpdir(), 'mlserve-base-'))
+  try {
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${baseImage}\nRUN ${run}\n`)
+    const stream = await docker.buildImage({context, src: ['Dockerfile']}, {t: tag, rm: true, forcerm: true, labels: {'dev.mlserve.test': 'true'}})
+    const output = await new Promise<Array<{stream?: string; error?: string}>>((resolve, reject) => {
+      docker.modem.followProgress(stream, (error, result) => (error ? reject(error) : resolve(result)))
+    })
+    const failed = output.find((event) => event.error)
+    assert.equal(failed, undefined, `building ${tag} failed: ${failed?.error}\n${output.map((e) => e.stream ?? '').join('')}`)
+    return tag
+  } finally {
+    rmSync(context, {recursive: true, force: true})
+  }
+}

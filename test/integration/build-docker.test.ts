@@ -13,7 +13,7 @@ import {containerEnv} from '../../src/runtime/container-contract.js'
 import type {ReplicaSpec} from '../../src/runtime/replica.js'
 import {initProject} from '../../src/scaffold/index.js'
 import {runCli} from '../helpers/cli.js'
-import {baseImage, cleanupDocker, docker, layerDigests, requireDocker, trackContainer, trackImage, uniqueName} from '../helpers/docker.js'
+import {baseImage, cleanupDocker, deriveBaseImage, docker, layerDigests, requireDocker, trackContainer, trackImage, uniqueName} from '../helpers/docker.js'
 import {projectsRemovedAfterFile} from '../helpers/projects.js'
 
 const repo = uniqueName('mlserve-build-test')
@@ -83,6 +83,7 @@ describe('mlserve build: the python template on the local base image', () => {
     assert.match(first.image, /^sha256:[0-9a-f]{64}$/)
     assert.equal(first.dockerfileSource, 'generated')
     assert.deepEqual(first.lint, [])
+    assert.match(first.check ?? '', /^python3 3\.\d+\.\d+ loads the harness$/)
     // base, user, model, harness, code, config: the empty requirements file makes no layer.
     assert.equal(first.layers.length, 6, first.layers.map((l) => l.createdBy).join('\n'))
     assert.match(first.layers[1].createdBy, /^RUN .*\/etc\/passwd/)
@@ -269,5 +270,39 @@ describe('mlserve build: refusals and failures', () => {
     assert.equal(error.code, 'MLS_BUILD_FAILED')
     assert.match(error.message, /pip install --no-cache-dir -r \/opt\/mlserve\/requirements\/requirements\.txt/)
     assert.ok(error.details.some((d) => /No module named pip/.test(d)), error.details.join('\n'))
+  })
+
+  test('a base with a partial Python (python3-minimal: no json) is built, then refused before it is tagged, naming the module and the fix', async () => {
+    // Debian's python3-minimal lacks json, http and email; this base is the local one without json.
+    const minimal = await deriveBaseImage('rm -rf /usr/lib/python3.11/json', 'py-minimal')
+    const p = project({
+      'mlserve.yaml': 'name: minimal\npredictor:\n  type: python\n  path: predictor.py\n',
+      'predictor.py': 'class PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return payload\n',
+    })
+    const tag = trackImage(`${repo}:minimal`)
+    const run = await runCli(['build', p.dir, '--base-image', minimal, '--tag', tag, '--json'], {timeout: 300_000})
+    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    const error = (JSON.parse(run.stdout) as {error: {code: string; message: string; suggestion: string; details: string[]}}).error
+    assert.equal(error.code, 'MLS_IMAGE_PYTHON_INCOMPLETE')
+    assert.match(error.message, new RegExp(`^Image ${tag} \\(`))
+    assert.match(error.message, /lacks the standard-library module json \(ModuleNotFoundError: No module named 'json'\)/)
+    assert.ok(error.suggestion.includes(minimal), error.suggestion)
+    assert.match(error.suggestion, /python3 package \(not python3-minimal\)/)
+    assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
+    assert.deepEqual(await docker.listContainers({all: true, filters: {ancestor: [minimal]}}), [], 'the check container was removed')
+  })
+
+  test('a base without python3 is refused before it is tagged', async () => {
+    const bare = await deriveBaseImage('rm -f /usr/bin/python3 /usr/bin/python3.11', 'no-python')
+    const p = project({
+      'mlserve.yaml': 'name: bare\npredictor:\n  type: python\n  path: predictor.py\n',
+      'predictor.py': 'x = 1\n',
+    })
+    const tag = trackImage(`${repo}:bare`)
+    const run = await runCli(['build', p.dir, '--base-image', bare, '--tag', tag], {timeout: 300_000})
+    assert.equal(run.exitCode, 1, run.stderr)
+    assert.match(run.stderr, /MLS_IMAGE_CHECK_FAILED/)
+    assert.match(run.stderr, /it has no python3 on its PATH/)
+    assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
   })
 })

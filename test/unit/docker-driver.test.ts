@@ -19,7 +19,7 @@ import {
   pingDocker,
   processStartTicks,
 } from '../../src/docker/index.js'
-import {containerCreateOptions, containerName, exceptionLine, prepareDockerDriver} from '../../src/runtime/docker-replica.js'
+import {containerCreateOptions, containerName, exceptionLine, missingStandardModule, planDocker} from '../../src/runtime/docker-replica.js'
 import type {ReplicaSpec} from '../../src/runtime/replica.js'
 
 function spec(overrides: Partial<ReplicaSpec> = {}): ReplicaSpec {
@@ -142,6 +142,16 @@ describe('logs and tracebacks', () => {
     assert.equal(exceptionLine(['  raise ValueError("x")', 'ValueError']), 'ValueError')
     assert.equal(exceptionLine(['[mlserve] api=x stopped']), null)
   })
+
+  test('a standard-library module missing under the harness or the standard library is the image’s fault, not the predictor’s', () => {
+    const harness = ['Traceback (most recent call last):', '  File "/opt/mlserve/mlserve_harness.py", line 27, in <module>', '    import json', "ModuleNotFoundError: No module named 'json'"]
+    assert.equal(missingStandardModule(harness), 'json')
+    const stdlib = ['Traceback (most recent call last):', '  File "/app/predictor.py", line 1, in <module>', '  File "/usr/lib/python3.11/http/server.py", line 92, in <module>', '    import email.utils', "ModuleNotFoundError: No module named 'email'"]
+    assert.equal(missingStandardModule(stdlib), 'email')
+    const predictor = ['Traceback (most recent call last):', '  File "/opt/mlserve/mlserve_harness.py", line 900, in load', '  File "/app/predictor.py", line 1, in <module>', '    import sklearn', "ModuleNotFoundError: No module named 'sklearn'"]
+    assert.equal(missingStandardModule(predictor), null)
+    assert.equal(missingStandardModule(['ValueError: bad']), null)
+  })
 })
 
 describe('ownership of containers', () => {
@@ -192,19 +202,19 @@ describe('checks before anything starts', () => {
       {RepoTags: ['iris-old:v9'], Created: 300},
       {RepoTags: ['wine:abc1234'], Created: 150},
     ])
-    const driver = await prepareDockerDriver(twoApis, {docker, log: (line) => lines.push(line)})
-    assert.equal(driver.images.get('iris'), 'iris:v2')
-    assert.equal(driver.images.get('wine'), 'wine:abc1234')
+    const driver = await planDocker(twoApis, {docker, apis: ['iris', 'wine'], log: (line) => lines.push(line)})
+    assert.equal(driver.images.iris, 'iris:v2')
+    assert.equal(driver.images.wine, 'wine:abc1234')
     assert.ok(lines.some((line) => /API iris runs image iris:v2, its newest build/.test(line)), lines.join('\n'))
   })
 
   test('--image gives every API that one image', async () => {
-    const driver = await prepareDockerDriver(twoApis, {docker: engineWith([{RepoTags: ['shared:1'], Created: 1}]), image: 'shared:1', log: () => undefined})
-    assert.deepEqual([...driver.images.values()], ['shared:1', 'shared:1'])
+    const driver = await planDocker(twoApis, {docker: engineWith([{RepoTags: ['shared:1'], Created: 1}]), apis: ['iris', 'wine'], image: 'shared:1', log: () => undefined})
+    assert.deepEqual(Object.values(driver.images), ['shared:1', 'shared:1'])
   })
 
   test('an API with no image built and no --image is MLS_DOCKER_NO_BUILT_IMAGE, suggesting mlserve build', async () => {
-    await assert.rejects(prepareDockerDriver(twoApis, {docker: engineWith([{RepoTags: ['iris:v1'], Created: 1}]), log: () => undefined}), (error: MlserveError) => {
+    await assert.rejects(planDocker(twoApis, {docker: engineWith([{RepoTags: ['iris:v1'], Created: 1}]), apis: ['iris', 'wine'], log: () => undefined}), (error: MlserveError) => {
       assert.equal(error.code, 'MLS_DOCKER_NO_BUILT_IMAGE')
       assert.match(error.message, /no image of API "wine"/)
       assert.match(error.suggestion, /mlserve build --api wine/)
