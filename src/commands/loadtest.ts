@@ -5,7 +5,7 @@ import {dirname, join, resolve} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, positiveIntFlag} from '../cli/parse.js'
 import {color, isInteractive, say} from '../cli/ui.js'
-import {displayPath} from '../config/index.js'
+import {displayPath, loadProject} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {
   checkThresholds,
@@ -114,7 +114,7 @@ Latency is measured in microseconds (HdrHistogram) for every answer and timeout.
       if (target.kind === 'api') {
         this.say(`Starting ${flags.api ? `API ${flags.api}` : 'the API'} of ${target.dir} with one replica …`)
         api = await startApiTarget({
-          dir: target.dir,
+          project: await loadProject(target.dir),
           api: flags.api,
           readinessTimeoutMs,
           log: (line) => {

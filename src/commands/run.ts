@@ -4,6 +4,7 @@ import {durationFlag, positiveIntFlag, sizeFlag} from '../cli/parse.js'
 import {color, say} from '../cli/ui.js'
 import {loadProject, trafficSplitters} from '../config/index.js'
 import {mlserveError} from '../errors.js'
+import {planRuntime} from '../runtime/plan.js'
 import {Runtime, runtimeDefaults, type RuntimeStatus} from '../runtime/runtime.js'
 
 export interface RunResult {
@@ -59,7 +60,7 @@ export default class Run extends BaseCommand {
 
     const log = (line: string): void => say(color.dim(line))
     this.say(`Starting ${project.file} …`)
-    const runtime = await Runtime.start(project, {
+    const plan = await planRuntime(project, {
       host: flags.host,
       port: flags.port,
       apis: flags.api,
@@ -73,6 +74,7 @@ export default class Run extends BaseCommand {
       driver,
       image,
     })
+    const runtime = await Runtime.start(plan, {log})
 
     const status = runtime.status()
     this.say(color.green(`Ready: ${runtime.url}`))

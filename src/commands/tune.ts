@@ -4,6 +4,7 @@ import {extname} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, positiveIntFlag} from '../cli/parse.js'
 import {color, isInteractive, say} from '../cli/ui.js'
+import {loadProject} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {renderTuneHtml} from '../report/tune-html.js'
 import {renderTuneText} from '../report/tune-text.js'
@@ -74,7 +75,7 @@ export default class Tune extends BaseCommand {
     let result: TuneResult
     try {
       result = await tune({
-        dir: args.dir,
+        project: await loadProject(args.dir),
         api: flags.api,
         sloP99Ms,
         peakRps,

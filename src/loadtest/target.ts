@@ -2,10 +2,9 @@
 // gateway (as Cortex advises for load tests: min = max = 1), and the
 // reachability check made before any load is sent.
 import {request as httpRequest} from 'undici'
-import {loadProject, selectApi, type ConfigWarning} from '../config/index.js'
+import {selectApi, type ConfigWarning, type Project} from '../config/index.js'
 import {mlserveError} from '../errors.js'
-import {runtimeDefaults} from '../runtime/runtime.js'
-import {startRuntimeThread} from '../runtime/thread-host.js'
+import {startReplicaUnderTest} from '../runtime/replica-under-test.js'
 import {bodyAt} from './request.js'
 import type {RequestSource} from './types.js'
 
@@ -18,13 +17,13 @@ export interface ApiTarget {
   warnings: ConfigWarning[]
   /** The API's autoscaling.max_replica_concurrency: a closed loop with more connections is partly shed. */
   maxReplicaConcurrency: number
-  /** Stops the replica and the gateway, leaving nothing running. Idempotent. */
-  stop: () => Promise<void>
+  /** Stops the replica and the gateway at once (or after draining, with drain true), leaving nothing running. */
+  stop: (options?: {drain?: boolean}) => Promise<void>
 }
 
 export interface ApiTargetOptions {
-  /** The project directory or its mlserve.yaml. */
-  dir: string
+  /** The project, as the command loaded it. */
+  project: Project
   /** Optional when the project has one RealtimeAPI. */
   api?: string
   readinessTimeoutMs?: number
@@ -41,25 +40,21 @@ export interface ApiTargetOptions {
  * competing with it for one event loop.
  */
 export async function startApiTarget(options: ApiTargetOptions): Promise<ApiTarget> {
-  const project = await loadProject(options.dir)
+  const {project} = options
   const api = selectApi(project, options.api)
-  const runtime = await startRuntimeThread(project.file, {
-    ...runtimeDefaults,
-    port: 0,
-    replicas: 1,
-    apis: [api.name],
-    announce: false,
-    accessLog: false,
-    readinessTimeoutMs: options.readinessTimeoutMs ?? runtimeDefaults.readinessTimeoutMs,
-    timeoutMs: options.timeoutMs ?? runtimeDefaults.timeoutMs,
-  }, options.log)
+  const replica = await startReplicaUnderTest(project, {
+    api: api.name,
+    readinessTimeoutMs: options.readinessTimeoutMs,
+    timeoutMs: options.timeoutMs,
+    log: options.log,
+  })
   return {
-    url: runtime.endpoints[api.name],
+    url: replica.url,
     api: api.name,
     file: project.file,
     warnings: project.warnings,
     maxReplicaConcurrency: api.autoscaling.max_replica_concurrency,
-    stop: () => runtime.stop({drain: false}),
+    stop: (stopOptions) => replica.stop({drain: false, ...stopOptions}),
   }
 }
 

@@ -4,33 +4,66 @@
 // - running plus waiting is capped at `maxConcurrency` (max_replica_concurrency);
 //   past it a request is shed at once (the gateway answers 503 with Retry-After).
 // Pure bookkeeping, no I/O: the gateway owns timing and sockets.
+//
+// The queue is an intrusive doubly-linked list threaded through the tickets, so
+// a waiter that leaves (client gone, timeout) is unlinked at once: memory
+// follows the number queued, not the number that ever arrived.
 
-export type AdmissionOutcome = 'granted' | 'cancelled'
+/**
+ * - granted: the ticket holds a slot now;
+ * - cancelled: it left the queue by its own release;
+ * - evicted: the replica stopped being routable while it waited; place it elsewhere.
+ */
+export type AdmissionOutcome = 'granted' | 'cancelled' | 'evicted'
+
+export type GrantListener = (outcome: AdmissionOutcome) => void
 
 export class Ticket {
-  /** Resolves when a slot is granted, or with 'cancelled' once the ticket is cancelled while waiting. */
-  readonly granted: Promise<AdmissionOutcome>
   state: 'waiting' | 'running' | 'done' = 'waiting'
-  resolveGrant!: (outcome: AdmissionOutcome) => void
+  /** Called once when a waiting ticket is granted or evicted (not for one granted at admission). */
+  onOutcome: GrantListener | null
+  prev: Ticket | null = null
+  next: Ticket | null = null
+  private promise: Promise<AdmissionOutcome> | null = null
+  private outcome: AdmissionOutcome | null = null
 
-  constructor(private readonly controller: AdmissionController) {
-    this.granted = new Promise((resolve) => {
-      this.resolveGrant = resolve
+  constructor(
+    private readonly controller: AdmissionController,
+    onOutcome: GrantListener | null,
+  ) {
+    this.onOutcome = onOutcome
+  }
+
+  /** The outcome as a promise, made only when asked for: the gateway's path uses the listener. */
+  get granted(): Promise<AdmissionOutcome> {
+    if (this.outcome !== null) return Promise.resolve(this.outcome)
+    this.promise ??= new Promise((resolve) => {
+      const listener = this.onOutcome
+      this.onOutcome = (outcome) => {
+        listener?.(outcome)
+        resolve(outcome)
+      }
     })
+    return this.promise
   }
 
   /** Frees the ticket's place: its slot when running, its queue position when waiting. Idempotent. */
   release(): void {
     this.controller.release(this)
   }
+
+  settle(outcome: AdmissionOutcome): void {
+    this.outcome = outcome
+    const listener = this.onOutcome
+    this.onOutcome = null
+    listener?.(outcome)
+  }
 }
 
 export class AdmissionController {
   private running = 0
-  private readonly waiting: Ticket[] = []
-  // Index of the first live entry in `waiting`; shifting arrays is O(n), so the
-  // queue is consumed by advancing a head and compacted occasionally.
-  private head = 0
+  private head: Ticket | null = null
+  private tail: Ticket | null = null
   private waitingCount = 0
   shedTotal = 0
 
@@ -68,21 +101,20 @@ export class AdmissionController {
   /**
    * Admits a request, or returns null when the replica already holds
    * max_replica_concurrency requests (the caller sheds it). A ticket that gets
-   * a slot at once has `state === 'running'`.
+   * a slot at once has `state === 'running'` and its listener is not called.
    */
-  admit(): Ticket | null {
+  admit(onOutcome: GrantListener | null = null): Ticket | null {
     if (this.inFlight >= this.maxConcurrency) {
       this.shedTotal++
       return null
     }
-    const ticket = new Ticket(this)
+    const ticket = new Ticket(this, onOutcome)
     if (this.running < this.slots && this.waitingCount === 0) {
       this.running++
       ticket.state = 'running'
-      ticket.resolveGrant('granted')
+      ticket.settle('granted')
     } else {
-      this.waiting.push(ticket)
-      this.waitingCount++
+      this.enqueue(ticket)
     }
     return ticket
   }
@@ -95,12 +127,9 @@ export class AdmissionController {
       this.grantNext()
       return
     }
-    // A waiting ticket leaves the queue (client gone or timed out). It is
-    // marked done and skipped when the head reaches it.
+    this.unlink(ticket)
     ticket.state = 'done'
-    this.waitingCount--
-    ticket.resolveGrant('cancelled')
-    this.compact()
+    ticket.settle('cancelled')
   }
 
   /** Changes the number of slots, e.g. while a worker process of the replica is restarting. */
@@ -109,25 +138,45 @@ export class AdmissionController {
     this.grantNext()
   }
 
-  private grantNext(): void {
-    while (this.running < this.slots && this.waitingCount > 0) {
-      const next = this.waiting[this.head++]
-      if (next.state !== 'waiting') continue
-      this.waitingCount--
-      this.running++
-      next.state = 'running'
-      next.resolveGrant('granted')
+  /**
+   * Empties the queue, telling each waiter it was evicted: the replica can no
+   * longer serve it, so the gateway places it on another replica or answers 503.
+   * Running tickets keep their slots until their requests end.
+   */
+  evictWaiting(): void {
+    while (this.head !== null) {
+      const ticket = this.head
+      this.unlink(ticket)
+      ticket.state = 'done'
+      ticket.settle('evicted')
     }
-    this.compact()
   }
 
-  private compact(): void {
-    if (this.waitingCount === 0) {
-      this.waiting.length = 0
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.head)
-      this.head = 0
+  private grantNext(): void {
+    while (this.running < this.slots && this.head !== null) {
+      const next = this.head
+      this.unlink(next)
+      this.running++
+      next.state = 'running'
+      next.settle('granted')
     }
+  }
+
+  private enqueue(ticket: Ticket): void {
+    ticket.prev = this.tail
+    if (this.tail) this.tail.next = ticket
+    else this.head = ticket
+    this.tail = ticket
+    this.waitingCount++
+  }
+
+  private unlink(ticket: Ticket): void {
+    if (ticket.prev) ticket.prev.next = ticket.next
+    else this.head = ticket.next
+    if (ticket.next) ticket.next.prev = ticket.prev
+    else this.tail = ticket.prev
+    ticket.prev = null
+    ticket.next = null
+    this.waitingCount--
   }
 }

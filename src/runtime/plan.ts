@@ -1,26 +1,41 @@
 // From a validated config to what will run: which APIs, how many replicas of
 // each, and each replica's spec (interpreter, concurrency, GPUs). Every check
 // that can fail before a process starts happens here.
-import {existsSync} from 'node:fs'
-import {isAbsolute, join} from 'node:path'
-import {parseDurationMs, realtimeApis, type Project, type RealtimeApiConfig} from '../config/index.js'
+import {checkRunnable, parseDurationMs, realtimeApis, type Project, type RealtimeApiConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {assignGpus, listGpus} from './gpu.js'
 import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
 import type {ReplicaSpec} from './replica.js'
-import {reservedPaths} from './gateway.js'
+import type {DockerPlan} from './docker-replica.js'
+import {reservedPaths} from './gateway/index.js'
 
 export interface PlanOptions {
+  host: string
+  /** 0 picks a free port. */
+  port: number
   /** Only these APIs (default: every RealtimeAPI in the file). */
   apis?: string[]
   /** Replicas per API; default autoscaling.min_replicas, as Cortex starts. */
   replicas?: number
-  readinessTimeoutMs: number
+  timeoutMs: number
   maxBodyBytes: number
+  readinessTimeoutMs: number
+  retryAfterSeconds: number
+  /** Time allowed for a request's headers (default runtimeDefaults.headersTimeoutMs). */
+  headersTimeoutMs?: number
+  /** Time allowed for a whole request to arrive (default runtimeDefaults.requestTimeoutMs). */
+  requestTimeoutMs?: number
+  accessLog: boolean
+  /** Announce the runtime for `mlserve status` (default true). */
+  announce?: boolean
   /** Replace the config's concurrency settings (tuning measures candidates this way). */
   overrides?: ConcurrencyOverrides
-  /** Under the docker driver the image holds the interpreter, so the local one is not checked. */
+  /** How replicas run: local process groups (default) or containers. Under docker the image holds the interpreter, so the local one is not checked. */
   driver?: 'process' | 'docker'
+  /** The image every API runs from (docker driver); default each API's newest build. */
+  image?: string
+  /** Notes made while planning, such as the image each API runs. */
+  log?: (line: string) => void
 }
 
 export interface ConcurrencyOverrides {
@@ -36,13 +51,46 @@ export interface ApiPlan {
   replicas: ReplicaSpec[]
 }
 
-export interface RuntimePlan {
-  project: Project
-  apis: ApiPlan[]
+export interface GatewayPlan {
+  host: string
+  port: number
+  timeoutMs: number
+  maxBodyBytes: number
+  retryAfterSeconds: number
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  accessLog: boolean
 }
 
-const SERVED_TYPES = new Set(['python', 'command'])
+/**
+ * Everything a runtime will run, as plain data (it crosses to a worker thread
+ * by structured clone): the gateway's limits, the driver and its images, and
+ * each replica's spec. Made by planRuntime; run by Runtime.start.
+ */
+export interface RuntimePlan {
+  project: {file: string; dir: string}
+  gateway: GatewayPlan
+  driver: 'process' | 'docker'
+  docker: DockerPlan | null
+  apis: ApiPlan[]
+  /** Paths the gateway keeps, which no endpoint took. */
+  reservedPaths: string[]
+  announce: boolean
+}
 
+export const runtimeDefaults = {
+  host: '127.0.0.1',
+  port: 8888,
+  timeoutMs: 60_000,
+  maxBodyBytes: 10 * 1024 * 1024,
+  readinessTimeoutMs: 120_000,
+  retryAfterSeconds: 1,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  accessLog: false,
+} as const
+
+/** Checks a project against what a run needs and decides everything that will run, before anything starts. */
 export async function planRuntime(project: Project, options: PlanOptions): Promise<RuntimePlan> {
   const all = realtimeApis(project)
   let selected = all
@@ -57,34 +105,48 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
     throw mlserveError('MLS_API_NOT_FOUND', {name: '(any RealtimeAPI)', file: project.file, available: []})
   }
 
-  const reserved = new Set(reservedPaths())
+  const reserved = reservedPaths()
   const plans: ApiPlan[] = []
   for (const api of selected) {
     const endpoint = api.networking.endpoint
-    if (reserved.has(endpoint)) {
-      throw mlserveError('MLS_ENDPOINT_RESERVED', {api: api.name, endpoint, reserved: [...reserved]})
+    if (reserved.includes(endpoint)) {
+      throw mlserveError('MLS_ENDPOINT_RESERVED', {api: api.name, endpoint, reserved})
     }
     plans.push(await planApi(project, api, options))
   }
 
   await assignGpuDevices(plans)
-  return {project, apis: plans}
+  const driver = options.driver ?? 'process'
+  // The docker driver (and dockerode) loads only when it is used.
+  const docker = driver === 'docker' ? await (await import('./docker-replica.js')).planDocker(project, {image: options.image, apis: plans.map((api) => api.name), log: options.log ?? (() => undefined)}) : null
+  const headersTimeoutMs = options.headersTimeoutMs ?? runtimeDefaults.headersTimeoutMs
+  return {
+    project: {file: project.file, dir: project.dir},
+    gateway: {
+      host: options.host,
+      port: options.port,
+      timeoutMs: options.timeoutMs,
+      maxBodyBytes: options.maxBodyBytes,
+      retryAfterSeconds: options.retryAfterSeconds,
+      headersTimeoutMs,
+      // Node requires the whole-request deadline to be at least the headers' one.
+      requestTimeoutMs: Math.max(headersTimeoutMs, options.requestTimeoutMs ?? runtimeDefaults.requestTimeoutMs),
+      accessLog: options.accessLog,
+    },
+    driver,
+    docker,
+    apis: plans,
+    reservedPaths: reserved,
+    announce: options.announce !== false,
+  }
 }
 
 async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOptions): Promise<ApiPlan> {
   const {predictor} = api
-  if (!SERVED_TYPES.has(predictor.type)) {
-    throw mlserveError('MLS_PREDICTOR_TYPE_UNSUPPORTED', {api: api.name, type: predictor.type})
-  }
+  // The same checks validate makes (src/config/runnable.ts): a served type, an existing predictor file.
+  const {predictorPath} = checkRunnable(project, api)
   const interpreter = chooseInterpreter(predictor.interpreter)
-  let predictorPath: string | undefined
-  if (predictor.type === 'python') {
-    const path = predictor.path ?? 'predictor.py'
-    const absolute = isAbsolute(path) ? path : join(project.dir, path)
-    if (!existsSync(absolute)) throw mlserveError('MLS_PREDICTOR_NOT_FOUND', {api: api.name, path: absolute})
-    predictorPath = absolute
-    if (options.driver !== 'docker') await ensureInterpreter(interpreter, api.name)
-  }
+  if (predictor.type === 'python' && options.driver !== 'docker') await ensureInterpreter(interpreter, api.name)
 
   const replicaCount = options.replicas ?? api.autoscaling.min_replicas
   const batching = predictor.server_side_batching

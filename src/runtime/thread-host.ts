@@ -3,7 +3,8 @@
 // fighting it for one event loop. Load tests and tuning use it.
 import {Worker} from 'node:worker_threads'
 import {MlserveError, type ErrorCode} from '../errors.js'
-import type {RuntimeOptions, RuntimeStatus} from './runtime.js'
+import {reaperSlotsForThread, releaseThreadSlots} from './reaper.js'
+import type {RuntimePlan, RuntimeStatus} from './runtime.js'
 
 export type HostMessage = {type: 'stop'; drain: boolean} | {type: 'status'; id: number}
 
@@ -20,7 +21,7 @@ export interface ThreadRuntime {
   /** Status as of start. */
   initialStatus: RuntimeStatus
   status(): Promise<RuntimeStatus>
-  /** Drains (unless drain is false) and stops every replica, then ends the thread. Idempotent. */
+  /** Drains (unless drain is false) and stops every replica, then ends the thread. A call with drain false stops at once, even during a drain. */
   stop(options?: {drain?: boolean}): Promise<void>
 }
 
@@ -47,11 +48,17 @@ function spawnThread(workerData: unknown): Worker {
   return new Worker(bootstrap, {eval: true, workerData})
 }
 
-export async function startRuntimeThread(projectPath: string, options: Omit<RuntimeOptions, 'log'>, log: (line: string) => void): Promise<ThreadRuntime> {
-  const worker = spawnThread({projectPath, options})
+/** Runs a plan on a worker thread of its own; resolves once every replica is ready. */
+export async function startRuntimeThread(plan: RuntimePlan, log: (line: string) => void): Promise<ThreadRuntime> {
+  // The main thread reaps the thread's process groups should it exit first.
+  const reaperSlots = reaperSlotsForThread()
+  const worker = spawnThread({plan, reaperSlots})
+  worker.once('exit', () => releaseThreadSlots(reaperSlots))
   let nextId = 0
   const pendingStatus = new Map<number, (status: RuntimeStatus) => void>()
   let stopped: Promise<void> | null = null
+  let halted = false
+  let sentStop = false
   let onStopped: (() => void) | null = null
 
   const ready = new Promise<Extract<ThreadMessage, {type: 'ready'}>>((resolve, reject) => {
@@ -99,10 +106,16 @@ export async function startRuntimeThread(projectPath: string, options: Omit<Runt
         worker.postMessage({type: 'status', id} satisfies HostMessage)
       }),
     stop: (stopOptions = {}) => {
+      const drain = stopOptions.drain !== false
       stopped ??= new Promise<void>((resolve) => {
         onStopped = resolve
-        worker.postMessage({type: 'stop', drain: stopOptions.drain !== false} satisfies HostMessage)
       }).then(() => worker.terminate().then(() => undefined))
+      // The first call starts the stop; a later one without draining cuts a drain short.
+      if (!halted && (!drain || !sentStop)) {
+        sentStop = true
+        halted = !drain
+        worker.postMessage({type: 'stop', drain} satisfies HostMessage)
+      }
       return stopped
     },
   }

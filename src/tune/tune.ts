@@ -5,11 +5,9 @@
 // replica elsewhere, so the generator measures the replica and not itself.
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {loadProject, parseCpuMillicores, parseMemoryBytes, selectApi} from '../config/index.js'
+import {parseCpuMillicores, parseMemoryBytes, selectApi, type Project} from '../config/index.js'
 import {loadRequestSource, runClosedLoop, runOpenLoop, type LoadResult, type RequestSource} from '../loadtest/index.js'
-import {replicaMemory} from '../runtime/memory.js'
-import {runtimeDefaults} from '../runtime/runtime.js'
-import {startRuntimeThread, type ThreadRuntime} from '../runtime/thread-host.js'
+import {startReplicaUnderTest, type ReplicaUnderTest} from '../runtime/replica-under-test.js'
 import {findCapacity} from './capacity.js'
 import {DEFAULT_THREADS, defaultProcesses} from './grid.js'
 import {exhaustiveSearch, pickBest, quickSearch, score} from './search.js'
@@ -18,8 +16,8 @@ import {measureStable, type Window} from './stability.js'
 import type {Candidate, CandidateResult, SweepPoint, TuneConstraints, TuneResult} from './types.js'
 
 export interface TuneOptions {
-  /** The project directory or its mlserve.yaml. */
-  dir: string
+  /** The project, as the command loaded it. */
+  project: Project
   api?: string
   sloP99Ms: number
   peakRps: number
@@ -61,7 +59,7 @@ const NO_SHEDDING = 1_000_000
 
 export async function tune(options: TuneOptions): Promise<TuneResult> {
   const started = Date.now()
-  const project = await loadProject(options.dir)
+  const {project} = options
   const api = selectApi(project, options.api)
   const processes = options.processes ?? defaultProcesses(api.compute.cpu === null || api.compute.cpu === undefined ? null : parseCpuMillicores(api.compute.cpu))
   const threads = options.threads ?? DEFAULT_THREADS
@@ -85,7 +83,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
       options.onProgress?.({candidate, index: measured, upTo, phase, etaS: avg === null ? null : Math.round(avg * (upTo - measured + 1)), ...extra})
     }
     const t0 = Date.now()
-    const result = await measureCandidate(candidate, {project: project.file, api: api.name, request, options, constraints, progress, aborted})
+    const result = await measureCandidate(candidate, {project, api: api.name, request, options, constraints, progress, aborted})
     measuringS += (Date.now() - t0) / 1000
     progress('done', {result})
     return result
@@ -120,8 +118,8 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
 }
 
 interface CandidateContext {
-  /** The config file (the runtime thread loads it again). */
-  project: string
+  /** The project the candidate runs from. */
+  project: Project
   api: string
   request: RequestSource
   options: TuneOptions
@@ -136,32 +134,24 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
   const slots = candidate.processes * candidate.threads
   const elapsed = (): number => (Date.now() - started) / 1000
   const logs: string[] = []
-  let runtime: ThreadRuntime | null = null
+  let runtime: ReplicaUnderTest | null = null
   ctx.progress('starting')
   try {
-    runtime = await startRuntimeThread(
-      ctx.project,
-      {
-        ...runtimeDefaults,
-        port: 0,
-        replicas: 1,
-        apis: [ctx.api],
-        announce: false,
-        accessLog: false,
-        readinessTimeoutMs: options.readinessTimeoutMs,
-        overrides: {processes: candidate.processes, threads: candidate.threads, maxReplicaConcurrency: NO_SHEDDING},
-      },
-      (line) => {
+    runtime = await startReplicaUnderTest(ctx.project, {
+      api: ctx.api,
+      readinessTimeoutMs: options.readinessTimeoutMs,
+      overrides: {processes: candidate.processes, threads: candidate.threads, maxReplicaConcurrency: NO_SHEDDING},
+      log: (line) => {
         logs.push(line)
         if (logs.length > 40) logs.shift()
       },
-    )
+    })
   } catch (error) {
     options.log?.(logs.join('\n'))
     return {...candidate, status: 'failed', capacity: null, memory: null, durationS: elapsed(), error: (error as Error).message}
   }
   try {
-    const url = runtime.endpoints[ctx.api]
+    const {url} = runtime
     ctx.progress('warmup')
     await runClosedLoop({url, connections: slots, durationMs: options.warmupMs, request: ctx.request, signal: options.signal})
     // Windows last at least windowMs and hold at least 50 requests: slow
@@ -195,8 +185,7 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
       },
       {sloP99Ms: ctx.constraints.sloP99Ms, patience: options.search === 'exhaustive' ? 4 : 2, maxConcurrency: options.maxConcurrency},
     )
-    const pid = (await runtime.status()).apis[0]?.replicas[0]?.pid
-    const memory = pid ? replicaMemory(pid) : null
+    const memory = await runtime.memory()
     const memoryUse = memory ? {perProcessMiB: memory.perProcessBytes / 2 ** 20, replicaMiB: memory.totalBytes / 2 ** 20} : null
     let status: CandidateResult['status'] = capacity.meetsSlo ? 'ok' : 'fails-slo'
     if (memoryUse && !fitsMemory(memoryUse.replicaMiB, ctx.constraints.memLimitBytes)) status = 'infeasible-memory'

@@ -13,7 +13,8 @@ import {loadProject} from '../../src/config/index.js'
 import {MlserveError} from '../../src/errors.js'
 import {LABELS, sweepStaleContainers} from '../../src/docker/index.js'
 import {DockerReplica} from '../../src/runtime/docker-replica.js'
-import {Runtime, runtimeDefaults, type RuntimeOptions} from '../../src/runtime/runtime.js'
+import {planRuntime, type PlanOptions} from '../../src/runtime/plan.js'
+import {Runtime, runtimeDefaults} from '../../src/runtime/runtime.js'
 import {cliPath, runCli, startRunCli} from '../helpers/cli.js'
 import {baseImage, buildTestImage, containersCreatedSince, containersOf, docker, removeContainersOf, removeImage, requireDocker} from '../helpers/docker.js'
 import {apiYaml, makeProject, sleepPredictor, type ApiShape, type TestProject} from '../helpers/projects.js'
@@ -62,17 +63,16 @@ function project(shape: ApiShape = {}, predictor = 'predictor.py'): TestProject 
   return p
 }
 
-async function start(p: TestProject, options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  const runtime = await Runtime.start(await loadProject(p.dir), {
+async function start(p: TestProject, options: Partial<PlanOptions> = {}): Promise<Runtime> {
+  const runtime = await Runtime.start(await planRuntime(await loadProject(p.dir), {
     ...runtimeDefaults,
     port: 0,
     accessLog: false,
     announce: false,
-    log: (line) => logs.push(line),
     driver: 'docker',
     image,
     ...options,
-  })
+  }), {log: (line) => logs.push(line)})
   runtimes.push(runtime)
   return runtime
 }

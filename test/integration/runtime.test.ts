@@ -3,7 +3,8 @@ import {describe, test, after, afterEach} from 'node:test'
 import assert from 'node:assert/strict'
 import {request} from 'undici'
 import {loadProject} from '../../src/config/index.js'
-import {Runtime, runtimeDefaults, type RuntimeOptions} from '../../src/runtime/runtime.js'
+import {planRuntime, type PlanOptions} from '../../src/runtime/plan.js'
+import {Runtime, runtimeDefaults} from '../../src/runtime/runtime.js'
 import {sleepProject, type TestProject} from '../helpers/projects.js'
 import {post, waitFor} from '../helpers/http.js'
 
@@ -15,16 +16,15 @@ afterEach(async () => {
 })
 
 const logs: string[] = []
-async function start(project: TestProject, options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
+async function start(project: TestProject, options: Partial<PlanOptions> = {}): Promise<Runtime> {
   projects.push(project)
-  const runtime = await Runtime.start(await loadProject(project.dir), {
+  const runtime = await Runtime.start(await planRuntime(await loadProject(project.dir), {
     ...runtimeDefaults,
     port: 0,
     accessLog: false,
     announce: false,
-    log: (line) => logs.push(line),
     ...options,
-  })
+  }), {log: (line) => logs.push(line)})
   runtimes.push(runtime)
   return runtime
 }

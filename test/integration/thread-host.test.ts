@@ -4,6 +4,8 @@ import assert from 'node:assert/strict'
 import {request} from 'undici'
 import {startRuntimeThread} from '../../src/runtime/thread-host.js'
 import {runtimeDefaults} from '../../src/runtime/runtime.js'
+import {planRuntime} from '../../src/runtime/plan.js'
+import {loadProject} from '../../src/config/index.js'
 import {MlserveError} from '../../src/errors.js'
 import {apiYaml, makeProject, sleepProject, type TestProject} from '../helpers/projects.js'
 
@@ -15,7 +17,7 @@ test('serves through a gateway on another thread, and stops every replica', asyn
   const project = sleepProject({processes: 1, threads: 2})
   projects.push(project)
   const lines: string[] = []
-  const runtime = await startRuntimeThread(project.dir, options, (line) => lines.push(line))
+  const runtime = await startRuntimeThread(await planRuntime(await loadProject(project.dir), options), (line) => lines.push(line))
   const answer = await request(runtime.endpoints.sleepy, {method: 'POST', body: '{}', headers: {'content-type': 'application/json'}})
   assert.equal(answer.statusCode, 200)
   await answer.body.dump()
@@ -29,7 +31,7 @@ test('serves through a gateway on another thread, and stops every replica', asyn
 test('start failures come back as the same MlserveError', async () => {
   const project = makeProject({'mlserve.yaml': apiYaml(), 'predictor.py': 'raise RuntimeError("model file missing")\n'})
   projects.push(project)
-  await assert.rejects(startRuntimeThread(project.dir, options, () => undefined), (error: MlserveError) => {
+  await assert.rejects(startRuntimeThread(await planRuntime(await loadProject(project.dir), options), () => undefined), (error: MlserveError) => {
     assert.ok(error instanceof MlserveError)
     assert.equal(error.code, 'MLS_REPLICA_START_FAILED')
     assert.match(error.message + error.details.join('\n'), /model file missing/)
@@ -41,7 +43,7 @@ test('replica memory is read per process from /proc', async () => {
   const {replicaMemory} = await import('../../src/runtime/memory.js')
   const project = sleepProject({processes: 2, threads: 1})
   projects.push(project)
-  const runtime = await startRuntimeThread(project.dir, options, () => undefined)
+  const runtime = await startRuntimeThread(await planRuntime(await loadProject(project.dir), options), () => undefined)
   try {
     const pid = (await runtime.status()).apis[0].replicas[0].pid!
     const memory = replicaMemory(pid)!

@@ -1,0 +1,279 @@
+// One prediction, from its first body byte to its answer. The body is read in
+// full (bounded by max_body_bytes) before the request asks for admission, so a
+// slow upload never holds a replica slot. Then it is placed on the replica the
+// router picks (run, queue, or shed), forwarded through undici's raw dispatch
+// API (no streams or promises on this path), and bounded by the gateway
+// timeout.
+//
+// When a running request times out (504) or its client leaves (499), the
+// replica's thread is still busy with it: the exchange keeps the slot until the
+// replica answers, so admission never sends the next request into a thread
+// that is still working on the abandoned one.
+import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:http'
+import type {Dispatcher} from 'undici'
+import type {AdmissionOutcome, Ticket} from '../admission.js'
+import {errorBody, lingerAfter, sendJson, type GatewayCode, type GatewayParams} from './answers.js'
+import type {ReplicaRoute} from './replica-route.js'
+import type {Router} from './routing.js'
+
+/** The limits an exchange works under; one object shared by every exchange of a gateway. */
+export interface ExchangePolicy {
+  /** From the body's arrival to the answer, queueing included; past it, 504. */
+  timeoutMs: number
+  maxBodyBytes: number
+  /** The Retry-After header's value on a 503. */
+  retryAfter: string
+}
+
+/** Told once per exchange: the status the client got (499 when it left), and the replica that held it, if any. */
+export type FinishedListener = (exchange: Exchange, code: number, route: ReplicaRoute | null) => void
+
+const kExchange = Symbol('mlserve.exchange')
+type Carrier = {[kExchange]?: Exchange}
+
+// Listeners are module functions that find their exchange on the emitter, so
+// an exchange allocates no closures for them.
+function onBodyData(this: IncomingMessage & Carrier, chunk: Buffer): void {
+  this[kExchange]!.bodyData(chunk)
+}
+function onBodyEnd(this: IncomingMessage & Carrier): void {
+  this[kExchange]!.bodyComplete()
+}
+function onRequestError(this: IncomingMessage & Carrier): void {
+  this[kExchange]!.clientLeft()
+}
+function onResponseClose(this: ServerResponse & Carrier): void {
+  if (!this.writableFinished) this[kExchange]!.clientLeft()
+}
+function onTimeout(this: NodeJS.Timeout & Carrier): void {
+  this[kExchange]!.timedOut()
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  /** 'reading' → 'placing' → 'waiting' | 'running' → 'answered'; 'abandoned' once the client got its answer (504/499) while the replica works on. */
+  private phase: 'reading' | 'placing' | 'waiting' | 'running' | 'answered' | 'abandoned' = 'reading'
+  private first: Buffer | null = null
+  private chunks: Buffer[] | null = null
+  private size = 0
+  private timer: NodeJS.Timeout | null = null
+  private ticket: Ticket | null = null
+  private route: ReplicaRoute | null = null
+  private status = 0
+  private contentType: string | undefined
+  private response: Buffer | Buffer[] | null = null
+  private readonly onOutcome = (outcome: AdmissionOutcome): void => this.admissionOutcome(outcome)
+
+  constructor(
+    readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly router: Router,
+    private readonly policy: ExchangePolicy,
+    private readonly onFinished: FinishedListener,
+    readonly requestId: string,
+    readonly startedAt: number,
+    private readonly query: string,
+  ) {}
+
+  get api(): string {
+    return this.router.name
+  }
+
+  start(): void {
+    ;(this.req as Carrier)[kExchange] = this
+    ;(this.res as Carrier)[kExchange] = this
+    this.req.on('data', onBodyData)
+    this.req.on('end', onBodyEnd)
+    this.req.on('error', onRequestError)
+    this.res.on('close', onResponseClose)
+  }
+
+  bodyData(chunk: Buffer): void {
+    if (this.phase !== 'reading') return
+    this.size += chunk.length
+    if (this.size > this.policy.maxBodyBytes) {
+      this.answerError(null, 'MLS_GATEWAY_BODY_TOO_LARGE', {limit: this.policy.maxBodyBytes}, {Connection: 'close'})
+      lingerAfter(this.res, this.req.socket)
+      return
+    }
+    if (this.first === null) this.first = chunk
+    else (this.chunks ??= [this.first]).push(chunk)
+  }
+
+  bodyComplete(): void {
+    if (this.phase !== 'reading') return
+    this.phase = 'placing'
+    this.timer = setTimeout(onTimeout, this.policy.timeoutMs)
+    ;(this.timer as Carrier)[kExchange] = this
+    this.place()
+  }
+
+  /** Admits the request on the replica the router picks: runs it, queues it, or sheds it. */
+  private place(): void {
+    const route = this.router.pick({headers: this.req.headers, query: this.query})
+    if (route === null) {
+      this.answerError(null, 'MLS_GATEWAY_NO_REPLICA', {api: this.api}, {'Retry-After': this.policy.retryAfter}, {api: this.api})
+      return
+    }
+    this.route = route
+    const ticket = route.admission.admit(this.onOutcome)
+    if (ticket === null) {
+      const maxReplicaConcurrency = route.admission.maxConcurrency
+      this.answerError(
+        route,
+        'MLS_GATEWAY_SHED',
+        {api: this.api, maxReplicaConcurrency},
+        {'Retry-After': this.policy.retryAfter},
+        {api: this.api, max_replica_concurrency: maxReplicaConcurrency},
+      )
+      return
+    }
+    this.ticket = ticket
+    if (ticket.state === 'running') this.dispatch()
+    else this.phase = 'waiting'
+  }
+
+  private admissionOutcome(outcome: AdmissionOutcome): void {
+    if (this.phase !== 'waiting') return
+    if (outcome === 'granted') this.dispatch()
+    else if (outcome === 'evicted') {
+      // The replica stopped being routable while this waited: try the others.
+      this.ticket = null
+      this.phase = 'placing'
+      this.place()
+    }
+  }
+
+  private dispatch(): void {
+    const route = this.route!
+    const pool = route.pool
+    if (pool === null) {
+      this.ticket!.release()
+      this.ticket = null
+      this.place()
+      return
+    }
+    this.phase = 'running'
+    const headers: string[] = ['x-request-id', this.requestId]
+    const {req} = this
+    const contentType = req.headers['content-type']
+    if (contentType) headers.push('content-type', contentType)
+    const accept = req.headers.accept
+    if (accept) headers.push('accept', accept)
+    const body = this.chunks ? Buffer.concat(this.chunks, this.size) : this.first
+    pool.dispatch({path: route.predictPath + this.query, method: 'POST', headers, body, headersTimeout: 0, bodyTimeout: 0}, this)
+  }
+
+  onRequestStart(): void {}
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode
+    const type = headers['content-type']
+    this.contentType = typeof type === 'string' ? type : undefined
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.phase === 'abandoned') return
+    const response = this.response
+    if (response === null) this.response = chunk
+    else if (Array.isArray(response)) response.push(chunk)
+    else this.response = [response, chunk]
+  }
+
+  onResponseEnd(): void {
+    this.ticket!.release()
+    if (this.phase !== 'running') return
+    const response = this.response
+    const payload = response === null ? EMPTY : Array.isArray(response) ? Buffer.concat(response) : response
+    this.phase = 'answered'
+    this.settle()
+    const {res} = this
+    if (!res.headersSent) {
+      res.setHeader('content-length', payload.length)
+      if (this.contentType) res.setHeader('content-type', this.contentType)
+      res.writeHead(this.status)
+      res.end(payload)
+    }
+    this.onFinished(this, this.status, this.route)
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
+    this.ticket!.release()
+    if (this.phase !== 'running') return
+    this.answerError(this.route, 'MLS_GATEWAY_REPLICA_FAILED', {replica: this.route!.id, reason: failureReason(error)}, {}, {api: this.api})
+  }
+
+  /** True while the body is still arriving (a body deadline then belongs to this exchange). */
+  get receiving(): boolean {
+    return this.phase === 'reading'
+  }
+
+  /** The server answered for this exchange (a body deadline passed): count it, and ignore the close that follows. */
+  abortReceiving(status: number): void {
+    if (this.phase !== 'reading') return
+    this.phase = 'answered'
+    this.onFinished(this, status, null)
+  }
+
+  timedOut(): void {
+    this.timer = null
+    if (this.phase === 'answered' || this.phase === 'abandoned') return
+    const route = this.phase === 'running' || this.phase === 'waiting' ? this.route : null
+    this.leave()
+    this.answerError(route, 'MLS_GATEWAY_TIMEOUT', {timeoutMs: this.policy.timeoutMs})
+  }
+
+  clientLeft(): void {
+    if (this.phase === 'answered' || this.phase === 'abandoned') return
+    const route = this.phase === 'running' || this.phase === 'waiting' ? this.route : null
+    this.leave()
+    this.onFinished(this, 499, route)
+  }
+
+  /** Gives up the queue position at once; a running request keeps its slot until the replica answers. */
+  private leave(): void {
+    const wasRunning = this.phase === 'running'
+    this.phase = wasRunning ? 'abandoned' : 'answered'
+    if (!wasRunning && this.ticket) this.ticket.release()
+    this.settle()
+  }
+
+  private settle(): void {
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+  }
+
+  private answerError<C extends GatewayCode>(
+    route: ReplicaRoute | null,
+    code: C,
+    params: GatewayParams<C>,
+    headers: Record<string, string> = {},
+    extra: Record<string, unknown> = {},
+  ): void {
+    if (this.phase !== 'abandoned') this.phase = 'answered'
+    this.settle()
+    const {status, body} = errorBody(code, params, extra)
+    sendJson(this.res, status, body, headers)
+    this.onFinished(this, status, route)
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** A fixed vocabulary for why a replica failed, so no client-library message reaches a client. */
+function failureReason(error: Error & {code?: string}): string {
+  switch (error.code) {
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'the connection closed before it answered'
+    case 'ECONNREFUSED':
+      return 'it refused the connection'
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return 'its response headers were too large'
+    default:
+      return 'it sent an invalid HTTP response'
+  }
+}
+

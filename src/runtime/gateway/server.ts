@@ -1,0 +1,277 @@
+// The gateway: one port in front of every API's replicas. A POST to an API's
+// endpoint becomes an Exchange, placed by that endpoint's Router; every other
+// path is a control route. The server owns what is per connection: the
+// header and body deadlines (408), parser errors (400), draining, and the one
+// place where each answer is counted and logged.
+import {randomUUID} from 'node:crypto'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import type {Socket} from 'node:net'
+import {mlserveError} from '../../errors.js'
+import {RuntimeMetrics} from '../metrics.js'
+import type {Replica, ReplicaStatus} from '../replica.js'
+import {lingerAfter, rawError, sendError} from './answers.js'
+import {answerControl, type ControlState} from './control.js'
+import {Exchange, type ExchangePolicy} from './exchange.js'
+import {ReplicaRoute} from './replica-route.js'
+import {LeastLoadedRouter, type Router} from './routing.js'
+
+export interface GatewayApi {
+  name: string
+  endpoint: string
+  maxReplicaConcurrency: number
+  replicas: Replica[]
+}
+
+export interface GatewayOptions {
+  host: string
+  port: number
+  /** From a request's complete body to its answer, queueing included; past it the answer is 504. */
+  timeoutMs: number
+  maxBodyBytes: number
+  /** Seconds a shed client is told to wait before retrying. */
+  retryAfterSeconds: number
+  /** Time allowed for a request's headers, from the connection opening or the previous request (slowloris guard); 408 past it. */
+  headersTimeoutMs: number
+  /** Time allowed for a whole request, headers and body, to arrive (slow-upload guard); 408 past it. */
+  requestTimeoutMs: number
+  accessLog?: (line: string) => void
+  /** Who serves: reported by GET /status beside the APIs. */
+  identity?: {pid: number; project: string}
+}
+
+export interface ReplicaLoad extends ReplicaStatus {
+  running: number
+  queued: number
+  shed: number
+  slots: number
+  maxReplicaConcurrency: number
+}
+
+export interface ApiStatus {
+  name: string
+  endpoint: string
+  ready: boolean
+  replicas: ReplicaLoad[]
+}
+
+// Node checks header and request deadlines on this period (its default, 30 s,
+// would let a slowloris socket live 30 s past its deadline).
+const DEADLINE_CHECK_MS = 1_000
+const KEEP_ALIVE_MS = 65_000
+/** The api and replica labels of an answer no API or replica was chosen for. */
+const NONE = '-'
+
+export class Gateway {
+  readonly metrics = new RuntimeMetrics()
+  private readonly server: Server
+  private readonly routers = new Map<string, LeastLoadedRouter>()
+  private readonly policy: ExchangePolicy
+  /** Exchanges whose body is still arriving, by socket, so a body timeout is counted against its API. */
+  private readonly receiving = new WeakMap<Socket, Exchange>()
+  private readonly control: ControlState
+  private draining = false
+  private boundPort = 0
+  /** Exchanges not yet answered (any phase), so a drain also waits for bodies still arriving. */
+  private open = 0
+
+  constructor(
+    apis: GatewayApi[],
+    private readonly options: GatewayOptions,
+  ) {
+    for (const api of apis) {
+      const routes = api.replicas.map((replica) => new ReplicaRoute(replica, api.maxReplicaConcurrency, this.metrics, api.name))
+      this.routers.set(api.endpoint, new LeastLoadedRouter(api.name, routes, api.maxReplicaConcurrency))
+    }
+    this.policy = {timeoutMs: options.timeoutMs, maxBodyBytes: options.maxBodyBytes, retryAfter: String(options.retryAfterSeconds)}
+    this.server = createServer(
+      {
+        keepAliveTimeout: KEEP_ALIVE_MS,
+        headersTimeout: options.headersTimeoutMs,
+        requestTimeout: options.requestTimeoutMs,
+        connectionsCheckingInterval: DEADLINE_CHECK_MS,
+      },
+      (req, res) => this.handle(req, res),
+    )
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.clientError(error, socket))
+    this.control = {
+      ready: () => !this.draining && [...this.routers.values()].every((router) => router.replicas.some((route) => route.isRoutable)),
+      status: () => ({url: this.url, ...this.options.identity, draining: this.draining, apis: this.status()}),
+      metrics: () => this.metrics.render(),
+      endpoints: () => [...this.routers.keys()],
+    }
+  }
+
+  get port(): number {
+    return this.boundPort
+  }
+
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host
+    return `http://${host}:${this.boundPort}`
+  }
+
+  /** Binds the port; fails with MLS_PORT_IN_USE before anything else starts. */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        if (error.code === 'EADDRINUSE') reject(mlserveError('MLS_PORT_IN_USE', {port: this.options.port, host: this.options.host}))
+        else reject(error)
+      }
+      this.server.once('error', onError)
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', onError)
+        const address = this.server.address()
+        this.boundPort = typeof address === 'object' && address ? address.port : this.options.port
+        resolve()
+      })
+    })
+  }
+
+  /** Requests being received, queued or running (abandoned ones included, until their replica answers). */
+  inFlight(): number {
+    let total = this.open
+    for (const router of this.routers.values()) for (const route of router.replicas) total += route.admission.inFlight
+    return total
+  }
+
+  /**
+   * Stops taking new requests and waits (up to `deadlineMs`) for those in
+   * flight to finish. The port stays open meanwhile: a new request gets 503
+   * "shutting down" with Retry-After and Connection: close, not a refused
+   * connection.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true
+    this.server.closeIdleConnections()
+    const until = Date.now() + deadlineMs
+    while (this.inFlight() > 0 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+
+  async close(): Promise<void> {
+    this.draining = true
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    this.server.closeAllConnections()
+    await closed
+    await Promise.all([...this.routers.values()].flatMap((router) => router.replicas.map((route) => route.close())))
+  }
+
+  status(): ApiStatus[] {
+    return [...this.routers.entries()].map(([endpoint, router]) => ({
+      name: router.name,
+      endpoint,
+      ready: router.replicas.some((route) => route.isRoutable),
+      replicas: router.replicas.map((route) => ({
+        ...route.replica.status(),
+        ready: route.isRoutable,
+        running: route.admission.runningCount,
+        queued: route.admission.queuedCount,
+        shed: route.admission.shedTotal,
+        slots: route.admission.capacity,
+        maxReplicaConcurrency: route.admission.maxConcurrency,
+      })),
+    }))
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now()
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const router = this.routers.get(path)
+    if (router === undefined) {
+      const code = answerControl(req, res, path, this.control)
+      if (code >= 400) this.record(req, NONE, null, code, started, NONE)
+      return
+    }
+    const header = req.headers['x-request-id']
+    const requestId = typeof header === 'string' && header.length > 0 && header.length <= 200 ? header : randomUUID()
+    res.setHeader('X-Request-ID', requestId)
+
+    if (req.method !== 'POST') {
+      req.resume()
+      const code = sendError(res, 'MLS_GATEWAY_METHOD_NOT_ALLOWED', {method: req.method ?? '?', path, allowed: 'POST'}, {headers: {Allow: 'POST'}})
+      this.record(req, router.name, null, code, started, requestId)
+      return
+    }
+    if (this.draining) {
+      req.resume()
+      const code = sendError(res, 'MLS_GATEWAY_DRAINING', {}, {extra: {api: router.name}, headers: {'Retry-After': this.policy.retryAfter, Connection: 'close'}})
+      this.record(req, router.name, null, code, started, requestId)
+      return
+    }
+    const declared = req.headers['content-length']
+    if (declared !== undefined && Number(declared) > this.policy.maxBodyBytes) {
+      const code = sendError(res, 'MLS_GATEWAY_BODY_TOO_LARGE', {limit: this.policy.maxBodyBytes}, {headers: {Connection: 'close'}})
+      lingerAfter(res, req.socket)
+      this.record(req, router.name, null, code, started, requestId)
+      return
+    }
+    const exchange = new Exchange(req, res, router, this.policy, this.finished, requestId, started, q === -1 ? '' : url.slice(q))
+    this.open++
+    this.receiving.set(req.socket, exchange)
+    exchange.start()
+  }
+
+  private readonly finished = (exchange: Exchange, code: number, route: ReplicaRoute | null): void => {
+    this.open--
+    this.receiving.delete(exchange.req.socket)
+    this.record(exchange.req, exchange.api, route, code, exchange.startedAt, exchange.requestId)
+  }
+
+  /** Counts an answer in mlserve_requests_total and the request-duration histogram, and writes the access log line. */
+  private record(req: IncomingMessage, api: string, route: ReplicaRoute | null, code: number, started: number, requestId: string): void {
+    const seconds = (performance.now() - started) / 1000
+    const observer = route ? route.observer : this.metrics.observer(api, NONE)
+    observer.observe(code, seconds)
+    if (this.options.accessLog) {
+      this.options.accessLog(
+        `${req.socket.remoteAddress ?? NONE} "${req.method} ${req.url}" ${code} ${(seconds * 1000).toFixed(1)}ms api=${api} replica=${route?.id ?? NONE} id=${requestId}`,
+      )
+    }
+  }
+
+  /**
+   * A connection whose request never reached a complete exchange: a header or
+   * body deadline passed (408), or the request was not valid HTTP (400).
+   * Answered from the registry and counted; the socket is then closed.
+   */
+  private clientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const candidate = this.receiving.get(socket)
+    const exchange = candidate?.receiving ? candidate : undefined
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const response = timeout
+      ? rawError('MLS_GATEWAY_REQUEST_TIMEOUT', exchange ? {part: 'body', seconds: this.options.requestTimeoutMs / 1000} : {part: 'headers', seconds: this.options.headersTimeoutMs / 1000})
+      : rawError('MLS_GATEWAY_BAD_REQUEST', {reason: parserReason(error.code)})
+    const status = timeout ? 408 : 400
+    const inFlightAnswer = (socket as Socket & {_httpMessage?: ServerResponse | null})._httpMessage
+    if (!inFlightAnswer || !inFlightAnswer.headersSent) socket.end(response)
+    if (exchange) exchange.abortReceiving(status)
+    else this.metrics.observer(NONE, NONE).observe(status, 0)
+    socket.destroySoon()
+  }
+}
+
+/** Node's parser codes, in words a client can act on. */
+function parserReason(code: string | undefined): string {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 'the headers are too large'
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return 'a chunk size is not hexadecimal'
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return 'Content-Length is sent with Transfer-Encoding'
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return 'the Transfer-Encoding is not valid'
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return 'Content-Length is not valid'
+    default:
+      return 'the request line or a header is malformed'
+  }
+}
+
