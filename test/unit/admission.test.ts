@@ -91,3 +91,44 @@ test('a long queue stays consistent across many grants (compaction)', async () =
   }
   assert.equal(admission.inFlight, 0)
 })
+
+test('100,000 clients that queue behind one busy slot and one waiter, and leave, are unlinked at once: nothing of them stays reachable', async () => {
+  const {setFlagsFromString} = await import('node:v8')
+  const {runInNewContext} = await import('node:vm')
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const admission = new AdmissionController(1, 1_000_000)
+  const busy = admission.admit()!
+  const first = admission.admit()!
+  const left: WeakRef<object>[] = []
+  for (let i = 0; i < 100_000; i++) {
+    const ticket = admission.admit()!
+    ticket.release()
+    if (i % 1000 === 0) left.push(new WeakRef(ticket))
+  }
+  assert.equal(admission.queuedCount, 1)
+  assert.equal(admission.inFlight, 2)
+  const staying = admission.admit()!
+  assert.equal(staying.state, 'waiting')
+  await new Promise((r) => setImmediate(r))
+  gc()
+  assert.equal(left.filter((ref) => ref.deref() !== undefined).length, 0, 'every ticket that left was collected')
+  busy.release()
+  assert.equal(await first.granted, 'granted')
+  first.release()
+  assert.equal(await staying.granted, 'granted')
+})
+
+test('evictWaiting empties the queue, telling each waiter, and keeps running tickets', () => {
+  const admission = new AdmissionController(1, 10)
+  const running = admission.admit()!
+  const outcomes: string[] = []
+  admission.admit((o) => outcomes.push(o))
+  admission.admit((o) => outcomes.push(o))
+  admission.evictWaiting()
+  assert.deepEqual(outcomes, ['evicted', 'evicted'])
+  assert.equal(admission.queuedCount, 0)
+  assert.equal(admission.runningCount, 1)
+  running.release()
+  assert.equal(admission.inFlight, 0)
+})

@@ -61,6 +61,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private status = 0
   private contentType: string | undefined
   private response: Buffer | Buffer[] | null = null
+  private refusals = 0
   private readonly onOutcome = (outcome: AdmissionOutcome): void => this.admissionOutcome(outcome)
 
   constructor(
@@ -199,6 +200,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
     this.ticket!.release()
     if (this.phase !== 'running') return
+    if (error.code === 'ECONNREFUSED' && this.refusals < MAX_REFUSALS) {
+      // Nothing listens: the replica died and its driver has not said so yet.
+      // The request never reached it, so it is safe to place again, once the
+      // driver has had a moment to take the replica out of routing.
+      this.refusals++
+      this.ticket = null
+      this.phase = 'placing'
+      setTimeout(() => {
+        if (this.phase === 'placing') this.place()
+      }, REFUSAL_BACKOFF_MS * this.refusals)
+      return
+    }
     this.answerError(this.route, 'MLS_GATEWAY_REPLICA_FAILED', {replica: this.route!.id, reason: failureReason(error)}, {}, {api: this.api})
   }
 
@@ -260,6 +273,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Placements again after a refused connection, and the backoff between them (ms, times the try). */
+const MAX_REFUSALS = 5
+const REFUSAL_BACKOFF_MS = 20
 
 /** A fixed vocabulary for why a replica failed, so no client-library message reaches a client. */
 function failureReason(error: Error & {code?: string}): string {
