@@ -1,11 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {durationFlag, positiveIntFlag, sizeFlag} from '../cli/parse.js'
-import {color, say} from '../cli/ui.js'
-import {loadProject, trafficSplitters} from '../config/index.js'
-import {mlserveError} from '../errors.js'
-import {planRuntime} from '../runtime/plan.js'
-import {Runtime, runtimeDefaults, type RuntimeStatus} from '../runtime/runtime.js'
+import * as flag from '../cli/flags.js'
+import {onInterrupt} from '../cli/interrupt.js'
+import {color, say, warn} from '../cli/ui.js'
+import {runtimeDefaults} from '../runtime/plan.js'
+import type {RuntimeStatus} from '../runtime/runtime.js'
 
 export interface RunResult {
   url: string
@@ -30,91 +29,89 @@ export default class Run extends BaseCommand {
   }
 
   static override flags = {
-    port: Flags.integer({description: 'The port the gateway listens on; 0 picks a free one.', default: runtimeDefaults.port}),
+    port: flag.port({description: 'The port the gateway listens on; 0 picks a free one.', default: String(runtimeDefaults.port)}),
     host: Flags.string({description: 'The address the gateway binds to.', default: runtimeDefaults.host}),
     api: Flags.string({description: 'Serve only this API (repeat the flag for several); by default every RealtimeAPI is served.', multiple: true}),
-    replicas: Flags.integer({description: 'Replicas to start per API, overriding autoscaling.min_replicas.'}),
-    timeout: Flags.string({description: 'The end-to-end limit per request, queueing included; past it the gateway answers 504.', default: '60s'}),
-    'readiness-timeout': Flags.string({description: 'How long a replica may take to load its model and report ready before mlserve gives up.', default: '120s'}),
-    'max-body-size': Flags.string({description: 'The largest request body accepted; larger ones get 413.', default: '10Mi'}),
+    replicas: flag.positiveInt({description: 'The replicas to start per API, overriding autoscaling.min_replicas.'}),
+    timeout: flag.duration({description: 'The end-to-end limit per request, queueing included; past it the gateway answers 504.', default: '60s'}),
+    'readiness-timeout': flag.duration({description: 'How long a replica may take to load its model and report ready before mlserve gives up.', default: '120s'}),
+    'max-body-size': flag.size({description: 'The largest request body accepted; larger ones get 413.', default: '10Mi'}),
     'access-log': Flags.boolean({description: 'Print one line per request (status, latency, replica, request id) to stderr.', default: false}),
-    driver: Flags.string({description: 'How replicas run: process (local process groups) or docker (one container per replica, from the image `mlserve build` made, or the one given with the image flag).', options: ['process', 'docker'], default: 'process'}),
+    driver: Flags.option({description: 'How replicas run: process (local process groups) or docker (one container per replica, from the image `mlserve build` made, or the one given with the image flag).', options: ['process', 'docker'] as const, default: 'process'})(),
     image: Flags.string({description: 'The image every API runs from under the docker driver, such as my-api:0.1.0. Without it, each API runs the newest local image tagged with its name (NAME:*), which is what `mlserve build` made last.'}),
+  }
+
+  /** Under --json, stdout holds JSON lines: the ready event, then this result at exit. */
+  protected override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json)}\n`)
+  }
+
+  protected override toSuccessJson(result: RunResult): {event: 'stopped'} & RunResult {
+    return {event: 'stopped', ...result}
   }
 
   async run(): Promise<RunResult> {
     const {args, flags} = await this.parse(Run)
-    const timeoutMs = durationFlag('--timeout', flags.timeout)
-    const readinessTimeoutMs = durationFlag('--readiness-timeout', flags['readiness-timeout'])
-    const maxBodyBytes = sizeFlag('--max-body-size', flags['max-body-size'])
-    if (flags.replicas !== undefined) positiveIntFlag('--replicas', flags.replicas)
+    // run is long-lived and watched: its human lines go to stderr under --json too (stdout has the JSON lines).
+    const note = (line: string): void => warn(line)
+    const [{loadProject, trafficSplitters}, {planRuntime}, {Runtime}] = await Promise.all([
+      import('../config/index.js'),
+      import('../runtime/plan.js'),
+      import('../runtime/runtime.js'),
+    ])
 
     const project = await loadProject(args.dir)
-    for (const warning of project.warnings) this.note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
+    for (const warning of project.warnings) note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
     for (const splitter of trafficSplitters(project)) {
-      this.note(`TrafficSplitter "${splitter.name}" is not served by mlserve run yet (traffic splitting is planned); its APIs are served at their own endpoints.`)
+      note(`TrafficSplitter "${splitter.name}" is not served by mlserve run yet (traffic splitting is planned); its APIs are served at their own endpoints.`)
     }
-    const driver = flags.driver as 'process' | 'docker'
     const image = flags.image
-    if (driver !== 'docker' && image) this.note('--image is used only with --driver docker; ignoring it.')
+    if (flags.driver !== 'docker' && image) note('--image is used only with --driver docker; ignoring it.')
 
     const log = (line: string): void => say(color.dim(line))
-    this.say(`Starting ${project.file} …`)
+    say(`Starting ${project.file} …`)
     const plan = await planRuntime(project, {
       host: flags.host,
       port: flags.port,
       apis: flags.api,
       replicas: flags.replicas,
-      timeoutMs,
-      maxBodyBytes,
-      readinessTimeoutMs,
+      timeoutMs: flags.timeout,
+      maxBodyBytes: flags['max-body-size'],
+      readinessTimeoutMs: flags['readiness-timeout'],
       retryAfterSeconds: runtimeDefaults.retryAfterSeconds,
       accessLog: flags['access-log'],
       log,
-      driver,
+      driver: flags.driver,
       image,
     })
     const runtime = await Runtime.start(plan, {log})
 
+    // Ctrl-C: the first drains the requests in flight, the second stops at once.
+    let forced: Promise<void> = new Promise(() => {})
+    const interrupts = onInterrupt({
+      graceful: () => {},
+      immediate: () => {
+        forced = runtime.stop({drain: false})
+      },
+    })
+
     const status = runtime.status()
-    this.say(color.green(`Ready: ${runtime.url}`))
+    const apis = status.apis.map((api) => ({name: api.name, url: runtime.endpointUrl(api.name), replicas: api.replicas.length}))
+    if (this.jsonEnabled()) this.logJson({event: 'ready', url: runtime.url, apis})
+    say(color.green(`Ready: ${runtime.url}`))
     for (const api of status.apis) {
       const replica = api.replicas[0]
-      this.say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency})`)
+      say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency})`)
     }
-    this.say(`  metrics  GET ${runtime.url}/metrics    status  GET ${runtime.url}/status`)
-    this.say(color.dim('Press Ctrl-C to stop.'))
+    say(`  metrics  GET ${runtime.url}/metrics    status  GET ${runtime.url}/status`)
+    say(color.dim('Press Ctrl-C to stop (twice to stop at once, without draining).'))
 
-    const signal = await waitForStopSignal(() => {
-      this.say(color.yellow('Stopping now, without draining.'))
-      void runtime.stop({drain: false})
-    })
-    this.say(`Received ${signal}: draining ${runtime.gateway.inFlight()} request(s) in flight, then stopping replicas …`)
+    const signal = await interrupts.first
+    say(`Received ${signal}: draining ${runtime.gateway.inFlight()} request(s) in flight, then stopping replicas (Ctrl-C again to stop at once) …`)
     const final = runtime.status()
-    await runtime.stop()
-    this.say('Stopped.')
-    return {
-      url: runtime.url,
-      apis: status.apis.map((api) => ({name: api.name, url: runtime.endpointUrl(api.name), replicas: api.replicas.length})),
-      stoppedBy: signal,
-      final,
-    }
+    await Promise.race([runtime.stop(), interrupts.second.then(() => forced)])
+    interrupts.dispose()
+    say('Stopped.')
+    return {url: runtime.url, apis, stoppedBy: signal, final}
   }
-}
-
-/** Resolves on the first SIGINT/SIGTERM; a second one calls `onForce`. */
-function waitForStopSignal(onForce: () => void): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let received = false
-    const handler = (signal: NodeJS.Signals): void => {
-      if (received) {
-        onForce()
-        return
-      }
-      received = true
-      resolve(signal)
-    }
-    process.on('SIGINT', handler)
-    process.on('SIGTERM', handler)
-  })
 }
