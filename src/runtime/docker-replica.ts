@@ -33,7 +33,7 @@ import {
   sweepStaleContainers,
   type ContainerLimits,
 } from '../docker/index.js'
-import {CONTAINER_PORT, HARNESS_IN_IMAGE, containerEnv} from './container-contract.js'
+import {CONTAINER_PORT, HARNESS_IN_IMAGE, containerEnv, eventOfLine} from './harness/index.js'
 import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 import {ReplicaBase} from './replica-base.js'
 
@@ -66,6 +66,8 @@ export function containerCreateOptions(
     ...containerEnv(spec),
     // The harness stops when its standard input (our attach connection) closes: mlserve's lifeline.
     MLSERVE_WATCH_STDIN: '1',
+    // Its events (a worker down, back, restarted) come on standard error, marked; there is no fd 3.
+    MLSERVE_EVENTS_FD: '2',
   }
   const deviceRequests = gpuDeviceRequests(spec.gpus)
   return {
@@ -164,6 +166,7 @@ export class DockerReplica extends ReplicaBase implements Replica {
   private async launchOnce(): Promise<void> {
     const {spec, options} = this
     this.tail.length = 0
+    this.resetWorkers()
     let container: Docker.Container
     try {
       container = await options.docker.createContainer(
@@ -327,6 +330,11 @@ export class DockerReplica extends ReplicaBase implements Replica {
     stream.on('error', finish)
     for (const part of [out, err]) {
       createInterface({input: part}).on('line', (line) => {
+        const event = eventOfLine(line)
+        if (event !== null) {
+          this.onWorkerEvent(event)
+          return
+        }
         this.tail.push(line)
         if (this.tail.length > LOG_TAIL_LINES) this.tail.shift()
         this.log(`[${this.id}] ${line}`)

@@ -3,37 +3,28 @@
 // processes_per_replica workers of threads_per_process threads); for `command`
 // predictors it is the user's HTTP server, given $PORT.
 import {existsSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
 import {createInterface} from 'node:readline'
 import type {Readable, Writable} from 'node:stream'
 import {execa} from 'execa'
 import {request} from 'undici'
 import {mlserveError, type MlserveError} from '../errors.js'
+import {launchArgs, serveArgs, type HarnessEvent} from './harness/index.js'
+import {ensureInterpreter} from './interpreter.js'
 import {freePort} from './ports.js'
 import {signalGroup, trackProcessGroup, untrackProcessGroup} from './reaper.js'
 import type {Replica, ReplicaSpec, ReplicaStatus} from './replica.js'
 import {ReplicaBase} from './replica-base.js'
 
-export const harnessPath = fileURLToPath(new URL('../../src/runtime/harness/mlserve_harness.py', import.meta.url))
+export {harnessPath} from './harness/index.js'
 
 const STOP_GRACE_MS = 15_000
 const STDERR_TAIL_LINES = 60
-const SETPRIV = '/usr/bin/setpriv'
+/** util-linux's setpriv arms the parent-death signal for a command server; MLSERVE_SETPRIV moves it (tests hide it). */
+const setprivPath = (): string => process.env.MLSERVE_SETPRIV || '/usr/bin/setpriv'
 
 export interface ProcessReplicaOptions {
   /** Receives each line the replica prints, already prefixed with the replica id. */
   log: (line: string) => void
-}
-
-interface HarnessEvent {
-  event: string
-  port?: number
-  pid?: number
-  worker?: number
-  traceback?: string
-  code?: number | null
-  signal?: string | null
-  delay_s?: number
 }
 
 export class ProcessReplica extends ReplicaBase implements Replica {
@@ -41,7 +32,6 @@ export class ProcessReplica extends ReplicaBase implements Replica {
   private running = false
   private pgid: number | null = null
   private readonly stderrTail: string[] = []
-  private readyWorkers = new Set<number>()
   private exited: Promise<void> = Promise.resolve()
 
   constructor(spec: ReplicaSpec, options: ProcessReplicaOptions) {
@@ -75,7 +65,7 @@ export class ProcessReplica extends ReplicaBase implements Replica {
     const {spec} = this
     const {file, args, env, port} = await this.command()
     this.port = port
-    this.readyWorkers = new Set()
+    this.resetWorkers()
     this.stderrTail.length = 0
 
     const child = execa(file, args, {
@@ -110,10 +100,6 @@ export class ProcessReplica extends ReplicaBase implements Replica {
         case 'listening':
           this.port = event.port ?? null
           break
-        case 'worker_ready':
-          if (event.worker !== undefined) this.readyWorkers.add(event.worker)
-          if (this.isReady) this.emit('slots', this.readyWorkers.size * spec.threads)
-          break
         case 'ready':
           this.markReady()
           settle?.()
@@ -121,11 +107,8 @@ export class ProcessReplica extends ReplicaBase implements Replica {
         case 'load_failed':
           loadFailure = event.traceback ?? 'the predictor failed to load'
           break
-        case 'worker_exit':
-          if (event.worker !== undefined) this.readyWorkers.delete(event.worker)
-          if (this.isReady) this.emit('slots', this.readyWorkers.size * spec.threads)
-          break
         default:
+          this.onWorkerEvent(event)
           break
       }
     }
@@ -232,26 +215,7 @@ export class ProcessReplica extends ReplicaBase implements Replica {
     }
     if (spec.gpus.length > 0) env.CUDA_VISIBLE_DEVICES = spec.gpus.join(',')
 
-    if (spec.kind === 'python') {
-      const args = [
-        harnessPath,
-        'serve',
-        '--host', '127.0.0.1',
-        '--port', '0',
-        '--processes', String(spec.processes),
-        '--threads', String(spec.threads),
-        '--project-dir', spec.projectDir,
-        '--predictor', spec.predictorPath ?? 'predictor.py',
-        '--config-json', JSON.stringify(spec.predictorConfig),
-        '--events-fd', '3',
-        '--name', spec.api,
-        '--max-body-bytes', String(spec.maxBodyBytes),
-      ]
-      if (spec.batching) {
-        args.push('--batch-max-size', String(spec.batching.maxBatchSize), '--batch-interval-ms', String(spec.batching.intervalMs))
-      }
-      return {file: spec.interpreter, args, env, port: null}
-    }
+    if (spec.kind === 'python') return {file: spec.interpreter, args: serveArgs(spec), env, port: null}
 
     const port = await freePort()
     env.PORT = String(port)
@@ -265,9 +229,25 @@ export class ProcessReplica extends ReplicaBase implements Replica {
       // signal reach it directly; compound commands keep their shell.
       argv = ['/bin/sh', '-c', /[;&|\n]/.test(command) ? command : `exec ${command}`]
     }
-    // The parent-death signal makes the server stop even if mlserve is SIGKILLed.
-    if (existsSync(SETPRIV)) argv = [SETPRIV, '--pdeathsig', 'TERM', '--', ...argv]
+    argv = await this.withLifeline(argv)
     return {file: argv[0], args: argv.slice(1), env, port}
+  }
+
+  /**
+   * The command, wrapped so that the server stops even if mlserve is SIGKILLed:
+   * setpriv's parent-death signal, or where there is no setpriv, the harness's
+   * `launch` (prctl then exec, or a watchdog on mlserve's stdin pipe).
+   */
+  private async withLifeline(argv: string[]): Promise<string[]> {
+    const setpriv = setprivPath()
+    if (existsSync(setpriv)) return [setpriv, '--pdeathsig', 'TERM', '--', ...argv]
+    try {
+      await ensureInterpreter(this.spec.interpreter, this.spec.api)
+    } catch {
+      this.log(`[${this.id}] neither ${setpriv} nor ${this.spec.interpreter} is here: if mlserve is killed (SIGKILL), this server keeps running`)
+      return argv
+    }
+    return [this.spec.interpreter, ...launchArgs(argv)]
   }
 }
 

@@ -1,7 +1,9 @@
 // What every driver's replica shares: readiness as the gateway sees it
-// ('ready' / 'unready' / 'slots' events), the loopback origin it serves on, and
-// restarts with backoff after a crash. A driver supplies `launch()`.
+// ('ready' / 'unready' / 'slots' events), the loopback origin it serves on,
+// restarts with backoff after a crash, and the harness's worker events
+// (a worker process down, back, restarted). A driver supplies `launch()`.
 import {EventEmitter} from 'node:events'
+import type {HarnessEvent} from './harness/index.js'
 import {replicaId, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 
 const RESTART_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000]
@@ -12,7 +14,12 @@ export abstract class ReplicaBase extends EventEmitter {
   protected port: number | null = null
   protected isReady = false
   protected stopping = false
+  /** Restarts of the whole replica (a new process group or container); they set the backoff. */
   protected restarts = 0
+  /** Worker processes the harness restarted inside the replica. */
+  protected workerRestarts = 0
+  /** The harness's workers whose predictor is built (python kind). */
+  private readyWorkers = new Set<number>()
   private restartTimer: NodeJS.Timeout | null = null
 
   constructor(
@@ -40,7 +47,8 @@ export abstract class ReplicaBase extends EventEmitter {
       ready: this.isReady,
       origin: this.origin,
       pid,
-      restarts: this.restarts,
+      restarts: this.restarts + this.workerRestarts,
+      workerRestarts: this.workerRestarts,
       processes: this.spec.processes,
       threads: this.spec.threads,
       gpus: this.spec.gpus,
@@ -49,6 +57,33 @@ export abstract class ReplicaBase extends EventEmitter {
 
   /** Starts one instance of the replica and resolves once it is ready (rejects with an MlserveError). */
   protected abstract launch(): Promise<void>
+
+  /** A new instance starts: none of its workers is ready yet. */
+  protected resetWorkers(): void {
+    this.readyWorkers = new Set()
+  }
+
+  /**
+   * The harness's worker events: the replica's slots follow its live workers,
+   * and a worker restart counts in status().restarts.
+   */
+  protected onWorkerEvent(event: HarnessEvent): void {
+    switch (event.event) {
+      case 'worker_ready':
+        if (typeof event.worker === 'number') this.readyWorkers.add(event.worker)
+        if (this.isReady) this.emit('slots', this.readyWorkers.size * this.spec.threads)
+        break
+      case 'worker_exit':
+        if (typeof event.worker === 'number') this.readyWorkers.delete(event.worker)
+        if (this.isReady) this.emit('slots', this.readyWorkers.size * this.spec.threads)
+        break
+      case 'worker_restart':
+        this.workerRestarts++
+        break
+      default:
+        break
+    }
+  }
 
   protected markReady(): void {
     if (this.isReady) return

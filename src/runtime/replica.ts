@@ -36,7 +36,10 @@ export interface ReplicaStatus {
   ready: boolean
   origin: string | null
   pid: number | null
+  /** Restarts of the replica and of its worker processes, together. */
   restarts: number
+  /** The part of `restarts` that were worker processes restarted inside the replica by the harness. */
+  workerRestarts: number
   processes: number
   threads: number
   gpus: string[]

@@ -22,7 +22,8 @@ import {post, waitFor} from '../helpers/http.js'
 
 const brokenPredictor = 'import mlserve_module_that_does_not_exist  # noqa: F401\n\n\nclass PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return payload\n'
 const slowPredictor = 'import time\n\n\nclass PythonPredictor:\n    def __init__(self, config):\n        time.sleep(600)\n\n    def predict(self, payload):\n        return payload\n'
-const files = {'predictor.py': sleepPredictor, 'broken.py': brokenPredictor, 'slow.py': slowPredictor}
+const crashPredictor = 'import os\n\n\nclass PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        if payload.get("crash"):\n            os._exit(1)\n        return {"pid": os.getpid()}\n'
+const files = {'predictor.py': sleepPredictor, 'broken.py': brokenPredictor, 'slow.py': slowPredictor, 'crash.py': crashPredictor}
 
 let image = ''
 const projects: TestProject[] = []
@@ -170,6 +171,20 @@ describe('docker driver: lifecycle and cleanup', () => {
     const live = await containersOf(process.pid)
     assert.deepEqual(live.map((c) => c.Id), [replica.containerId])
     assert.ok(logs.some((line) => /\[sleepy-0\] container [0-9a-f]{12} exited \(exit code 137: killed\) and was removed; a new container follows; restarting in 1s \(restart 1\)/.test(line)))
+  })
+
+  test('a worker process the harness restarts inside the container counts in the replica\'s restarts', async () => {
+    const runtime = await start(project({processes: 2, threads: 1}, 'crash.py'))
+    const before = runtime.status().apis[0].replicas[0]
+    assert.deepEqual([before.restarts, before.workerRestarts], [0, 0])
+    await post(runtime.endpointUrl('sleepy'), {crash: true}).catch(() => undefined)
+    await waitFor(() => runtime.status().apis[0].replicas[0].workerRestarts === 1, 'a worker restart')
+    const after = runtime.status().apis[0].replicas[0]
+    assert.equal(after.restarts, 1)
+    assert.equal(after.container, before.container, 'the same container: only a worker was restarted')
+    await waitFor(() => runtime.status().apis[0].replicas[0].slots === 2, 'both workers back')
+    assert.equal((await post(runtime.endpointUrl('sleepy'), {})).status, 200)
+    assert.ok(!logs.some((line) => line.includes('@mlserve-event')), 'events are not logged as lines')
   })
 
   test('a predictor that fails to import fails fast with the traceback, and leaves no container', async () => {

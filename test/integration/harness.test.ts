@@ -166,6 +166,14 @@ describe('harness: startup and routes', () => {
     assert.ok(await conn.waitClosed())
   })
 
+  it('marks event lines when events share standard error with the log (--events-fd 2, as in a container)', async () => {
+    const h = await startHarness({predictor: 'echo', extraArgs: ['--events-fd', '2'], waitReady: false})
+    assert.ok(await waitUntil(() => h.stderr.includes('@mlserve-event {"event": "ready"'), 15_000), h.stderr)
+    const lines = h.stderr.split('\n').filter((line) => line.startsWith('@mlserve-event '))
+    assert.deepEqual(lines.map((line) => JSON.parse(line.slice('@mlserve-event '.length)).event), ['listening', 'worker_ready', 'ready'])
+    assert.match(h.stderr, /^\[mlserve\] api=echo ready on/m)
+  })
+
   it('takes every option from the environment when no flags are given', async () => {
     const h = await startHarness({
       predictor: 'echo',

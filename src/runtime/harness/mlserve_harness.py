@@ -1058,9 +1058,15 @@ class _Worker:
         self.load_failed_tb = None
 
 
+EVENT_LINE_MARKER = "@mlserve-event "
+
+
 class Events:
     def __init__(self, fd):
         self.fd = fd
+        # On standard output or error (a container has no fd 3), events share the
+        # stream with log lines: a marker tells them apart.
+        self.marker = EVENT_LINE_MARKER if fd in (1, 2) else ""
 
     def emit(self, event, **fields):
         if self.fd is None:
@@ -1068,7 +1074,7 @@ class Events:
         obj = {"event": event}
         obj.update(fields)
         try:
-            _write_all(self.fd, (json.dumps(obj) + "\n").encode())
+            _write_all(self.fd, (self.marker + json.dumps(obj) + "\n").encode())
         except OSError:
             self.fd = None  # the reader went away; keep serving
 
@@ -1452,6 +1458,9 @@ def _build_parser():
                    help="do not stop when standard input (a pipe) reaches end of file")
     c = sub.add_parser("check", help="exit 0 if the replica is ready (Docker HEALTHCHECK)")
     c.add_argument("--status-file", default=_env("MLSERVE_STATUS_FILE", default=None))
+    la = sub.add_parser("launch", help="run a command that stops when the process --parent-pid dies")
+    la.add_argument("--parent-pid", type=int, required=True)
+    la.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
     return parser
 
 
@@ -1536,6 +1545,61 @@ def cmd_check(opts):
     return 0
 
 
+def cmd_launch(parser, opts):
+    """Runs a command-kind server so that it stops when mlserve dies, without setpriv.
+
+    Linux's parent-death signal, armed here and kept across exec, is the kernel's
+    own guarantee: the server keeps this pid, gets SIGTERM the moment mlserve
+    dies (SIGKILL included), and nothing stays in between. Without prctl (not
+    Linux, or a Python without ctypes), a watchdog child stays beside the server
+    and stops the process group when standard input, mlserve's pipe, reaches end
+    of file: the kernel closes that pipe however mlserve ends."""
+    argv = opts.argv[1:] if opts.argv[:1] == ["--"] else opts.argv
+    if not argv:
+        parser.error("launch needs a command after --")
+    if _env("MLSERVE_NO_PRCTL", default="0") != "1" and _set_pdeathsig(signal.SIGTERM):
+        if os.getppid() != opts.parent_pid:
+            return EXIT_ERROR  # mlserve died before the signal was armed
+        return _exec(argv)
+    server = os.getpid()
+    try:
+        watchdog = os.fork()
+    except OSError as exc:
+        sys.stderr.write("mlserve: cannot start the watchdog for %s: %s\n" % (argv[0], exc))
+        return _exec(argv)
+    if watchdog == 0:
+        _watch_stdin(server)
+    return _exec(argv, watchdog)
+
+
+def _exec(argv, watchdog=0):
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        sys.stderr.write("mlserve: cannot run %s: %s\n" % (argv[0], exc))
+        if watchdog:
+            try:
+                os.kill(watchdog, signal.SIGKILL)
+            except OSError:
+                pass
+        return 127
+
+
+def _watch_stdin(server):
+    """The watchdog: never returns. Stops the group at end of standard input; leaves when the server is gone."""
+    code = 0
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        while os.getppid() == server:
+            readable, _, _ = select.select([0], [], [], 1.0)
+            if readable and not os.read(0, 65536):
+                os.killpg(os.getpgid(0), signal.SIGTERM)
+                break
+    except BaseException:  # noqa: BLE001 - a watchdog must not linger on an error
+        code = 1
+    os._exit(code)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
@@ -1544,6 +1608,8 @@ def main(argv=None):
     opts = parser.parse_args(argv)
     if opts.command == "check":
         return cmd_check(opts)
+    if opts.command == "launch":
+        return cmd_launch(parser, opts)
     if opts.command == "serve":
         return cmd_serve(parser, opts)
     parser.print_help()
