@@ -12,8 +12,10 @@
 // throughout:
 // - latency: closed loop, from writing the request to its full answer; open
 //   loop, from its planned send time (so time spent waiting to be sent counts).
-//   Every answer (any status) and every timeout is recorded; connection errors
-//   have no latency.
+//   Successful (2xx) answers, sheds (503) and errors (other statuses, and
+//   timeouts) are recorded in histograms of their own: `latencyMs` is the
+//   successful answers', the one thresholds judge. Connection errors have no
+//   latency.
 // - error rate: failed / total, where failed = every non-2xx answer (503 shed
 //   included) + timeouts + connection errors. Shed answers are also counted
 //   apart (`requests.shed`).

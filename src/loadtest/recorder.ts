@@ -1,6 +1,8 @@
 // The bookkeeping both load models share: outcome counts, the latency
-// histogram, per-second buckets, send lateness and the generator's CPU, turned
-// into a LoadResult at the end. The runners only decide when a request is sent
+// histograms (successful answers, sheds and errors apart, as Locust reports
+// failures apart: a 503 comes back in a fraction of a millisecond and would
+// otherwise pass for good latency), per-second buckets, send lateness and the
+// generator's CPU, turned into a LoadResult at the end. The runners only decide when a request is sent
 // and when it ends; every number in a result is computed here.
 import {LatencyHistogram} from './histogram.js'
 import type {
@@ -49,8 +51,12 @@ export interface RecorderOptions {
 export class Recorder {
   readonly counts: RequestCounts = {total: 0, ok: 0, failed: 0, shed: 0, httpErrors: 0, timeouts: 0, connectionErrors: 0, byStatus: {}}
   readonly timeline: SecondStats[] = []
-  /** The whole run's latencies: each second's are added in when it closes, so an answer is recorded once. */
+  /** The whole run's latencies of successful answers: each second's are added in when it closes, so an answer is recorded once. */
   private readonly latency = new LatencyHistogram()
+  /** Shed answers (503). */
+  private readonly shedLatency = new LatencyHistogram()
+  /** Other HTTP errors, and timeouts at the time they were given up. */
+  private readonly errorLatency = new LatencyHistogram()
   private secondLatency = new LatencyHistogram()
   private previousLatency = new LatencyHistogram()
   private previous: {bucket: Bucket; lengthS: number} | null = null
@@ -100,21 +106,23 @@ export class Recorder {
     if (status >= 200 && status < 300) {
       c.ok++
       this.bucket.ok++
+      this.secondLatency.recordNs(latencyNs)
     } else {
       c.failed++
       this.bucket.failed++
       if (status === 503) {
         c.shed++
         this.bucket.shed++
+        this.shedLatency.recordNs(latencyNs)
       } else {
         c.httpErrors++
+        this.errorLatency.recordNs(latencyNs)
       }
     }
-    this.secondLatency.recordNs(latencyNs)
     this.lastAnswerNs = atNs
   }
 
-  /** No answer within the timeout; the latency (time until given up) is recorded like an answer's. */
+  /** No answer within the timeout; the latency (time until given up) is recorded with the errors'. */
   recordTimeout(latencyNs: number, atNs: number): void {
     this.advance(atNs)
     this.counts.total++
@@ -123,7 +131,7 @@ export class Recorder {
     this.bucket.completed++
     this.bucket.failed++
     this.bucket.timeouts++
-    this.secondLatency.recordNs(latencyNs)
+    this.errorLatency.recordNs(latencyNs)
     this.lastAnswerNs = atNs
   }
 
@@ -266,11 +274,15 @@ export class Recorder {
       responseRate: durationS > 0 ? round(answers / durationS, 2) : 0,
       sendRate,
       latencyMs: this.latency.summary(),
+      shedLatencyMs: this.shedLatency.summary(),
+      errorLatencyMs: this.errorLatency.summary(),
       timeline: this.timeline,
       generator: {...generator, lateness},
-      warnings: measurementWarnings({total: c.total, durationS, timeouts: c.timeouts, timeoutMs: input.settings.timeoutMs, aborted: input.aborted}),
+      warnings: measurementWarnings({total: c.total, ok: c.ok, durationS, timeouts: c.timeouts, timeoutMs: input.settings.timeoutMs, aborted: input.aborted}),
     }
     this.latency.destroy()
+    this.shedLatency.destroy()
+    this.errorLatency.destroy()
     this.secondLatency.destroy()
     this.previousLatency.destroy()
     this.lateness.destroy()
@@ -329,7 +341,7 @@ export function assessGenerator(input: {
   }
 }
 
-export function measurementWarnings(input: {total: number; durationS: number; timeouts: number; timeoutMs: number; aborted: boolean}): string[] {
+export function measurementWarnings(input: {total: number; ok?: number; durationS: number; timeouts: number; timeoutMs: number; aborted: boolean}): string[] {
   const warnings: string[] = []
   if (input.aborted) warnings.push('The run was stopped early; the figures cover what was measured until then.')
   if (input.total < MIN_STABLE_REQUESTS || input.durationS < MIN_STABLE_WINDOW_S) {
@@ -339,8 +351,11 @@ export function measurementWarnings(input: {total: number; durationS: number; ti
   }
   if (input.timeouts > 0) {
     warnings.push(
-      `${input.timeouts} requests got no answer within ${input.timeoutMs} ms; they count as errors and, at the time they were given up, in the latency percentiles.`,
+      `${input.timeouts} requests got no answer within ${input.timeoutMs} ms; they count as errors and, at the time they were given up, in the errors' latency.`,
     )
+  }
+  if (input.ok === 0 && input.total > 0) {
+    warnings.push('No request got a successful (2xx) answer, so there is no latency of successful answers; the latency of sheds and errors is reported apart.')
   }
   return warnings
 }

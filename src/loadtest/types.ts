@@ -80,9 +80,9 @@ export interface RequestCounts {
   byStatus: Record<string, number>
 }
 
-/** Latency percentiles in milliseconds, with microsecond resolution (HdrHistogram, 3 significant digits). */
+/** Latency percentiles in milliseconds, with microsecond resolution (HdrHistogram, 3 significant digits); all 0 when `samples` is 0. */
 export interface LatencySummary {
-  /** How many latencies were recorded: every answer (any status) and every timeout. */
+  /** How many latencies were recorded. */
   samples: number
   min: number
   mean: number
@@ -111,7 +111,7 @@ export interface SecondStats {
   timeouts: number
   /** 2xx answers per second. */
   throughput: number
-  /** Null when nothing finished in this second. */
+  /** Latency of this second's successful (2xx) answers; null when none finished in it. */
   p50Ms: number | null
   p90Ms: number | null
   p99Ms: number | null
@@ -149,7 +149,7 @@ export interface RunSettings {
 }
 
 export interface ThresholdSpec {
-  /** Fail when p99 latency is above this many ms. */
+  /** Fail when the p99 latency of successful answers is above this many ms. */
   maxP99Ms?: number
   /** Fail when failed / total is above this fraction (0.01 = 1%). */
   maxErrorRate?: number
@@ -182,8 +182,16 @@ export interface LoadResult {
   responseRate: number
   /** Open loop: sends per second achieved over the time it took to send them; compare it with the planned `settings.rate`. Null for the closed loop. */
   sendRate: number | null
-  /** Latency of every answer (any status) and timeout. Closed loop: from when the request was written. Open loop: from its planned send time, so waiting to be sent counts. */
+  /**
+   * Latency of the successful (2xx) answers: the figure thresholds (`maxP99Ms`)
+   * and tuning judge. Closed loop: from when the request was written. Open
+   * loop: from its planned send time, so waiting to be sent counts.
+   */
   latencyMs: LatencySummary
+  /** Latency of the shed answers (503), apart: a shed comes back at once and would pass for good latency. */
+  shedLatencyMs: LatencySummary
+  /** Latency of the other HTTP errors and of timeouts (at the time they were given up); connection errors have none. */
+  errorLatencyMs: LatencySummary
   timeline: SecondStats[]
   generator: GeneratorStats
   /** Warnings about the measurement other than the generator's: too few requests, timeouts, an abort. */

@@ -109,7 +109,8 @@ describe('mlserve loadtest URL', () => {
     assert.equal(exitCode, 0, stderr)
     assert.equal(stdout, '')
     assert.match(stderr, /closed loop, 2 connections, 1 s/)
-    assert.match(stderr, /latency \(ms\)\s+│ p50\s+│ p90\s+│ p95\s+│ p99\s+│ p99\.9\s+│ max\s+│ mean/)
+    assert.match(stderr, /latency \(ms, per request\)\s+│ answers\s+│ p50\s+│ p90\s+│ p95\s+│ p99\s+│ p99\.9\s+│ max\s+│ mean/)
+    assert.match(stderr, /│ ok \(2xx\)\s+│ \d/)
     assert.match(stderr, /shed \(503\)/)
   })
 

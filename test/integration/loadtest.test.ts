@@ -139,17 +139,19 @@ describe('outcomes', () => {
     assert.equal(c.ok, 280)
     assert.deepEqual(c.byStatus, {200: 280, 500: 20, 503: 100})
     assert.equal(result.errorRate, 0.3)
-    assert.equal(result.latencyMs.samples, 400)
+    // Each class is timed apart: the 2xx answers, the sheds, the other errors.
+    assert.deepEqual([result.latencyMs.samples, result.shedLatencyMs.samples, result.errorLatencyMs.samples], [280, 100, 20])
   })
 
-  test('a server that never answers: every request times out, and the timeouts count in the latency', async () => {
+  test('a server that never answers: every request times out, and the timeouts count in the errors’ latency', async () => {
     await requests()
     const server = await serve(hangingServer())
     const result = await runOpenLoop({url: server.url, rate: 20, durationMs: 500, timeoutMs: 300, request: get})
     assert.equal(result.requests.timeouts, 10)
     assert.equal(result.requests.failed, 10)
     assert.equal(result.errorRate, 1)
-    assert.ok(result.latencyMs.p50 >= 300 && result.latencyMs.p50 < 1300, `p50 ${result.latencyMs.p50}`)
+    assert.equal(result.latencyMs.samples, 0)
+    assert.ok(result.errorLatencyMs.p50 >= 300 && result.errorLatencyMs.p50 < 1300, `p50 ${result.errorLatencyMs.p50}`)
     assert.match(result.warnings.join('\n'), /got no answer within 300 ms/)
   })
 

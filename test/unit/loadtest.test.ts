@@ -160,9 +160,12 @@ describe('the recorder', () => {
     assert.equal(c.failed, c.shed + c.httpErrors + c.timeouts + c.connectionErrors)
     assert.deepEqual(c.byStatus, {200: 2, 201: 1, 204: 1, 302: 1, 404: 1, 500: 1, 503: 2})
     assert.equal(result.errorRate, Math.round((7 / 11) * 1e6) / 1e6)
-    // Answers and the timeout have latencies; the connection error has none.
-    assert.equal(result.latencyMs.samples, 10)
-    assert.equal(result.latencyMs.max, 1000)
+    // Successful answers, sheds and errors (other statuses and the timeout) are timed apart; the connection error has no latency.
+    assert.equal(result.latencyMs.samples, 4)
+    assert.equal(result.shedLatencyMs.samples, 2)
+    assert.equal(result.errorLatencyMs.samples, 4)
+    assert.equal(result.latencyMs.max, 1)
+    assert.equal(result.errorLatencyMs.max, 1000)
     assert.equal(result.throughput, 4)
     assert.equal(result.responseRate, 9)
     assert.equal(result.sendRate, null)
@@ -258,12 +261,38 @@ describe('thresholds', () => {
   test('each missed limit gives one reason, with the measured and the allowed value', () => {
     const r = result()
     assert.equal(r.errorRate, 0.02)
-    const check = checkThresholds(r, {maxP99Ms: 100, maxErrorRate: 0.01, minThroughput: 200})
+    const check = checkThresholds(r, {maxP99Ms: 90, maxErrorRate: 0.01, minThroughput: 200})
     assert.equal(check.passed, false)
     assert.equal(check.failures.length, 3)
-    assert.match(check.failures[0], /^p99 latency 200(\.\d+)? ms is above 100 ms$/)
+    // The successful answers' p99 (98 ms), not the shed's 200 ms nor the timeout's 1000 ms.
+    assert.match(check.failures[0], /^p99 latency 98(\.\d+)? ms \(successful answers\) is above 90 ms$/)
     assert.match(check.failures[1], /^error rate 2% \(2 of 100: 1 shed, 0 other HTTP errors, 1 timeouts, 0 connection errors\) is above 1%$/)
     assert.match(check.failures[2], /^throughput 98 req\/s \(2xx\) is below 200 req\/s$/)
+  })
+
+  test('--max-p99 judges the successful answers: fast sheds do not hide slow answers, and slow errors do not fail fast ones', () => {
+    // 16 connections against a cap of 8: most answers are 503s in a third of a millisecond.
+    const r = new Recorder({model: 'closed', startNs: 0})
+    for (let i = 0; i < 96; i++) r.recordAnswer(503, 0.33 * MS, (i + 1) * MS)
+    for (let i = 0; i < 4; i++) r.recordAnswer(200, 250 * MS, (500 + i) * MS)
+    const shedding = finish(r, S, {settings: closedSettings})
+    assert.equal(shedding.latencyMs.p50, 250)
+    assert.equal(shedding.shedLatencyMs.p50, 0.33)
+    assert.equal(checkThresholds(shedding, {maxP99Ms: 100}).passed, false)
+    const slowErrors = new Recorder({model: 'closed', startNs: 0})
+    for (let i = 0; i < 99; i++) slowErrors.recordAnswer(200, 5 * MS, (i + 1) * MS)
+    slowErrors.recordTimeout(1000 * MS, 900 * MS)
+    const judged = finish(slowErrors, S, {settings: closedSettings})
+    assert.equal(checkThresholds(judged, {maxP99Ms: 10}).passed, true)
+    assert.equal(checkThresholds(judged, {maxErrorRate: 0}).passed, false, 'the timeout counts in the error rate')
+  })
+
+  test('with no successful answer, --max-p99 fails and says why', () => {
+    const r = new Recorder({model: 'closed', startNs: 0})
+    for (let i = 0; i < 10; i++) r.recordAnswer(503, 0.3 * MS, (i + 1) * MS)
+    const result = finish(r, S, {settings: closedSettings})
+    assert.deepEqual(checkThresholds(result, {maxP99Ms: 100}).failures, ['no request got a successful answer, so there is no p99 latency to judge'])
+    assert.ok(result.warnings.some((w) => /No request got a successful \(2xx\) answer/.test(w)), result.warnings.join('\n'))
   })
 
   test('the limits are inclusive: a p99 equal to the limit passes', () => {

@@ -126,7 +126,7 @@ describe('load-test reports', () => {
     assert.match(html, /^<!doctype html>/)
     assert.equal((html.match(/<svg /g) ?? []).length, 2, 'throughput and latency charts')
     assert.match(html, /Throughput per second/)
-    assert.match(html, /Latency per second/)
+    assert.match(html, /Latency of successful answers per second/)
     assert.match(html, /<polyline /)
     // Nothing is fetched: no script, stylesheet, image or font from anywhere.
     assert.doesNotMatch(html, /<script|<link|<img|<iframe|@import|url\(|\ssrc=|\shref=/i)
@@ -147,6 +147,45 @@ describe('load-test reports', () => {
     assert.doesNotMatch(text, /\u001b\[/, 'no colour codes')
     const closed = renderLoadTable(sample('closed'))
     assert.match(closed, /closed loop, 8 connections, 3 s/)
+  })
+
+  test('successful answers, sheds and errors have latency rows of their own in the terminal, JSON, Markdown and HTML', () => {
+    // 16 connections against a cap of 8: 96% of the answers are 503s in 0.33 ms.
+    const r = new Recorder({model: 'closed', startNs: 0})
+    for (let i = 0; i < 960; i++) r.recordAnswer(503, 0.33 * MS, (i + 1) * MS)
+    for (let i = 0; i < 40; i++) r.recordAnswer(200, 42 * MS, (i + 1) * 20 * MS)
+    r.recordAnswer(500, 7 * MS, 990 * MS)
+    const result = r.finish({
+      endNs: S,
+      cpuPercent: 5,
+      aborted: false,
+      url: 'http://127.0.0.1:8888/iris',
+      request: {method: 'POST', bodies: []},
+      settings: {connections: 16, rate: null, arrival: null, maxConnections: null, durationMs: 1000, amount: null, warmupMs: 0, timeoutMs: 5000},
+      startedAt: new Date('2026-01-01T00:00:00Z'),
+    })
+    assert.equal(result.latencyMs.p50, 42)
+    assert.equal(result.shedLatencyMs.p50, 0.33)
+    assert.equal(result.errorLatencyMs.p50, 7)
+    const json = JSON.parse(renderLoadJson(result)) as LoadResult
+    assert.deepEqual([json.latencyMs.samples, json.shedLatencyMs.samples, json.errorLatencyMs.samples], [40, 960, 1])
+    const text = renderLoadTable(result)
+    assert.match(text, /ok \(2xx\)[\s│]+40[\s│]+42\.0\s/)
+    assert.match(text, /shed \(503\)[\s│]+960[\s│]+0\.330\s/)
+    assert.match(text, /errors[\s│]+1[\s│]+7\.000\s/)
+    const md = renderLoadMarkdown(result)
+    assert.match(md, /\| ok \(2xx\) \| 40 \| 42\.0 \|/)
+    assert.match(md, /\| shed \(503\) \| 960 \| 0\.330 \|/)
+    const html = renderLoadHtml(result)
+    assert.match(html, /<td>ok \(2xx\)<\/td><td>40<\/td><td>42\.0<\/td>/)
+    assert.match(html, /<td>shed \(503\)<\/td><td>960<\/td><td>0\.330<\/td>/)
+    assert.match(html, /<div class="k">p50 \(2xx\)<\/div><div class="v">42\.0 ms<\/div>/)
+    // Without sheds or errors, only the successful answers' row.
+    const clean = new Recorder({model: 'closed', startNs: 0})
+    for (let i = 0; i < 10; i++) clean.recordAnswer(200, MS, (i + 1) * MS)
+    const plain = renderLoadTable(clean.finish({endNs: S, cpuPercent: 1, aborted: false, url: 'http://x/', request: {method: 'GET', bodies: []}, settings: {connections: 1, rate: null, arrival: null, maxConnections: null, durationMs: 1000, amount: null, warmupMs: 0, timeoutMs: 5000}, startedAt: new Date()}))
+    assert.match(plain, /ok \(2xx\)[\s│]+10[\s│]+1\.000\s/)
+    assert.doesNotMatch(plain, /shed \(503\)[\s│]+\d|errors[\s│]+\d/)
   })
 
   test('formats by file extension', () => {
