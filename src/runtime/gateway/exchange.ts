@@ -200,16 +200,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
     this.ticket!.release()
     if (this.phase !== 'running') return
+    const route = this.route!
+    if (this.status === 0) route.suspect()
     if (error.code === 'ECONNREFUSED' && this.refusals < MAX_REFUSALS) {
-      // Nothing listens: the replica died and its driver has not said so yet.
-      // The request never reached it, so it is safe to place again, once the
-      // driver has had a moment to take the replica out of routing.
+      // Nothing listens: the request never reached the replica, so it is safe
+      // to place again; the suspect replica takes no slot meanwhile.
       this.refusals++
       this.ticket = null
       this.phase = 'placing'
-      setTimeout(() => {
-        if (this.phase === 'placing') this.place()
-      }, REFUSAL_BACKOFF_MS * this.refusals)
+      this.place()
       return
     }
     this.answerError(this.route, 'MLS_GATEWAY_REPLICA_FAILED', {replica: this.route!.id, reason: failureReason(error)}, {}, {api: this.api})
@@ -273,9 +272,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 }
 
 const EMPTY = Buffer.alloc(0)
-/** Placements again after a refused connection, and the backoff between them (ms, times the try). */
-const MAX_REFUSALS = 5
-const REFUSAL_BACKOFF_MS = 20
+/** Placements again after refused connections, before the answer is 502. */
+const MAX_REFUSALS = 3
 
 /** A fixed vocabulary for why a replica failed, so no client-library message reaches a client. */
 function failureReason(error: Error & {code?: string}): string {

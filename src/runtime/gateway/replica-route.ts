@@ -3,13 +3,19 @@
 // lifecycle events; a replica with no slots (not ready, or every worker down)
 // is not routable, and the requests waiting on it are evicted at once so the
 // exchange can place them on another replica.
-import {Pool} from 'undici'
+import {Pool, request} from 'undici'
 import {AdmissionController} from '../admission.js'
 import type {RequestObserver, RuntimeMetrics} from '../metrics.js'
 import type {Replica} from '../replica.js'
 
+/** How long a health probe of a suspect replica may take, and the pause between probes. */
+const PROBE_TIMEOUT_MS = 500
+const PROBE_INTERVAL_MS = 250
+
 export class ReplicaRoute {
   pool: Pool | null = null
+  /** A probe loop runs: a connection failed, and no slot is granted until the replica answers its health check. */
+  private suspected = false
   readonly admission: AdmissionController
   readonly observer: RequestObserver
 
@@ -49,6 +55,32 @@ export class ReplicaRoute {
     return this.pool !== null && this.admission.capacity > 0
   }
 
+  /**
+   * A connection to the replica failed before any answer (reset, refused):
+   * its process may be dead while its driver has not said so yet. Grant no
+   * slot until its health check answers; while it does not, its queue moves to
+   * other replicas. The driver's own 'unready'/'ready' events end the probing.
+   */
+  suspect(): void {
+    if (this.suspected || this.pool === null) return
+    this.suspected = true
+    this.admission.setSlots(0)
+    void this.probe(this.pool)
+  }
+
+  private async probe(pool: Pool): Promise<void> {
+    const origin = this.replica.origin
+    while (this.suspected && this.pool === pool && origin !== null) {
+      if (await answersHealthCheck(origin + this.replica.spec.readinessPath)) {
+        this.suspected = false
+        this.admission.setSlots(this.replica.spec.processes * this.replica.spec.threads)
+        return
+      }
+      this.admission.evictWaiting()
+      await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS))
+    }
+  }
+
   private connect(origin: string): void {
     this.disconnect()
     const slots = this.replica.spec.processes * this.replica.spec.threads
@@ -59,6 +91,7 @@ export class ReplicaRoute {
   }
 
   private setSlots(slots: number): void {
+    if (this.suspected) return
     this.admission.setSlots(slots)
     if (slots === 0) this.admission.evictWaiting()
   }
@@ -66,6 +99,7 @@ export class ReplicaRoute {
   private disconnect(): void {
     const pool = this.pool
     this.pool = null
+    this.suspected = false
     this.admission.setSlots(0)
     this.admission.evictWaiting()
     if (pool) void pool.destroy().catch(() => undefined)
@@ -75,5 +109,15 @@ export class ReplicaRoute {
     const pool = this.pool
     this.pool = null
     if (pool) await pool.close().catch(() => undefined)
+  }
+}
+
+async function answersHealthCheck(url: string): Promise<boolean> {
+  try {
+    const response = await request(url, {headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS)})
+    await response.body.dump()
+    return response.statusCode === 200
+  } catch {
+    return false
   }
 }
