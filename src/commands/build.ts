@@ -95,6 +95,9 @@ The image is tagged NAME:VERSION: the API's name, and the version from \`git des
     for (const line of renderInspect(result.inspect, {width: process.stderr.columns})) this.say(line)
     for (const rule of result.inspect.ci?.rules ?? []) this.say(`${rule.pass ? color.green('pass') : color.red('FAIL')} ${rule.rule}: ${rule.message}`)
     if (plan.lint.length === 0) this.say(`${color.green('✓')} Lint: no findings (${file}).`)
+    if (result.pins.length > 0) {
+      this.note(`build.system_packages names no versions (DL3008). This build installed: ${result.pins.join(', ')}. To build the same packages again and pass --ci, pin them in mlserve.yaml: system_packages: [${result.pins.map((pin) => JSON.stringify(pin)).join(', ')}]`)
+    }
     if (result.ci) assertCi(result.tag, result.ci.failures)
     return result
   }

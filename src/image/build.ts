@@ -12,6 +12,7 @@ import {connectDocker, LABELS} from '../docker/index.js'
 import {mlserveError} from '../errors.js'
 import {checkImage} from './check.js'
 import {packContext} from './context.js'
+import {installedPins, unpinnedPackages} from './pins.js'
 import {DEFAULT_CI_THRESHOLDS, type CiThresholds} from './efficiency.js'
 import {inspectImage, type InspectReport, type LayerReport} from './inspect.js'
 import type {LintFinding} from './lint.js'
@@ -72,6 +73,8 @@ export interface BuildResult {
   notes: string[]
   /** What the image check verified before tagging; null when nothing needed checking (a command-kind image of your own Dockerfile). */
   check: string | null
+  /** The unpinned build.system_packages as this build installed them (`name=version`), to pin in mlserve.yaml for DL3008; empty when all are pinned. */
+  pins: string[]
   durationMs: number
   ci?: {pass: boolean; failures: CiFailure[]}
 }
@@ -139,6 +142,8 @@ export async function runBuild(plan: BuildPlan, options: BuildOptions): Promise<
     generated: plan.dockerfileSource === 'generated',
   })
   emit({type: 'checked', what: check.checked})
+  const unpinned = plan.dockerfileSource === 'generated' ? unpinnedPackages(plan.api.build.system_packages) : []
+  const pins = await installedPins(docker, id, unpinned)
   await docker.getImage(id).tag({repo: target.repo, tag: version})
   emit({type: 'tagged', tag})
 
@@ -160,11 +165,15 @@ export async function runBuild(plan: BuildPlan, options: BuildOptions): Promise<
     lint: plan.lint,
     notes: plan.notes,
     check: check.checked,
+    pins,
     durationMs: Date.now() - started,
   }
   if (options.ci) {
     const failures: CiFailure[] = [
-      ...plan.lint.map((f) => ({rule: f.rule, message: `${plan.dockerfileSource === 'generated' ? 'Dockerfile' : plan.dockerfileSource}:${f.line} ${f.rule} ${f.message}`})),
+      ...plan.lint.map((f) => ({
+        rule: f.rule,
+        message: `${plan.dockerfileSource === 'generated' ? 'Dockerfile' : plan.dockerfileSource}:${f.line} ${f.rule} ${f.message}${f.rule === 'DL3008' && pins.length > 0 ? ` This build installed ${pins.join(', ')}: pin ${pins.length === 1 ? 'it' : 'them'} in build.system_packages.` : ''}`,
+      })),
       ...(inspect.ci?.rules ?? []).filter((r) => !r.pass).map((r) => ({rule: r.rule, message: r.message})),
     ]
     result.ci = {pass: failures.length === 0, failures}
