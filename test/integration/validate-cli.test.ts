@@ -2,12 +2,12 @@
 // CLI (npm run build first), real files, both output streams captured.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {copyFile, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {repoRoot, runCli} from '../helpers/cli.js'
 
-const cortexFixtures = join(repoRoot, '..', 'shared', 'fixtures', 'cortex')
+const cortexFixtures = join(repoRoot, 'test', 'fixtures', 'cortex')
 
 const GOOD = `# yaml-language-server: $schema=https://mlserve.dev/schema/mlserve.schema.json
 - name: iris-a
@@ -35,11 +35,35 @@ predictor:
   threads_per_process: two
 `
 
+// One field error and one cross-field error: both are reported.
+const TWO_KINDS = `name: iris
+predictor:
+  type: python
+  path: a.py
+autoscaling:
+  min_replicas: 3
+  max_replicas: 2
+  window: 10 parsecs
+`
+
+const PREDICTOR = 'class PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return payload\n'
+
 let dir: string
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mlserve-validate-'))
   await writeFile(join(dir, 'mlserve.yaml'), GOOD)
   await writeFile(join(dir, 'broken.yaml'), BROKEN)
+  await writeFile(join(dir, 'two-kinds.yaml'), TWO_KINDS)
+  await writeFile(join(dir, 'binary.yaml'), '--- !!binary\nR0lGODlhDAAMAIQAAP//9/X17unp5WZmZgAAAOfn515eXvPz7Y6OjuDg4J+fn5\n')
+  await writeFile(join(dir, 'proto.yaml'), 'name: iris\npredictor:\n  type: python\n  path: a.py\n  toString: 1\n  constructor: 2\n')
+  await writeFile(join(dir, 'tf.yaml'), 'name: iris\npredictor:\n  type: tensorflow\n  path: a.py\n')
+  await writeFile(join(dir, 'missing.yaml'), 'name: iris\npredictor:\n  type: python\n  path: nowhere.py\n')
+  await writeFile(join(dir, 'scaling.yaml'), 'name: iris\npredictor:\n  type: python\n  path: a.py\nautoscaling:\n  min_replicas: 1\n  max_replicas: 4\n')
+  for (const file of ['a.py', 'b.py', 'predictor.py']) await writeFile(join(dir, file), PREDICTOR)
+  // A Cortex project whose handler file exists.
+  await mkdir(join(dir, 'captions'))
+  await copyFile(join(cortexFixtures, 'v0.35--handler-batching.yaml'), join(dir, 'captions', 'cortex.yaml'))
+  await writeFile(join(dir, 'captions', 'caption_handler.py'), PREDICTOR)
 })
 after(async () => {
   await rm(dir, {recursive: true, force: true})
@@ -61,9 +85,54 @@ describe('mlserve validate', () => {
   })
 
   test('a Cortex file loads as it is', async () => {
-    const result = await runCli(['validate', join(cortexFixtures, 'v0.35--traffic-splitter__cortex.yaml')])
+    const result = await runCli(['validate', join(dir, 'captions')])
     assert.equal(result.exitCode, 0, result.stderr)
-    assert.match(result.stderr, /handler\.dependencies is a Cortex field/)
+    assert.match(result.stderr, /cortex\.yaml:12:5: api "caption-writer" › handler\.dependencies is a Cortex field/)
+    assert.match(result.stderr, /✓ .*cortex\.yaml: 1 API valid \(caption-writer\)/)
+  })
+
+  test('what a run cannot serve is a located error: an onnx handler, a handler file that is not there', async () => {
+    const result = await runCli(['validate', join(cortexFixtures, 'v0.35--traffic-splitter-shadow.yaml')])
+    assert.equal(result.exitCode, 2, result.stderr)
+    assert.match(result.stderr, /MLS_CONFIG_INVALID\] .*v0\.35--traffic-splitter-shadow\.yaml has 3 errors\./)
+    assert.match(result.stderr, /:7:11 {2}api "iris-classifier-pytorch" › handler\.path: "torch_handler\.py" does not exist \(looked for .*torch_handler\.py\); the path is relative to the directory of this file/)
+    assert.match(result.stderr, /:14:11 {2}api "iris-classifier-onnx" › handler\.type: onnx is a Cortex predictor type mlserve does not serve, so run refuses this API; use type python/)
+    assert.ok(!result.stderr.includes('    at '), `no stack trace:\n${result.stderr}`)
+  })
+
+  test('a tensorflow predictor and a missing predictor file fail validate as they would fail run', async () => {
+    const tf = await runCli(['validate', 'tf.yaml'], {cwd: dir})
+    assert.equal(tf.exitCode, 2)
+    assert.match(tf.stderr, /tf\.yaml:3:9 {2}predictor\.type: tensorflow is a Cortex predictor type mlserve does not serve/)
+    const missing = await runCli(['validate', 'missing.yaml'], {cwd: dir})
+    assert.equal(missing.exitCode, 2)
+    assert.match(missing.stderr, /missing\.yaml:4:9 {2}predictor\.path: "nowhere\.py" does not exist/)
+  })
+
+  test('a cross-field error is reported together with a field error elsewhere', async () => {
+    const result = await runCli(['validate', 'two-kinds.yaml'], {cwd: dir})
+    assert.equal(result.exitCode, 2)
+    assert.match(result.stderr, /two-kinds\.yaml has 2 errors\./)
+    assert.match(result.stderr, /two-kinds\.yaml:6:17 {2}autoscaling\.min_replicas: min_replicas \(3\) is greater than max_replicas \(2\)/)
+    assert.match(result.stderr, /two-kinds\.yaml:8:11 {2}autoscaling\.window: expected a duration/)
+  })
+
+  test('a !!binary document and keys named like Object methods are config errors, never MLS_INTERNAL', async () => {
+    const binary = await runCli(['validate', 'binary.yaml'], {cwd: dir})
+    assert.equal(binary.exitCode, 2)
+    assert.match(binary.stderr, /binary\.yaml:1:5 {2}YAML tag not supported: !!binary/)
+    const proto = await runCli(['validate', 'proto.yaml'], {cwd: dir})
+    assert.equal(proto.exitCode, 2)
+    assert.match(proto.stderr, /proto\.yaml:5:3 {2}unknown key 'toString' at predictor/)
+    assert.match(proto.stderr, /proto\.yaml:6:3 {2}unknown key 'constructor' at predictor/)
+    for (const result of [binary, proto]) assert.ok(!result.stderr.includes('MLS_INTERNAL'), result.stderr)
+  })
+
+  test('fields parsed but not acted on yet get a warning each', async () => {
+    const result = await runCli(['validate', 'scaling.yaml'], {cwd: dir})
+    assert.equal(result.exitCode, 0, result.stderr)
+    assert.match(result.stderr, /warning .*scaling\.yaml:7:3: autoscaling\.max_replicas is parsed but not yet acted on: mlserve does not autoscale yet/)
+    assert.ok(!result.stderr.includes('min_replicas is parsed'), 'min_replicas is acted on')
   })
 
   test('a broken file exits 2 and names line, field and fix, without a stack trace', async () => {
@@ -95,7 +164,10 @@ describe('mlserve validate', () => {
       {name: 'iris-b', kind: 'RealtimeAPI'},
       {name: 'iris', kind: 'TrafficSplitter'},
     ])
-    assert.deepEqual(parsed.warnings.map((w) => [w.line, w.path]), [[11, 'api "iris-b" › predictor.models']])
+    assert.deepEqual(parsed.warnings.map((w) => [w.line, w.path]), [
+      [11, 'api "iris-b" › predictor.models'],
+      [14, 'api "iris" › apis'],
+    ])
     assert.equal(result.stderr, '')
   })
 

@@ -89,7 +89,7 @@ describe('updateConfigFile', () => {
 
   test('edits the right API in a list file, through a handler section, keeping the rest byte for byte', async () => {
     const file = join(dir, 'cortex.yaml')
-    await copyFile(join(repoRoot, '..', 'shared', 'fixtures', 'cortex', 'v0.35--traffic-splitter__cortex.yaml'), file)
+    await copyFile(join(repoRoot, 'test', 'fixtures', 'cortex', 'v0.35--traffic-splitter-shadow.yaml'), file)
     const before = await readFile(file, 'utf8')
     await updateConfigFile(file, [
       {api: 'iris-classifier-onnx', path: ['predictor', 'processes_per_replica'], value: 2},
