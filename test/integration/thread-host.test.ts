@@ -54,3 +54,37 @@ test('replica memory is read per process from /proc', async () => {
     await runtime.stop()
   }
 })
+
+test('no replica outlives a main thread that exits while the runtime thread runs', async () => {
+  const project = sleepProject({processes: 2, threads: 1})
+  projects.push(project)
+  // A separate process whose main thread starts a runtime thread, prints the
+  // replica's process group, then exits in a hurry (process.exit), as an
+  // uncaught error would: the worker thread gets no chance to stop anything.
+  const script = `
+    import {loadProject} from ${JSON.stringify(new URL('../../src/config/index.ts', import.meta.url).href)}
+    import {planRuntime} from ${JSON.stringify(new URL('../../src/runtime/plan.ts', import.meta.url).href)}
+    import {startRuntimeThread} from ${JSON.stringify(new URL('../../src/runtime/thread-host.ts', import.meta.url).href)}
+    import {runtimeDefaults} from ${JSON.stringify(new URL('../../src/runtime/runtime.ts', import.meta.url).href)}
+    const plan = await planRuntime(await loadProject(${JSON.stringify(project.dir)}), {...runtimeDefaults, port: 0, accessLog: false, announce: false, replicas: 1})
+    const runtime = await startRuntimeThread(plan, () => undefined)
+    const status = await runtime.status()
+    process.stdout.write(String(status.apis[0].replicas[0].pid) + '\\n')
+    process.exit(0)
+  `
+  const {execa} = await import('execa')
+  const child = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {reject: false})
+  const pgid = Number(child.stdout.trim())
+  assert.ok(pgid > 0, `the child printed its replica's process group: ${child.stdout} ${child.stderr}`)
+  const gone = (): boolean => {
+    try {
+      process.kill(-pgid, 0)
+      return false
+    } catch {
+      return true
+    }
+  }
+  // The reaper kills synchronously in the exit handler; allow the kernel a moment to reap.
+  for (let i = 0; i < 100 && !gone(); i++) await new Promise((r) => setTimeout(r, 50))
+  assert.ok(gone(), `process group ${pgid} is gone after the main thread exited`)
+})
