@@ -14,8 +14,9 @@ import {
   probeInterpreter,
   yamlScalar,
   type ProbeResult,
-} from '../../src/scaffold/interpreter.js'
+} from '../../src/scaffold/python-probe.js'
 import {findPackageRoot, templatesRoot} from '../../src/scaffold/paths.js'
+import {chooseInterpreter, interpreterCandidates} from '../../src/runtime/interpreter.js'
 import {
   findConflicts,
   isText,
@@ -311,6 +312,13 @@ describe('interpreter choice', () => {
     assert.deepEqual(candidates({}).map((c) => c.interpreter), ['python3', '/usr/bin/python3'])
     assert.deepEqual(candidates({MLSERVE_PYTHON: '/opt/py/bin/python'}).map((c) => c.interpreter), ['/opt/py/bin/python', 'python3', '/usr/bin/python3'])
     assert.deepEqual(candidates({MLSERVE_PYTHON: '/usr/bin/python3'}).map((c) => c.source), ['MLSERVE_PYTHON', 'PATH'])
+  })
+
+  test('one rule: the runtime runs the first of the same candidates, with predictor.interpreter between MLSERVE_PYTHON and python3', () => {
+    for (const env of [{}, {MLSERVE_PYTHON: '/opt/py/bin/python'}]) assert.equal(chooseInterpreter(undefined, env), candidates(env)[0].interpreter)
+    assert.equal(chooseInterpreter('/usr/bin/python3', {}), '/usr/bin/python3')
+    assert.equal(chooseInterpreter('/usr/bin/python3', {MLSERVE_PYTHON: '/opt/py/bin/python'}), '/opt/py/bin/python')
+    assert.deepEqual(interpreterCandidates('.venv/bin/python', {MLSERVE_PYTHON: 'py'}).map((c) => c.source), ['MLSERVE_PYTHON', 'config', 'PATH'])
   })
 
   test('plain python3 is not pinned', () => {

@@ -1,12 +1,13 @@
 // Finds a Python interpreter that can import what a template's predictor
-// needs. Candidates, in order: $MLSERVE_PYTHON, `python3` on PATH,
-// /usr/bin/python3 (Debian's python3-* packages install for that one only,
-// while pyenv, virtualenvs and conda put another `python3` first on PATH).
-// The first that imports every module wins.
+// needs, trying the runtime's candidates in its order of precedence
+// (src/runtime/interpreter.ts: $MLSERVE_PYTHON, then `python3` on PATH, as a
+// new project has no predictor.interpreter yet), then /usr/bin/python3
+// (Debian's python3-* packages install for that one only, while pyenv,
+// virtualenvs and conda put another `python3` first on PATH). The first that
+// imports every module wins, and init pins it as predictor.interpreter.
 import {execa} from 'execa'
+import {DEFAULT_INTERPRETER, interpreterCandidates} from '../runtime/interpreter.js'
 
-export const DEFAULT_INTERPRETER = 'python3'
-export const SYSTEM_INTERPRETER = '/usr/bin/python3'
 const PROBE_TIMEOUT_MS = 30_000
 
 export interface ProbeAttempt {
@@ -24,12 +25,9 @@ export interface ProbeResult {
   attempts: ProbeAttempt[]
 }
 
+/** The runtime's candidates for a project with no predictor.interpreter yet, then /usr/bin/python3. */
 export function candidates(env: NodeJS.ProcessEnv): {interpreter: string; source: ProbeAttempt['source']}[] {
-  const list: {interpreter: string; source: ProbeAttempt['source']}[] = []
-  const fromEnv = env.MLSERVE_PYTHON?.trim()
-  if (fromEnv) list.push({interpreter: fromEnv, source: 'MLSERVE_PYTHON'})
-  list.push({interpreter: DEFAULT_INTERPRETER, source: 'PATH'}, {interpreter: SYSTEM_INTERPRETER, source: 'system'})
-  return list.filter((c, i) => list.findIndex((o) => o.interpreter === c.interpreter) === i)
+  return interpreterCandidates(undefined, env, {fallback: true}) as {interpreter: string; source: ProbeAttempt['source']}[]
 }
 
 /** Tries one interpreter: can it import every module? */
