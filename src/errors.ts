@@ -39,7 +39,7 @@ export const errorRegistry = {
   MLS_ARG_MISSING: define<{command: string; args: string[]}>({
     exitCode: 2,
     message: (p) => `mlserve ${p.command} needs ${p.args.join(' and ')}, which ${p.args.length === 1 ? 'was' : 'were'} not given.`,
-    suggestion: (p) => `Give ${p.args.join(' and ')} after \`mlserve ${p.command}\`; \`mlserve ${p.command} --help\` shows the usage.`,
+    suggestion: (p) => `Give ${p.args.join(' and ')} after the command's name; \`mlserve ${p.command} --help\` shows the usage.`,
   }),
   MLS_UNEXPECTED_ARG: define<{command: string; args: string[]; usage: string}>({
     exitCode: 2,
@@ -77,10 +77,11 @@ export const errorRegistry = {
         ? `Use one of: ${p.available.join(', ')}.`
         : `Add a RealtimeAPI named "${p.name}" to ${p.file}.`,
   }),
-  MLS_API_AMBIGUOUS: define<{file: string; available: string[]}>({
+  MLS_API_AMBIGUOUS: define<{file: string; available: string[]; retry?: string}>({
     exitCode: 2,
     message: (p) => `${p.file} defines several APIs: ${p.available.join(', ')}.`,
-    suggestion: () => 'Choose one with --api NAME.',
+    // `retry` is the command line again with an API named, for commands that take the API otherwise than as --api.
+    suggestion: (p) => (p.retry ? `Name the API, as in \`${p.retry}\`.` : 'Choose one with --api NAME.'),
   }),
   MLS_NO_REALTIME_API: define<{file: string}>({
     exitCode: 2,

@@ -20,3 +20,8 @@ export function warn(line: string): void {
 }
 
 export const isInteractive = (): boolean => Boolean(process.stderr.isTTY) && !process.env.CI
+
+/** A word as a POSIX shell reads it back: bare when that is safe, else in single quotes (for command lines to paste). */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import Table from 'cli-table3'
 import {join} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
-import {color} from '../cli/ui.js'
+import {color, shellQuote} from '../cli/ui.js'
 import {DEFAULT_TEMPLATE, TEMPLATES, getTemplate, initProject, type InitResult as ScaffoldResult} from '../scaffold/index.js'
 
 export interface TemplateInfo {
@@ -12,8 +12,11 @@ export interface TemplateInfo {
   modules: string[]
 }
 
-/** What init made: the scaffold's result, without the setup steps' raw output (shown on the terminal). */
-export type InitResult = Omit<ScaffoldResult, 'setup'>
+/** What init made: the scaffold's result, without the setup steps' raw output (shown on the terminal), and the next steps it printed. */
+export type InitResult = Omit<ScaffoldResult, 'setup'> & {
+  /** Command lines to run next, in order, each ready to paste from the directory init ran in. */
+  nextSteps: string[]
+}
 
 export interface InitListResult {
   templates: TemplateInfo[]
@@ -85,11 +88,12 @@ init never overwrites a file unless --force is given: it checks every file first
     const spec = getTemplate(result.template)
     const payload = join(args.dir, spec.samplePayload)
     this.say('')
+    const dir = shellQuote(args.dir)
     const steps: Array<[string, string]> = [
-      [`mlserve run ${args.dir}`, 'serve it locally'],
-      [`mlserve predict ${result.name} --data @${payload}`, 'send a sample request (from another terminal)'],
-      [`mlserve loadtest ${args.dir} --api ${result.name} --duration 20`, 'measure latency and throughput'],
-      [`mlserve tune ${args.dir} --api ${result.name}`, 'find the processes, threads and concurrency to use'],
+      [`mlserve run ${dir}`, 'serve it locally'],
+      [`mlserve predict ${result.name} --data @${shellQuote(payload)}`, 'send a sample request (from another terminal)'],
+      [`mlserve loadtest ${dir} --api ${result.name} --duration 20`, 'measure latency and throughput'],
+      [`mlserve tune ${dir} --api ${result.name} --slo-p99 200 --peak-rps 100`, 'find the processes, threads and concurrency for a p99 of 200 ms at 100 req/s'],
     ]
     const width = Math.max(...steps.map(([command]) => command.length))
     this.say('Next steps:')
@@ -97,7 +101,7 @@ init never overwrites a file unless --force is given: it checks every file first
     this.say(`See ${join(args.dir, 'README.md')} for more.`)
 
     const {setup: _setup, ...typed} = result
-    return typed
+    return {...typed, nextSteps: steps.map(([command]) => command)}
   }
 
   private list(): InitListResult {

@@ -3,7 +3,8 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import {existsSync, statSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
-import {durationFlag, positiveIntFlag} from '../cli/parse.js'
+import * as flag from '../cli/flags.js'
+import {onInterrupt} from '../cli/interrupt.js'
 import {color, isInteractive, say} from '../cli/ui.js'
 import {displayPath, loadProject} from '../config/index.js'
 import {mlserveError} from '../errors.js'
@@ -47,66 +48,47 @@ Latency is measured in microseconds (HdrHistogram) for every answer and timeout.
 
   static override flags = {
     api: Flags.string({description: 'Start this API of the project with one replica and test it through the gateway; it is stopped afterwards. Optional when TARGET is a project with one RealtimeAPI.'}),
-    connections: Flags.integer({char: 'c', description: `Closed loop: how many connections send at once, each waiting for its answer before the next request (default ${DEFAULT_CONNECTIONS}, and with --api at most the API\'s max_replica_concurrency).`, exclusive: ['rate']}),
-    rate: Flags.string({char: 'r', description: 'Open loop: planned requests per second, sent on schedule whatever the target does.', exclusive: ['connections']}),
-    arrival: Flags.string({description: 'Open loop: how send times are spaced, evenly (constant) or as a Poisson process (poisson).', options: ['constant', 'poisson'], dependsOn: ['rate']}),
-    'max-connections': Flags.integer({description: 'Open loop: the most requests in flight at once; further sends wait for a free connection, and their latency still counts from the planned time.', default: 512}),
-    duration: Flags.string({char: 'd', description: 'How long to measure, such as 30s or 2m (a bare number means seconds); the default is 10s.', exclusive: ['amount']}),
-    amount: Flags.integer({char: 'n', description: 'Measure this many requests instead of running for a duration.', exclusive: ['duration']}),
-    warmup: Flags.string({description: 'Load sent before measuring that is not counted, such as 5s (a bare number means seconds).', default: '0'}),
+    connections: flag.positiveInt({char: 'c', description: `Closed loop: how many connections send at once, each waiting for its answer before the next request (default ${DEFAULT_CONNECTIONS}, and with --api at most the API\'s max_replica_concurrency).`, exclusive: ['rate']}),
+    rate: flag.rate({char: 'r', description: 'Open loop: planned requests per second, sent on schedule whatever the target does.', exclusive: ['connections']}),
+    arrival: Flags.option({description: 'Open loop: how send times are spaced, evenly (constant) or as a Poisson process (poisson).', options: ['constant', 'poisson'] as const, dependsOn: ['rate']})(),
+    'max-connections': flag.positiveInt({description: 'Open loop: the most requests in flight at once; further sends wait for a free connection, and their latency still counts from the planned time.', default: '512'}),
+    duration: flag.duration({char: 'd', description: 'How long to measure, such as 30s or 2m (a bare number means seconds); the default is 10s.', exclusive: ['amount']}),
+    amount: flag.positiveInt({char: 'n', description: 'Measure this many requests instead of running for a duration.', exclusive: ['duration']}),
+    warmup: flag.durationOrZero({description: 'Load sent before measuring that is not counted, such as 5s (a bare number means seconds).', default: '0'}),
     data: Flags.string({description: 'The request body: inline JSON, @FILE for one body, @FILE.ndjson for one body per line, or @DIR for one body per file; several bodies are sent round robin. With --api it defaults to the project\'s payloads/ directory, else {}.'}),
     method: Flags.string({char: 'X', description: 'The HTTP method; by default POST when there is a body (always with --api), else GET.'}),
     header: Flags.string({char: 'H', description: 'An extra request header as "Name: value" (repeat the flag for several).', multiple: true}),
-    timeout: Flags.string({description: 'A request with no answer this long after it was sent counts as a timeout (the closed loop rounds it up to at least 1s).', default: '10s'}),
-    out: Flags.string({char: 'o', description: 'Also write the result to this file, in the format its extension names: .json, .csv, .md or .html (repeat the flag for several).', multiple: true}),
-    'max-p99': Flags.string({description: 'Exit 1 when p99 latency is above this many milliseconds.'}),
-    'max-error-rate': Flags.string({description: 'Exit 1 when the error rate (non-2xx answers, timeouts and connection errors over all requests) is above this fraction, such as 0.01 or 1%.'}),
-    'min-throughput': Flags.string({description: 'Exit 1 when throughput (2xx answers per second) is below this.'}),
-    'readiness-timeout': Flags.string({description: 'With --api: how long the replica may take to load its model and report ready.', default: '120s'}),
-    seed: Flags.integer({description: 'Open loop with --arrival poisson: seed the schedule, to repeat a run exactly.'}),
+    timeout: flag.duration({description: 'A request with no answer this long after it was sent counts as a timeout (the closed loop rounds it up to at least 1s).', default: '10s'}),
+    out: flag.file(['.json', '.csv', '.md', '.markdown', '.html', '.htm'])({char: 'o', description: 'Also write the result to this file, in the format its extension names: .json, .csv, .md or .html (repeat the flag for several).', multiple: true}),
+    'max-p99': flag.milliseconds({description: 'Exit 1 when the p99 latency is above this many milliseconds.'}),
+    'max-error-rate': flag.fraction({description: 'Exit 1 when the error rate (non-2xx answers, timeouts and connection errors over all requests) is above this fraction, such as 0.01 or 1%.'}),
+    'min-throughput': flag.rate({description: 'Exit 1 when the throughput (2xx answers per second) is below this many requests per second.'}),
+    'readiness-timeout': flag.duration({description: 'With --api: how long the replica may take to load its model and report ready.', default: '120s'}),
+    seed: flag.integer({description: 'Open loop with --arrival poisson: the seed of the schedule, to repeat a run exactly.'}),
   }
 
   async run(): Promise<LoadResult> {
     const {args, flags} = await this.parse(Loadtest)
-    const timeoutMs = durationFlag('--timeout', flags.timeout)
-    const durationMs = flags.duration === undefined ? undefined : durationFlag('--duration', flags.duration)
-    const warmupMs = /^\s*0+(\.0*)?\s*(ms|s|m)?\s*$/.test(flags.warmup) ? 0 : durationFlag('--warmup', flags.warmup)
-    const readinessTimeoutMs = durationFlag('--readiness-timeout', flags['readiness-timeout'])
-    if (flags.amount !== undefined) positiveIntFlag('--amount', flags.amount)
-    if (flags.connections !== undefined) positiveIntFlag('--connections', flags.connections)
-    positiveIntFlag('--max-connections', flags['max-connections'])
-    const rate = flags.rate === undefined ? undefined : positiveNumber('--rate', flags.rate, 'a rate in requests per second, such as 200')
-    const thresholds: ThresholdSpec = {
-      maxP99Ms: flags['max-p99'] === undefined ? undefined : positiveNumber('--max-p99', flags['max-p99'], 'a latency in milliseconds, such as 200'),
-      maxErrorRate: flags['max-error-rate'] === undefined ? undefined : errorRateFlag(flags['max-error-rate']),
-      minThroughput: flags['min-throughput'] === undefined ? undefined : positiveNumber('--min-throughput', flags['min-throughput'], 'a rate in requests per second, such as 100'),
-    }
-    const outputs = (flags.out ?? []).map((path) => {
-      const format = reportFormatOf(path)
-      if (!format) throw mlserveError('MLS_INVALID_FLAG', {flag: '--out', value: path, expected: 'a file ending in .json, .csv, .md or .html'})
-      return {path, format}
-    })
+    const {timeout: timeoutMs, duration: durationMs, warmup: warmupMs, rate} = flags
+    const readinessTimeoutMs = flags['readiness-timeout']
+    const thresholds: ThresholdSpec = {maxP99Ms: flags['max-p99'], maxErrorRate: flags['max-error-rate'], minThroughput: flags['min-throughput']}
+    // flag.file accepted only the extensions reportFormatOf knows.
+    const outputs = (flags.out ?? []).map((path) => ({path, format: reportFormatOf(path)!}))
 
     const target = resolveTarget(args.target, flags.api)
     // An API target's sample requests are its project's payloads/ (what init scaffolds), when there is no --data.
     const data = flags.data ?? (target.kind === 'api' ? projectPayloads(target.dir) : undefined)
     const request = await loadRequestSource({data, method: flags.method, headers: flags.header, defaultBody: target.kind === 'api' ? '{}' : undefined})
 
-    // Ctrl-C: the first stops the run and reports what was measured; the second quits at once.
+    // Ctrl-C: the first stops the run and reports what was measured; the second stops the API at once and quits.
     const controller = new AbortController()
-    let interrupts = 0
     let api: ApiTarget | null = null
-    const onSignal = (): void => {
-      interrupts++
-      if (interrupts === 1) {
-        say(color.yellow('Stopping: reporting what was measured so far; Ctrl-C again to quit at once.'))
-        controller.abort()
-      } else {
-        void (api?.stop() ?? Promise.resolve()).finally(() => process.exit(130))
-      }
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+    const interrupts = onInterrupt({
+      gracefulNote: () => color.yellow('Stopping: reporting what was measured so far; Ctrl-C again to quit at once.'),
+      graceful: () => controller.abort(),
+      immediateNote: 'Stopping now, without draining.',
+      immediate: () => void (api?.stop({drain: false}) ?? Promise.resolve()).finally(() => process.exit(130)),
+    })
 
     let result: LoadResult
     try {
@@ -147,14 +129,13 @@ Latency is measured in microseconds (HdrHistogram) for every answer and timeout.
           : await runOpenLoop({
               ...common,
               rate,
-              arrival: (flags.arrival ?? 'constant') as 'constant' | 'poisson',
+              arrival: flags.arrival ?? 'constant',
               maxConnections: flags['max-connections'],
               seed: flags.seed,
             })
     } finally {
       if (api) await api.stop()
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      interrupts.dispose()
     }
 
     if (result.requests.total > 0 && result.errorRate >= 0.1) {
@@ -205,24 +186,6 @@ function resolveTarget(target: string | undefined, api: string | undefined): Tar
   const dir = target ?? '.'
   if (!existsSync(dir)) throw mlserveError('MLS_LOADTEST_TARGET', {detail: `${dir} is neither an http:// URL nor an existing directory`})
   return {kind: 'api', dir}
-}
-
-function positiveNumber(flag: string, value: string, expected: string): number {
-  const n = Number(value.trim())
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw mlserveError('MLS_INVALID_FLAG', {flag, value, expected})
-  return n
-}
-
-/** 0.01, or 1% */
-function errorRateFlag(value: string): number {
-  const text = value.trim()
-  const percent = text.endsWith('%')
-  const n = Number(percent ? text.slice(0, -1) : text)
-  const fraction = percent ? n / 100 : n
-  if (text === '' || text === '%' || !Number.isFinite(fraction) || fraction < 0 || fraction > 1) {
-    throw mlserveError('MLS_INVALID_FLAG', {flag: '--max-error-rate', value, expected: 'a fraction from 0 to 1 such as 0.01, or a percentage such as 1%'})
-  }
-  return fraction
 }
 
 function stripUndefined(spec: ThresholdSpec): ThresholdSpec {

@@ -1,10 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {readFile} from 'node:fs/promises'
 import {BaseCommand} from '../cli/base-command.js'
-import {durationFlag} from '../cli/parse.js'
-import {color} from '../cli/ui.js'
-import {predict} from '../client/predict.js'
-import {fetchStatus, runtimeUrls} from '../client/runtimes.js'
+import * as flag from '../cli/flags.js'
+import {color, shellQuote} from '../cli/ui.js'
 import {mlserveError} from '../errors.js'
 
 export interface PredictResult {
@@ -37,23 +35,19 @@ export default class Predict extends BaseCommand {
     data: Flags.string({char: 'd', description: 'The request body: inline JSON, or @FILE to send a file (JSON or any bytes).', required: true}),
     url: Flags.string({description: 'The gateway, such as http://127.0.0.1:8888; by default the newest `mlserve run` on this machine.'}),
     'content-type': Flags.string({description: 'The Content-Type sent; by default application/json for JSON data and application/octet-stream otherwise.'}),
-    header: Flags.string({char: 'H', description: 'An extra request header as "Name: value" (repeatable).', multiple: true}),
-    timeout: Flags.string({description: 'The time limit of each try.', default: '30s'}),
-    retries: Flags.integer({description: 'How many times to retry after the first try.', default: 4, min: 0}),
+    header: flag.header({char: 'H', description: 'An extra request header as "Name: value" (repeat the flag for several).', multiple: true}),
+    timeout: flag.duration({description: 'The time limit of each try.', default: '30s'}),
+    retries: flag.count({description: 'How many times to retry after the first try.', default: '4'}),
   }
 
   async run(): Promise<PredictResult> {
     const {args, flags} = await this.parse(Predict)
-    const timeoutMs = durationFlag('--timeout', flags.timeout)
+    const timeoutMs = flags.timeout
     const {body, contentType} = await readData(flags.data, flags['content-type'])
-    const headers: Record<string, string> = {}
-    for (const header of flags.header ?? []) {
-      const colon = header.indexOf(':')
-      if (colon <= 0) throw mlserveError('MLS_INVALID_FLAG', {flag: '--header', value: header, expected: '"Name: value"'})
-      headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim()
-    }
+    const headers = Object.fromEntries(flags.header ?? [])
 
-    const url = await endpointUrl(flags.url, args.api)
+    const url = await endpointUrl(flags.url, args.api, (api) => ['mlserve', 'predict', api, ...this.argv.map(shellQuote)].join(' '))
+    const {predict} = await import('../client/predict.js')
     const response = await predict({
       url,
       body,
@@ -105,7 +99,9 @@ async function readData(data: string, contentType: string | undefined): Promise<
   return {body: Buffer.from(data), contentType: contentType ?? 'application/json'}
 }
 
-async function endpointUrl(explicitUrl: string | undefined, api: string | undefined): Promise<string> {
+/** The endpoint of the API on the gateway; `retry` is the command line again with an API named, for the error when one must be. */
+async function endpointUrl(explicitUrl: string | undefined, api: string | undefined, retry: (api: string) => string): Promise<string> {
+  const {fetchStatus, runtimeUrls} = await import('../client/runtimes.js')
   const [url] = runtimeUrls(explicitUrl)
   const status = await fetchStatus(url)
   const names = status.apis.map((a) => a.name)
@@ -115,7 +111,7 @@ async function endpointUrl(explicitUrl: string | undefined, api: string | undefi
     if (!found) throw mlserveError('MLS_API_NOT_FOUND', {name: api, file: url, available: names})
     chosen = found
   } else if (status.apis.length !== 1) {
-    throw mlserveError('MLS_API_AMBIGUOUS', {file: url, available: names})
+    throw mlserveError('MLS_API_AMBIGUOUS', {file: url, available: names, retry: retry(names[0] ?? 'NAME')})
   }
   return `${url.replace(/\/$/, '')}${chosen.endpoint}`
 }

@@ -1,8 +1,6 @@
 import {Flags} from '@oclif/core'
-import Table from 'cli-table3'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
-import {fetchStatus, runtimeUrls} from '../client/runtimes.js'
 import type {RuntimeStatus} from '../runtime/runtime.js'
 
 export interface StatusResult {
@@ -23,6 +21,7 @@ export default class Status extends BaseCommand {
 
   async run(): Promise<StatusResult> {
     const {flags} = await this.parse(Status)
+    const [{fetchStatus, runtimeUrls}, {default: Table}] = await Promise.all([import('../client/runtimes.js'), import('cli-table3')])
     const runtimes = await Promise.all(runtimeUrls(flags.url).map((url) => fetchStatus(url)))
     for (const runtime of runtimes) {
       this.say(`${color.bold(runtime.url)}  ${color.dim(`pid ${runtime.pid} · ${runtime.project}`)}`)

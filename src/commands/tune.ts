@@ -2,14 +2,10 @@ import {Args, Flags} from '@oclif/core'
 import {writeFile} from 'node:fs/promises'
 import {extname} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
-import {durationFlag, positiveIntFlag} from '../cli/parse.js'
-import {color, isInteractive, say} from '../cli/ui.js'
-import {loadProject} from '../config/index.js'
-import {mlserveError} from '../errors.js'
-import {renderTuneHtml} from '../report/tune-html.js'
-import {renderTuneText} from '../report/tune-text.js'
-import {tune, type TuneProgress} from '../tune/tune.js'
-import {writeRecommendation} from '../tune/write.js'
+import * as flag from '../cli/flags.js'
+import {onInterrupt} from '../cli/interrupt.js'
+import {color, isInteractive} from '../cli/ui.js'
+import type {TuneProgress} from '../tune/tune.js'
 import type {TuneResult} from '../tune/types.js'
 
 export default class Tune extends BaseCommand {
@@ -29,86 +25,75 @@ export default class Tune extends BaseCommand {
 
   static override flags = {
     api: Flags.string({description: 'The API to tune; optional when the project has one RealtimeAPI.'}),
-    'slo-p99': Flags.string({description: 'The latency objective: p99 in milliseconds that a replica must hold.', required: true}),
-    'peak-rps': Flags.string({description: 'The peak load the deployment must serve, in requests per second.', required: true}),
-    utilization: Flags.string({description: 'The share of its capacity each replica should run at at peak (headroom: 0.7 leaves 30%).', default: '0.7'}),
-    search: Flags.string({description: 'quick prunes directions that stop paying; exhaustive measures every candidate.', options: ['quick', 'exhaustive'], default: 'quick'}),
-    processes: Flags.string({description: 'Comma-separated processes_per_replica values to try; by default 1–3 per CPU of compute.cpu.'}),
-    threads: Flags.string({description: 'Comma-separated threads_per_process values to try; by default 1,2,4,8,16,32.'}),
+    'slo-p99': flag.milliseconds({description: 'The latency objective: the p99 in milliseconds that a replica must hold.', required: true}),
+    'peak-rps': flag.rate({description: 'The peak load the deployment must serve, in requests per second.', required: true}),
+    utilization: flag.share({description: 'The share of its capacity each replica should run at at peak (headroom: 0.7 leaves 30%).', default: '0.7'}),
+    search: Flags.option({description: 'How to search: quick prunes directions that stop paying, exhaustive measures every candidate.', options: ['quick', 'exhaustive'] as const, default: 'quick'})(),
+    processes: flag.intList({description: 'The processes_per_replica values to try, comma-separated; by default 1–3 per CPU of compute.cpu.'}),
+    threads: flag.intList({description: 'The threads_per_process values to try, comma-separated; by default 1,2,4,8,16,32.'}),
     data: Flags.string({description: "The request body: inline JSON, @FILE, an ndjson file or a directory of payloads used round robin; by default the project's payloads/ directory."}),
-    window: Flags.string({description: 'The length of one measurement window; windows also hold at least 50 requests.', default: '1s'}),
-    warmup: Flags.string({description: 'Load sent to each new replica before measuring, not counted.', default: '2s'}),
-    'max-concurrency': Flags.integer({description: 'The highest closed-loop concurrency a sweep tries.', default: 256}),
-    'readiness-timeout': Flags.string({description: 'How long a replica may take to load its model.', default: '120s'}),
-    out: Flags.string({description: 'Also write the report to this file: .html (a self-contained page with the throughput-vs-p99 chart) or .json.'}),
+    window: flag.duration({description: 'The length of one measurement window; windows also hold at least 50 requests.', default: '1s'}),
+    warmup: flag.duration({description: 'How long load is sent to each new replica before measuring, not counted.', default: '2s'}),
+    'max-concurrency': flag.positiveInt({description: 'The highest closed-loop concurrency a sweep tries.', default: '256'}),
+    'readiness-timeout': flag.duration({description: 'How long a replica may take to load its model and report ready.', default: '120s'}),
+    out: flag.file(['.html', '.htm', '.json'])({description: 'Also write the report to this file: .html (a self-contained page with the throughput-vs-p99 chart) or .json.'}),
     write: Flags.boolean({description: 'Write the recommendation into mlserve.yaml in place (atomically, keeping comments, order and other fields).', default: false}),
   }
 
   async run(): Promise<TuneResult> {
     const {args, flags} = await this.parse(Tune)
-    const sloP99Ms = positiveNumber('--slo-p99', flags['slo-p99'], 'a latency in milliseconds, such as 200')
-    const peakRps = positiveNumber('--peak-rps', flags['peak-rps'], 'a rate in requests per second, such as 500')
-    const utilization = positiveNumber('--utilization', flags.utilization, 'a fraction between 0 and 1, such as 0.7')
-    if (utilization > 1) throw mlserveError('MLS_INVALID_FLAG', {flag: '--utilization', value: flags.utilization, expected: 'a fraction between 0 and 1, such as 0.7'})
-    const processes = flags.processes ? intList('--processes', flags.processes) : undefined
-    const threads = flags.threads ? intList('--threads', flags.threads) : undefined
-    positiveIntFlag('--max-concurrency', flags['max-concurrency'])
-    if (flags.out && !['.html', '.htm', '.json'].includes(extname(flags.out).toLowerCase())) {
-      throw mlserveError('MLS_INVALID_FLAG', {flag: '--out', value: flags.out, expected: 'a file ending in .html or .json'})
-    }
+    const [{loadProject}, {tune}] = await Promise.all([import('../config/index.js'), import('../tune/tune.js')])
+    const project = await loadProject(args.dir)
 
+    // Ctrl-C: the first stops after the current measurement and reports what was measured; the second quits at
+    // once (the exit handler of the reaper kills the replica under test).
     const controller = new AbortController()
-    let interrupts = 0
-    const onSignal = (): void => {
-      interrupts++
-      if (interrupts === 1) {
-        say(color.yellow('Stopping after the current measurement: replicas are being shut down; Ctrl-C again to quit at once.'))
-        controller.abort()
-      } else {
-        process.exit(130)
-      }
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+    const interrupts = onInterrupt({
+      gracefulNote: () => color.yellow('Stopping after the current measurement: replicas are being shut down; Ctrl-C again to quit at once.'),
+      graceful: () => controller.abort(),
+      immediate: () => process.exit(130),
+    })
 
     const live = isInteractive() && !this.jsonEnabled()
     let result: TuneResult
     try {
       result = await tune({
-        project: await loadProject(args.dir),
+        project,
         api: flags.api,
-        sloP99Ms,
-        peakRps,
-        utilization,
-        search: flags.search as 'quick' | 'exhaustive',
-        processes,
-        threads,
+        sloP99Ms: flags['slo-p99'],
+        peakRps: flags['peak-rps'],
+        utilization: flags.utilization,
+        search: flags.search,
+        processes: flags.processes,
+        threads: flags.threads,
         data: flags.data,
-        windowMs: durationFlag('--window', flags.window),
-        warmupMs: durationFlag('--warmup', flags.warmup),
+        windowMs: flags.window,
+        warmupMs: flags.warmup,
         maxConcurrency: flags['max-concurrency'],
-        readinessTimeoutMs: durationFlag('--readiness-timeout', flags['readiness-timeout']),
+        readinessTimeoutMs: flags['readiness-timeout'],
         signal: controller.signal,
         onProgress: (progress) => this.progress(progress, live),
         log: (lines) => this.say(color.dim(lines)),
       })
     } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      interrupts.dispose()
     }
 
     if (flags.write && result.recommendation && !result.aborted) {
-      await writeRecommendation(result.file, result.api, result.recommendation)
+      const {writeRecommendation} = await import('../tune/write.js')
+      await writeRecommendation(project, result.api, result.recommendation)
       result.wrote = result.file
     } else if (flags.write) {
       this.note(result.aborted ? 'Not writing mlserve.yaml: the run was stopped early.' : 'Not writing mlserve.yaml: there is no recommendation.')
     }
 
+    const {renderTuneText} = await import('../report/tune-text.js')
     this.say('')
     this.say(renderTuneText(result))
     if (result.wrote) this.say(color.green(`Wrote the recommendation into ${result.wrote}.`))
     if (flags.out) {
-      await writeFile(flags.out, extname(flags.out).toLowerCase() === '.json' ? JSON.stringify(result, null, 2) : renderTuneHtml(result))
+      const html = extname(flags.out).toLowerCase() !== '.json'
+      await writeFile(flags.out, html ? (await import('../report/tune-html.js')).renderTuneHtml(result) : JSON.stringify(result, null, 2))
       this.say(`Report: ${flags.out}`)
     }
     if (result.aborted) process.exitCode = 130
@@ -128,21 +113,6 @@ export default class Tune extends BaseCommand {
     const point = p.point ? ` c=${p.point.concurrency || 'open'}: ${Math.round(p.point.throughput)} req/s, p99 ${p.point.p99Ms.toFixed(1)} ms${p.point.passes ? '' : color.red(' ✗')}` : ''
     this.say(color.dim(`${head} ${p.phase}${point}`) + eta)
   }
-}
-
-function positiveNumber(flag: string, value: string, expected: string): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw mlserveError('MLS_INVALID_FLAG', {flag, value, expected})
-  return n
-}
-
-function intList(flag: string, value: string): number[] {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean)
-  const numbers = items.map(Number)
-  if (items.length === 0 || numbers.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw mlserveError('MLS_INVALID_FLAG', {flag, value, expected: 'comma-separated whole numbers of 1 or more, such as 1,2,4'})
-  }
-  return [...new Set(numbers)].sort((a, b) => a - b)
 }
 
 function formatDuration(seconds: number): string {
