@@ -216,7 +216,8 @@ export class Gateway {
 
   private readonly finished = (exchange: Exchange, code: number, route: ReplicaRoute | null): void => {
     this.open--
-    this.receiving.delete(exchange.req.socket)
+    const {socket} = exchange.req
+    if (this.receiving.get(socket) === exchange) this.receiving.delete(socket)
     this.record(exchange.req, exchange.api, route, code, exchange.startedAt, exchange.requestId)
   }
 
