@@ -429,11 +429,14 @@ describe('setup steps', () => {
   })
 
   test('a step past its timeout is stopped and reported', async () => {
+    // slow.py sleeps 30 s, so only the timeout can end it. Whether Python got as
+    // far as printing "starting" within the second depends on the machine's
+    // load, so the report is checked for both shapes, never for a time.
     const error = await rejectsWith(
       runSetupStep('sklearn', {script: 'slow.py', title: 'slow', timeoutMs: 1_000, produces: []}, {dir, interpreter: 'python3'}),
       'MLS_TEMPLATE_SETUP_FAILED',
     )
-    assert.match(error.message, /1s timeout/)
-    assert.match(error.message, /starting/)
+    assert.match(error.message, /it ran past its 1s timeout and was stopped(?:; its output:\n {2}starting| with no output\.)/)
+    assert.doesNotMatch(error.message, /exited with code/)
   })
 })
