@@ -27,7 +27,7 @@ export function gpuSupport(info: DockerInfoGpu, probes: GpuProbes): string | nul
 }
 
 /** Looks on this machine for what a local engine needs for --gpus and CDI. */
-export function probeGpuSupport(info: DockerInfoGpu): GpuProbes {
+function probeGpuSupport(info: DockerInfoGpu): GpuProbes {
   if (!engineIsLocal()) return {hook: false, cdi: false}
   const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/bin', '/usr/local/bin', '/usr/sbin'])
   const hook = dirs.some((dir) => dir !== '' && existsSync(join(dir, 'nvidia-container-runtime-hook')))

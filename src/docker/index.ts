@@ -2,9 +2,9 @@
 // (ownership labels, the sweep of stale ones, a short-lived run), GPU support
 // and resource limits, and the one label map. Image building (src/image) and
 // the runtime's docker driver use the engine only through this door.
-export {connectDocker, dockerClient, engineAddress, engineMessage, pingDocker} from './engine.js'
+export {connectDocker, dockerClient, engineMessage, pingDocker} from './engine.js'
 export {lookupImage, newestImageOf} from './images.js'
-export {demuxLogs, listManagedContainers, ownerAlive, ownerLabels, processStartTicks, removeContainer, runOnce, sweepStaleContainers, type RunOnceResult} from './containers.js'
+export {demuxLogs, ownerAlive, ownerLabels, processStartTicks, removeContainer, runOnce, sweepStaleContainers} from './containers.js'
 export {checkGpuSupport, gpuDeviceRequests, gpuSupport} from './gpu.js'
 export {containerLimits, type ContainerLimits} from './limits.js'
 export {LABELS} from './labels.js'

@@ -141,7 +141,7 @@ function parseInstruction(text: string, line: number, endLine: number): Instruct
 }
 
 /** Splits into words, honouring single and double quotes and backslash escapes; quotes are removed. */
-export function splitWords(text: string): string[] {
+function splitWords(text: string): string[] {
   const words: string[] = []
   let word = ''
   let inWord = false

@@ -123,7 +123,7 @@ function compile(raw: string): Pattern | null {
 }
 
 /** Docker's pattern → regex translation (patternmatcher's compile). */
-export function toRegex(pattern: string): RegExp {
+function toRegex(pattern: string): RegExp {
   let out = '^'
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]

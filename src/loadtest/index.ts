@@ -24,9 +24,9 @@
 export {runClosedLoop} from './closed-loop.js'
 export {runOpenLoop} from './open-loop.js'
 export {checkThresholds} from './thresholds.js'
-export {loadRequestSource, bodyAt, parseHeaders, type RequestSourceInput} from './request.js'
-export {startApiTarget, probeTarget, type ApiTarget, type ApiTargetOptions} from './target.js'
-export {createSchedule, mulberry32, type Schedule} from './schedule.js'
+export {loadRequestSource, bodyAt, parseHeaders} from './request.js'
+export {startApiTarget, probeTarget, type ApiTarget} from './target.js'
+export {createSchedule, mulberry32} from './schedule.js'
 export {LatencyHistogram} from './histogram.js'
 export {
   Recorder,
@@ -37,7 +37,6 @@ export {
   MIN_STABLE_REQUESTS,
   MIN_STABLE_WINDOW_S,
 } from './recorder.js'
-export {DEFAULT_DURATION_MS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './common.js'
 export {nowNs} from './clock.js'
 export type {
   Arrival,

@@ -13,5 +13,5 @@ export {
   CSV_COLUMNS,
   type ReportFormat,
 } from './loadtest.js'
-export {lineChart, niceTicks, type ChartSeries, type LineChartSpec} from './svg.js'
-export {ms, num, pct, escapeHtml, csvField, mdCell, mdTable} from './format.js'
+export {lineChart, niceTicks} from './svg.js'
+export {ms, num, pct} from './format.js'

@@ -31,7 +31,7 @@ function logTicks(min: number, max: number): number[] {
   return ticks
 }
 
-export function throughputVsP99Svg(series: Series[], sloMs: number): string {
+function throughputVsP99Svg(series: Series[], sloMs: number): string {
   const width = 760
   const height = 420
   const m = {left: 70, right: 160, top: 20, bottom: 50}

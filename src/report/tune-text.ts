@@ -20,7 +20,7 @@ function unconfirmed(c: CandidateResult): string {
   return ` (open loop: p99 ${conf.p99Ms.toFixed(0)} ms at ${conf.rate.toFixed(0)} req/s)`
 }
 
-export function candidateRow(c: CandidateResult, chosen: boolean): string[] {
+function candidateRow(c: CandidateResult, chosen: boolean): string[] {
   const cap = c.capacity
   return [
     `${chosen ? '→ ' : ''}${c.processes} × ${c.threads}`,
