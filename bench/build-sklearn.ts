@@ -20,7 +20,7 @@
 // rebuild; that is the cost the layer order saves.
 //
 // Run: node --import tsx bench/build-sklearn.ts [--keep]
-import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import Docker from 'dockerode'
@@ -28,7 +28,7 @@ import {execa} from 'execa'
 import * as tarFs from 'tar-fs'
 import {connectDocker} from '../src/docker/index.js'
 import {buildImage, followBuild, formatBytes, inspectImage, type InspectReport} from '../src/image/index.js'
-import {harnessPath} from '../src/runtime/process-replica.js'
+import {harnessPath} from '../src/runtime/harness/index.js'
 import {initProject} from '../src/scaffold/index.js'
 
 const BASE = process.env.MLSERVE_TEST_BASE_IMAGE || 'mlserve-base:bookworm'
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     // --- the naive Dockerfile
     const naive = await makeProject(root, 'naive')
     rmSync(join(naive, '.dockerignore'))
-    writeFileSync(join(naive, 'mlserve_harness.py'), readFileSync(harnessPath))
+    cpSync(harnessPath, join(naive, 'mlserve_harness'), {recursive: true, filter: (path) => !path.includes('__pycache__')})
     writeFileSync(
       join(naive, 'Dockerfile'),
       [
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
         `RUN apt-get update && apt-get install -y ${PACKAGES.join(' ')}`,
         'ENV MLSERVE_HOST=0.0.0.0 MLSERVE_PORT=8080 MLSERVE_PROJECT_DIR=/app',
         'EXPOSE 8080',
-        `CMD ["python3", "/app/mlserve_harness.py", "serve"]`,
+        `CMD ["python3", "/app/mlserve_harness", "serve"]`,
         '',
       ].join('\n'),
     )

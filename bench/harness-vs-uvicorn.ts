@@ -8,7 +8,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa, type ResultPromise} from 'execa'
-import {harnessPath} from '../src/runtime/process-replica.js'
+import {harnessPath} from '../src/runtime/harness/index.js'
 import {freeLoopbackPort, machine, ratio, waitForPort, wrk, type WrkResult} from './lib.js'
 
 const arg = (name: string, fallback: number): number => {

@@ -6,8 +6,8 @@ import {readFile, stat} from 'node:fs/promises'
 import {basename, isAbsolute, relative, resolve, sep} from 'node:path'
 import {displayPath, loadProject, selectApi, type Project, type RealtimeApiConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
-import {harnessPath} from '../runtime/process-replica.js'
-import {fileEntry, findSecretFiles, inlineEntry, walkProject, type ContextEntry, type ProjectFile} from './context.js'
+import {harnessFiles} from '../runtime/harness/index.js'
+import {fileEntry, findSecretFiles, inlineEntry, walkProject, type ContextEntry} from './context.js'
 import {DockerfileSyntaxError, parseDockerfile} from './dockerfile.js'
 import {CONTEXT_PATHS, generateDockerfile, type DockerfileSpec} from './generate.js'
 import {DEFAULT_IGNORES, IgnoreMatcher, parseIgnoreFile} from './ignore.js'
@@ -117,7 +117,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
     const entries: ContextEntry[] = [
       ...walked.files.map((f) => fileEntry(f.rel, f)),
       inlineEntry(CONTEXT_PATHS.dockerfile, text),
-      fileEntry(CONTEXT_PATHS.harness, await harnessFile()),
+      ...harnessEntries(),
     ]
     return finish(text, userDockerfile, entries, lintDockerfile(parsed, {ignore: options.ignoreRules}))
   }
@@ -198,7 +198,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
         detail: exists ? 'it is excluded from the build context (by .dockerignore, build.exclude or build.include)' : 'the file does not exist',
       })
     }
-    entries.push(fileEntry(CONTEXT_PATHS.harness, await harnessFile()))
+    entries.push(...harnessEntries())
   } else if (api.predictor.type !== 'command') {
     throw mlserveError('MLS_PREDICTOR_TYPE_UNSUPPORTED', {api: api.name, type: api.predictor.type})
   }
@@ -271,9 +271,11 @@ export function requirementsInfo(text: string): RequirementsInfo {
   return {real, includes}
 }
 
-async function harnessFile(): Promise<ProjectFile> {
-  const info = await stat(harnessPath)
-  return {rel: 'mlserve_harness.py', abs: harnessPath, type: 'file', size: info.size, executable: false}
+/** The harness's package directory, file by file, under CONTEXT_PATHS.harness. */
+function harnessEntries(): ContextEntry[] {
+  return harnessFiles().map((file) =>
+    fileEntry(`${CONTEXT_PATHS.harness}/${file.rel}`, {rel: file.rel, abs: file.abs, type: 'file', size: file.size, executable: false}),
+  )
 }
 
 function sum(entries: readonly ContextEntry[]): number {

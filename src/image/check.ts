@@ -10,8 +10,7 @@ import {basename, join} from 'node:path'
 import type Docker from 'dockerode'
 import {runOnce} from '../docker/index.js'
 import {mlserveError} from '../errors.js'
-import {HARNESS_IN_IMAGE} from '../runtime/container-contract.js'
-import {harnessPath} from '../runtime/process-replica.js'
+import {HARNESS_IN_IMAGE, harnessPath} from '../runtime/harness/index.js'
 import {parseDockerfile} from './dockerfile.js'
 
 /** The oldest Python the harness supports (as the process driver checks it). */
@@ -73,7 +72,7 @@ export async function checkImage(docker: Docker, input: ImageCheckInput): Promis
       throw mlserveError('MLS_IMAGE_PYTHON_INCOMPLETE', {image: input.name, base, modules: [missingModule[1]], error: missingModule[0]}, {details: lines.slice(-30)})
     }
     const harnessMissing = runsHarness && lines.some((line) => line.startsWith('mlserve-no-harness'))
-    throw fail(harnessMissing ? `it has no harness at ${HARNESS_IN_IMAGE} (copy .mlserve-build/mlserve_harness.py there, see docs/build.md)` : `the probe exited with code ${result.exitCode ?? 'unknown'}`)
+    throw fail(harnessMissing ? `it has no harness at ${HARNESS_IN_IMAGE} (copy the directory .mlserve-build/mlserve_harness there, see docs/build.md)` : `the probe exited with code ${result.exitCode ?? 'unknown'}`)
   }
   const python = lines.find((line) => line.startsWith('mlserve-python '))?.slice('mlserve-python '.length) ?? 'python3'
   return {checked: runsHarness ? `python3 ${python} loads the harness` : `python3 ${python} can run the HEALTHCHECK`}

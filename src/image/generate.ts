@@ -8,7 +8,7 @@
 // A section with nothing to do (no system packages, no requirements, no model
 // directory) writes no instruction, so it makes no layer.
 import {LABELS} from '../docker/index.js'
-import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE, STATUS_FILE_IN_IMAGE} from '../runtime/container-contract.js'
+import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE, STATUS_FILE_IN_IMAGE} from '../runtime/harness/index.js'
 import {parseShell} from './dockerfile.js'
 import {RESERVED_DIR} from './context.js'
 
@@ -19,7 +19,7 @@ export const APP_USER = 'mlserve'
 /** Where the generated layout puts each part in the context (under RESERVED_DIR). */
 export const CONTEXT_PATHS = {
   dockerfile: `${RESERVED_DIR}/Dockerfile`,
-  harness: `${RESERVED_DIR}/mlserve_harness.py`,
+  harness: `${RESERVED_DIR}/mlserve_harness`,
   requirements: `${RESERVED_DIR}/requirements`,
   model: `${RESERVED_DIR}/model`,
   app: `${RESERVED_DIR}/app`,

@@ -15,8 +15,6 @@ import {signalGroup, trackProcessGroup, untrackProcessGroup} from './reaper.js'
 import type {Replica, ReplicaSpec, ReplicaStatus} from './replica.js'
 import {ReplicaBase} from './replica-base.js'
 
-export {harnessPath} from './harness/index.js'
-
 const STOP_GRACE_MS = 15_000
 const STDERR_TAIL_LINES = 60
 /** util-linux's setpriv arms the parent-death signal for a command server; MLSERVE_SETPRIV moves it (tests hide it). */

@@ -2,7 +2,7 @@
 // engine does not answer, or the local base image (MLSERVE_TEST_BASE_IMAGE,
 // default mlserve-base:bookworm) is missing, scripts/docker-env.sh is run to
 // make them, and the test fails with a clear message if that does not work.
-import {mkdtempSync, mkdirSync, rmSync, writeFileSync, copyFileSync} from 'node:fs'
+import {mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {randomBytes} from 'node:crypto'
@@ -10,8 +10,7 @@ import assert from 'node:assert/strict'
 import Docker from 'dockerode'
 import {execa} from 'execa'
 import {LABELS} from '../../src/docker/index.js'
-import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE} from '../../src/runtime/container-contract.js'
-import {harnessPath} from '../../src/runtime/process-replica.js'
+import {APP_DIR_IN_IMAGE, CONTAINER_PORT, HARNESS_IN_IMAGE, harnessPath} from '../../src/runtime/harness/index.js'
 import {repoRoot} from './cli.js'
 
 export const baseImage = process.env.MLSERVE_TEST_BASE_IMAGE ?? 'mlserve-base:bookworm'
@@ -45,7 +44,7 @@ export async function buildTestImage(files: Record<string, string>, label = 'tes
   const tag = `mlserve-${label}-${randomBytes(4).toString('hex')}:test`
   const context = mkdtempSync(join(tmpdir(), 'mlserve-image-'))
   try {
-    copyFileSync(harnessPath, join(context, 'mlserve_harness.py'))
+    cpSync(harnessPath, join(context, 'mlserve_harness'), {recursive: true, filter: (path) => !path.includes('__pycache__')})
     for (const [name, content] of Object.entries(files)) {
       const path = join(context, 'app', name)
       mkdirSync(dirname(path), {recursive: true})
@@ -56,7 +55,7 @@ export async function buildTestImage(files: Record<string, string>, label = 'tes
       join(context, 'Dockerfile'),
       [
         `FROM ${baseImage}`,
-        `COPY mlserve_harness.py ${HARNESS_IN_IMAGE}`,
+        `COPY mlserve_harness ${HARNESS_IN_IMAGE}`,
         `COPY app/ ${APP_DIR_IN_IMAGE}/`,
         `WORKDIR ${APP_DIR_IN_IMAGE}`,
         `EXPOSE ${CONTAINER_PORT}`,
@@ -64,7 +63,7 @@ export async function buildTestImage(files: Record<string, string>, label = 'tes
         '',
       ].join('\n'),
     )
-    const stream = await docker.buildImage({context, src: ['Dockerfile', 'mlserve_harness.py', 'app']}, {t: tag, rm: true, forcerm: true, labels: {'dev.mlserve.test': 'true'}})
+    const stream = await docker.buildImage({context, src: ['Dockerfile', 'mlserve_harness', 'app']}, {t: tag, rm: true, forcerm: true, labels: {'dev.mlserve.test': 'true'}})
     const output = await new Promise<Array<{stream?: string; error?: string}>>((resolve, reject) => {
       docker.modem.followProgress(stream, (error, result) => (error ? reject(error) : resolve(result)))
     })

@@ -1,4 +1,4 @@
-// Starts the real Python harness (src/runtime/harness/mlserve_harness.py) on
+// Starts the real Python harness (the package src/runtime/harness/mlserve_harness/) on
 // port 0, reads its events from fd 3, and talks HTTP to it on 127.0.0.1.
 // Every process started here is remembered, so that killAllHarnesses() in an
 // after/afterEach hook can SIGKILL the master and every worker it reported.
@@ -8,9 +8,10 @@ import {request as httpRequest} from 'node:http'
 import {connect, type Socket} from 'node:net'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {harnessPath} from '../../src/runtime/harness/index.js'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const harnessPath = join(repoRoot, 'src', 'runtime', 'harness', 'mlserve_harness.py')
+export {harnessPath}
 export const fixturesDir = join(repoRoot, 'test', 'fixtures', 'predictors')
 /** The interpreter under test: pyenv's python3 (standard library only) unless overridden. */
 export const python = process.env.MLSERVE_TEST_PYTHON || 'python3'

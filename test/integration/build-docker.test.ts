@@ -9,7 +9,7 @@ import {appendFileSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import type {BuildResult, InspectReport} from '../../src/image/index.js'
-import {containerEnv} from '../../src/runtime/container-contract.js'
+import {containerEnv} from '../../src/runtime/harness/index.js'
 import type {ReplicaSpec} from '../../src/runtime/replica.js'
 import {initProject} from '../../src/scaffold/index.js'
 import {runCli} from '../helpers/cli.js'
@@ -88,7 +88,7 @@ describe('mlserve build: the python template on the local base image', () => {
     assert.equal(first.layers.length, 6, first.layers.map((l) => l.createdBy).join('\n'))
     assert.match(first.layers[1].createdBy, /^RUN .*\/etc\/passwd/)
     assert.match(first.layers[2].createdBy, /^COPY --chown=10001:10001 dir:\S+ in \/app\/model\/$/)
-    assert.match(first.layers[3].createdBy, /in \/opt\/mlserve\/mlserve_harness\.py$/)
+    assert.match(first.layers[3].createdBy, /in \/opt\/mlserve\/mlserve_harness\s*$/)
     assert.match(first.layers[4].createdBy, /in \/app\/$/)
     assert.match(first.layers[5].createdBy, /in \/app\/mlserve\.yaml$/)
     assert.ok(first.inspect.efficiency > 0.999, `efficiency ${first.inspect.efficiency}`)
@@ -96,7 +96,7 @@ describe('mlserve build: the python template on the local base image', () => {
     assert.ok(!first.dockerfile.includes('pip install'))
     const info = await docker.getImage(v1).inspect()
     assert.equal(info.Config.User, '10001:10001')
-    assert.deepEqual(info.Config.Cmd, ['python3', '/opt/mlserve/mlserve_harness.py', 'serve'])
+    assert.deepEqual(info.Config.Cmd, ['python3', '/opt/mlserve/mlserve_harness', 'serve'])
     assert.equal(info.Config.Labels?.['dev.mlserve.api'], 'sentiment')
     assert.equal(info.Config.Labels?.['org.opencontainers.image.version'], 'v1')
   })

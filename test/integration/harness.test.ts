@@ -1,4 +1,4 @@
-// The Python replica harness, end to end: the real mlserve_harness.py under
+// The Python replica harness, end to end: the real mlserve_harness package under
 // python3 (standard library only), real processes, real HTTP on 127.0.0.1.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'

@@ -18,6 +18,7 @@ import {
   type ContextEntry,
 } from '../../src/image/index.js'
 import {isMlserveError, type MlserveError} from '../../src/errors.js'
+import {harnessFiles} from '../../src/runtime/harness/index.js'
 import {projectsRemovedAfterFile} from '../helpers/projects.js'
 
 const project = projectsRemovedAfterFile()
@@ -225,7 +226,7 @@ describe('planBuild', () => {
       '.mlserve-build/Dockerfile',
       '.mlserve-build/app/predictor.py',
       '.mlserve-build/config/mlserve.yaml',
-      '.mlserve-build/mlserve_harness.py',
+      ...harnessFiles().map((file) => `.mlserve-build/mlserve_harness/${file.rel}`),
       '.mlserve-build/model/weights.bin',
       '.mlserve-build/requirements/extra.txt',
       '.mlserve-build/requirements/requirements.txt',

@@ -1,7 +1,7 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {generateDockerfile, lintDockerfile, parseDockerfile, parseShell, type DockerfileSpec} from '../../src/image/index.js'
-import {HARNESS_IN_IMAGE} from '../../src/runtime/container-contract.js'
+import {HARNESS_IN_IMAGE} from '../../src/runtime/harness/index.js'
 
 const full: DockerfileSpec = {
   api: 'iris',
@@ -36,7 +36,7 @@ describe('generateDockerfile', () => {
       /^COPY \.mlserve-build\/requirements\/ /,
       /^RUN .*pip install --no-cache-dir -r \/opt\/mlserve\/requirements\/requirements\.txt$/,
       /^COPY --chown=10001:10001 \.mlserve-build\/model\/ \/app\/model\/$/,
-      new RegExp(`^COPY \\.mlserve-build/mlserve_harness\\.py ${HARNESS_IN_IMAGE.replace(/\./g, '\\.')}$`),
+      new RegExp(`^COPY \\.mlserve-build/mlserve_harness ${HARNESS_IN_IMAGE}$`),
       /^COPY --chown=10001:10001 \.mlserve-build\/app\/ \/app\/$/,
       /^ENV PYTHONUNBUFFERED=1 /,
       /^ENV OMP_NUM_THREADS=1$/,
@@ -89,7 +89,7 @@ describe('generateDockerfile', () => {
       readinessPath: '/ready',
     })
     const parsed = parseDockerfile(text)
-    assert.ok(!text.includes('mlserve_harness.py'))
+    assert.ok(!text.includes('mlserve_harness'))
     const cmd = parsed.instructions.find((i) => i.keyword === 'CMD')!
     assert.deepEqual(cmd.json, ['/bin/sh', '-c', 'exec $MLSERVE_PYTHON -m uvicorn app:app --host 0.0.0.0 --port $PORT'])
     assert.match(parsed.instructions.find((i) => i.keyword === 'HEALTHCHECK')!.args, /\/ready/)

@@ -7,7 +7,7 @@ import {hostname} from 'node:os'
 import Docker from 'dockerode'
 import {MlserveError} from '../../src/errors.js'
 import {parseProject} from '../../src/config/index.js'
-import {CONTAINER_PORT} from '../../src/runtime/container-contract.js'
+import {CONTAINER_PORT} from '../../src/runtime/harness/index.js'
 import {
   containerLimits,
   demuxLogs,
@@ -144,11 +144,11 @@ describe('logs and tracebacks', () => {
   })
 
   test('a standard-library module missing under the harness or the standard library is the image’s fault, not the predictor’s', () => {
-    const harness = ['Traceback (most recent call last):', '  File "/opt/mlserve/mlserve_harness.py", line 27, in <module>', '    import json', "ModuleNotFoundError: No module named 'json'"]
+    const harness = ['Traceback (most recent call last):', '  File "/opt/mlserve/mlserve_harness/payloads.py", line 4, in <module>', '    import json', "ModuleNotFoundError: No module named 'json'"]
     assert.equal(missingStandardModule(harness), 'json')
     const stdlib = ['Traceback (most recent call last):', '  File "/app/predictor.py", line 1, in <module>', '  File "/usr/lib/python3.11/http/server.py", line 92, in <module>', '    import email.utils', "ModuleNotFoundError: No module named 'email'"]
     assert.equal(missingStandardModule(stdlib), 'email')
-    const predictor = ['Traceback (most recent call last):', '  File "/opt/mlserve/mlserve_harness.py", line 900, in load', '  File "/app/predictor.py", line 1, in <module>', '    import sklearn', "ModuleNotFoundError: No module named 'sklearn'"]
+    const predictor = ['Traceback (most recent call last):', '  File "/opt/mlserve/mlserve_harness/predictor.py", line 70, in load_predictor', '  File "/app/predictor.py", line 1, in <module>', '    import sklearn', "ModuleNotFoundError: No module named 'sklearn'"]
     assert.equal(missingStandardModule(predictor), null)
     assert.equal(missingStandardModule(['ValueError: bad']), null)
   })

@@ -2,19 +2,34 @@
 // lives here and in an image, how it is invoked, the environment a replica
 // container gets, and the events it reports. The process driver, the docker
 // driver and `mlserve build` use the harness only through this file.
-import {relative} from 'node:path'
+import {readdirSync, statSync} from 'node:fs'
+import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {ReplicaSpec} from '../replica.js'
 
-/** The harness program here (standard library only). Resolved from src/ also when running from dist/. */
-export const harnessPath = fileURLToPath(new URL('../../../src/runtime/harness/mlserve_harness.py', import.meta.url))
+/**
+ * The harness here: a Python package directory (standard library only), run
+ * as `python3 DIR ...`. Resolved from src/ also when running from dist/.
+ */
+export const harnessPath = fileURLToPath(new URL('../../../src/runtime/harness/mlserve_harness', import.meta.url))
+
+/** The harness's files (rel is relative to its directory, POSIX), for a build context. */
+export function harnessFiles(): Array<{rel: string; abs: string; size: number}> {
+  return readdirSync(harnessPath)
+    .filter((name) => name.endsWith('.py'))
+    .sort()
+    .map((name) => {
+      const abs = join(harnessPath, name)
+      return {rel: name, abs, size: statSync(abs).size}
+    })
+}
 
 // ---------------------------------------------------------------------------
 // The in-image contract: between an image that `mlserve build` makes and the
 // docker driver that runs it.
 
-/** Where the harness lives inside an image. */
-export const HARNESS_IN_IMAGE = '/opt/mlserve/mlserve_harness.py'
+/** Where the harness's directory lives inside an image (`python3 /opt/mlserve/mlserve_harness serve`). */
+export const HARNESS_IN_IMAGE = '/opt/mlserve/mlserve_harness'
 /** The project's code inside an image; the harness runs with it as cwd. */
 export const APP_DIR_IN_IMAGE = '/app'
 /** The port a replica container listens on. */
