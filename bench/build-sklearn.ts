@@ -32,7 +32,8 @@ import {harnessPath} from '../src/runtime/harness/index.js'
 import {initProject} from '../src/scaffold/index.js'
 
 const BASE = process.env.MLSERVE_TEST_BASE_IMAGE || 'mlserve-base:bookworm'
-const PACKAGES = ['python3-sklearn']
+// Pinned to bookworm's version, as `mlserve build --ci` asks (hadolint DL3008).
+const PACKAGES = ['python3-sklearn=1.2.1+dfsg-1']
 const keep = process.argv.includes('--keep')
 const stamp = Date.now().toString(36)
 

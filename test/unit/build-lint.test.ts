@@ -1,6 +1,10 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {lintDockerfile, LINT_RULES} from '../../src/image/index.js'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {lintDockerfile, LINT_RULES, planBuild} from '../../src/image/index.js'
+import {initProject, templateNames} from '../../src/scaffold/index.js'
 
 /** The rule IDs found, for a Dockerfile whose lines are given. */
 function rules(...lines: string[]): string[] {
@@ -138,5 +142,40 @@ describe('lint rules', () => {
       lintDockerfile('FROM debian\nCMD run', {ignore: ['DL3006']}).map((f) => f.rule),
       ['DL3025'],
     )
+  })
+})
+
+describe('the templates pass their own CI workflow’s lint', () => {
+  // Each template's .github/workflows/mlserve.yml runs `mlserve build --ci`, which fails on any finding.
+  for (const template of templateNames()) {
+    test(`${template}: the generated Dockerfile has no finding`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `mlserve-lint-${template}-`))
+      try {
+        await initProject({dir, template, name: 'ci', setup: false})
+        assert.match(readFileSync(join(dir, '.github/workflows/mlserve.yml'), 'utf8'), /npx mlserve build --ci/)
+        const plan = await planBuild({path: dir})
+        assert.deepEqual(plan.lint, [], plan.dockerfile)
+      } finally {
+        rmSync(dir, {recursive: true, force: true})
+      }
+    })
+  }
+
+  test('sklearn: the offline route its mlserve.yaml gives (Debian’s scikit-learn, pinned) has no finding either', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlserve-lint-sklearn-debian-'))
+    try {
+      await initProject({dir, template: 'sklearn', name: 'ci', setup: false})
+      const yaml = readFileSync(join(dir, 'mlserve.yaml'), 'utf8')
+      const route = [...yaml.matchAll(/^ {2}# {3}((?:base_image|system_packages): .*)$/gm)].map((m) => `  ${m[1]}`)
+      assert.equal(route.length, 2, 'the commented route names a base and the packages')
+      const offline = yaml.replace(/^ {2}base_image: .*$/m, route[0]).replace(/^ {2}system_packages: .*$/m, route[1])
+      writeFileSync(join(dir, 'mlserve.yaml'), offline)
+      writeFileSync(join(dir, 'requirements.txt'), '# scikit-learn comes from Debian\n')
+      const plan = await planBuild({path: dir})
+      assert.match(plan.dockerfile, /apt-get install -y --no-install-recommends python3-sklearn=1\.2\.1\+dfsg-1 /)
+      assert.deepEqual(plan.lint, [], plan.dockerfile)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
