@@ -1,5 +1,6 @@
-// One prediction, sent the way a production client should.
-import {request} from 'undici'
+// One prediction, sent the way a production client should. It uses Node's
+// built-in fetch: the CLI sends one request, and loading the undici package
+// would cost more start-up time than the request itself.
 import {mlserveError} from '../errors.js'
 import {RETRYABLE_STATUS, parseRetryAfterMs, retryDelayMs} from './retry.js'
 
@@ -33,23 +34,18 @@ export async function predict(req: PredictRequest): Promise<PredictResponse> {
   for (let attempt = 1; attempt <= req.retries + 1; attempt++) {
     let retryAfterMs: number | null = null
     try {
-      const response = await request(req.url, {
+      const response = await fetch(req.url, {
         method: 'POST',
         body: req.body,
         headers: {'content-type': req.contentType, ...req.headers},
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
         signal: AbortSignal.timeout(req.timeoutMs),
       })
-      const body = Buffer.from(await response.body.arrayBuffer())
-      const header = (name: string): string | null => {
-        const value = response.headers[name]
-        return Array.isArray(value) ? value[0] ?? null : value ?? null
-      }
-      if (!RETRYABLE_STATUS.has(response.statusCode) || attempt > req.retries) {
+      const body = Buffer.from(await response.arrayBuffer())
+      const header = (name: string): string | null => response.headers.get(name)
+      if (!RETRYABLE_STATUS.has(response.status) || attempt > req.retries) {
         return {
           url: req.url,
-          status: response.statusCode,
+          status: response.status,
           contentType: header('content-type'),
           requestId: header('x-request-id'),
           attempts: attempt,
@@ -57,7 +53,7 @@ export async function predict(req: PredictRequest): Promise<PredictResponse> {
           body,
         }
       }
-      lastReason = `HTTP ${response.statusCode}`
+      lastReason = `HTTP ${response.status}`
       retryAfterMs = parseRetryAfterMs(header('retry-after'))
     } catch (error) {
       const err = error as Error & {code?: string; cause?: {code?: string}}

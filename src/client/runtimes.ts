@@ -1,19 +1,21 @@
 // Finds a running runtime: an explicit --url, or the newest one announced on this machine.
-import {request} from 'undici'
 import {mlserveError} from '../errors.js'
 import {listRuntimeRecords} from '../runtime/state.js'
 import type {RuntimeStatus} from '../runtime/runtime.js'
 
 export async function fetchStatus(url: string): Promise<RuntimeStatus> {
   try {
-    const response = await request(`${url.replace(/\/$/, '')}/status`, {headersTimeout: 5_000, bodyTimeout: 5_000})
-    if (response.statusCode !== 200) {
-      await response.body.dump()
-      throw new Error(`GET /status answered ${response.statusCode}`)
+    // Node's built-in fetch: loading the undici package would cost the CLI more start-up time than this request.
+    const response = await fetch(`${url.replace(/\/$/, '')}/status`, {signal: AbortSignal.timeout(5_000)})
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      throw new Error(`GET /status answered ${response.status}`)
     }
-    return (await response.body.json()) as RuntimeStatus
+    return (await response.json()) as RuntimeStatus
   } catch (error) {
-    throw mlserveError('MLS_RUNTIME_NOT_FOUND', {detail: `${url} did not answer /status (${(error as Error).message}).`})
+    // fetch says only "fetch failed"; its cause says why (ECONNREFUSED …).
+    const reason = (error as Error & {cause?: Error}).cause?.message ?? (error as Error).message
+    throw mlserveError('MLS_RUNTIME_NOT_FOUND', {detail: `${url} did not answer /status (${reason}).`})
   }
 }
 
