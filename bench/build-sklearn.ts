@@ -30,6 +30,7 @@ import {connectDocker} from '../src/docker/index.js'
 import {buildImage, followBuild, formatBytes, inspectImage, type InspectReport} from '../src/image/index.js'
 import {harnessPath} from '../src/runtime/harness/index.js'
 import {initProject} from '../src/scaffold/index.js'
+import {loadProject} from '../src/config/index.js'
 
 const BASE = process.env.MLSERVE_TEST_BASE_IMAGE || 'mlserve-base:bookworm'
 // Pinned to bookworm's version, as `mlserve build --ci` asks (hadolint DL3008).
@@ -132,12 +133,12 @@ async function main(): Promise<void> {
     process.stderr.write('mlserve build (cold)…\n')
     let builtAt = 0
     const t0 = Date.now()
-    const first = await buildImage({path: ours, baseImage: BASE, tag: tags.mlserve1, noCache: true, onEvent: (e) => e.type === 'built' && (builtAt = Date.now())})
+    const first = await buildImage({project: await loadProject(ours), baseImage: BASE, tag: tags.mlserve1, noCache: true, onEvent: (e) => e.type === 'built' && (builtAt = Date.now())})
     const oursCold = (builtAt - t0) / 1000
     appendFileSync(join(ours, 'predictor.py'), '# a one-line code change\n')
     process.stderr.write('mlserve build (after a one-line edit)…\n')
     const t1 = Date.now()
-    const second = await buildImage({path: ours, baseImage: BASE, tag: tags.mlserve2, onEvent: (e) => e.type === 'built' && (builtAt = Date.now())})
+    const second = await buildImage({project: await loadProject(ours), baseImage: BASE, tag: tags.mlserve2, onEvent: (e) => e.type === 'built' && (builtAt = Date.now())})
     const oursRebuild = (builtAt - t1) / 1000
     const oursTotal = (Date.now() - t1) / 1000
     const before = await layerDigests(docker, tags.mlserve1)

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
+import {loadProject} from '../config/index.js'
 import {assertCi, formatBytes, formatFinding, planBuild, renderInspect, runBuild, thresholdsFromFlags, type BuildEvent, type BuildResult, type LintFinding} from '../image/index.js'
 
 export interface DockerfileOnlyResult {
@@ -67,7 +68,7 @@ The image is tagged NAME:VERSION: the API's name, and the version from \`git des
       flags.ci,
     )
     const plan = await planBuild({
-      path: args.dir,
+      project: await loadProject(args.dir),
       api: flags.api,
       baseImage: flags['base-image'],
       allowSecrets: flags['allow-secret'],
@@ -84,7 +85,6 @@ The image is tagged NAME:VERSION: the API's name, and the version from \`git des
     }
 
     const result = await runBuild(plan, {
-      path: args.dir,
       tag: flags.tag,
       noCache: flags['no-cache'],
       ci: flags.ci,

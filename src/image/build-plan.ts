@@ -4,7 +4,7 @@
 // missing inputs).
 import {readFile, stat} from 'node:fs/promises'
 import {basename, isAbsolute, relative, resolve, sep} from 'node:path'
-import {displayPath, loadProject, selectApi, type Project, type RealtimeApiConfig} from '../config/index.js'
+import {displayPath, selectApi, type Project, type RealtimeApiConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {harnessFiles} from '../runtime/harness/index.js'
 import {fileEntry, findSecretFiles, inlineEntry, walkProject, type ContextEntry} from './context.js'
@@ -15,8 +15,8 @@ import {lintDockerfile, type LintFinding} from './lint.js'
 import {isSecretName, type SecretEnv} from './secrets.js'
 
 export interface PlanOptions {
-  /** The project directory or config file. */
-  path: string
+  /** The loaded project (commands load the config; modules take a Project). */
+  project: Project
   api?: string
   /** Overrides build.base_image (generated Dockerfile only). */
   baseImage?: string
@@ -45,9 +45,9 @@ export interface BuildPlan {
   notes: string[]
 }
 
-/** Reads the config and works out the build. Throws MlserveError for anything the user must fix. */
+/** Works out the build of one API of a loaded project. Throws MlserveError for anything the user must fix. */
 export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
-  const project = await loadProject(options.path)
+  const project = options.project
   const api = selectApi(project, options.api)
   const build = api.build
   const dir = project.dir

@@ -30,7 +30,7 @@ export type BuildEvent =
   | {type: 'tagged'; tag: string}
   | {type: 'inspecting'}
 
-export interface BuildOptions extends PlanOptions {
+export interface BuildOptions {
   /** NAME[:VERSION]; default: the API name, and the version from git. */
   tag?: string
   noCache?: boolean
@@ -84,7 +84,7 @@ export interface BuildResult {
  * MLS_BUILD_FAILED, MLS_IMAGE_PYTHON_INCOMPLETE or MLS_IMAGE_CHECK_FAILED
  * (built, not tagged), MLS_CI_CHECKS_FAILED (after tagging).
  */
-export async function buildImage(options: BuildOptions): Promise<BuildResult> {
+export async function buildImage(options: PlanOptions & BuildOptions): Promise<BuildResult> {
   const plan = await planBuild(options)
   return runBuild(plan, options)
 }

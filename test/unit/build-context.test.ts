@@ -17,6 +17,7 @@ import {
   walkProject,
   type ContextEntry,
 } from '../../src/image/index.js'
+import {loadProject} from '../../src/config/index.js'
 import {isMlserveError, type MlserveError} from '../../src/errors.js'
 import {harnessFiles} from '../../src/runtime/harness/index.js'
 import {projectsRemovedAfterFile} from '../helpers/projects.js'
@@ -182,7 +183,7 @@ describe('planBuild', () => {
 
   test('refuses secret-looking files, listing each with how to leave it out or allow it', async () => {
     const p = project({'mlserve.yaml': API, 'predictor.py': 'x', '.env_secrets': 'A=1', 'certs/server.pem': 'x', '.aws/credentials': 'x'})
-    const error = await refusal(planBuild({path: p.dir}))
+    const error = await refusal(planBuild({project: await loadProject(p.dir)}))
     assert.equal(error.code, 'MLS_SECRET_FILES')
     assert.equal(error.exitCode, 2)
     assert.deepEqual(
@@ -193,21 +194,21 @@ describe('planBuild', () => {
     assert.match(error.suggestion, /--allow-secret/)
     // Excluded, or allowed by path, they no longer stop the build.
     writeFileSync(join(p.dir, '.dockerignore'), '.env*\n.aws\n')
-    const plan = await planBuild({path: p.dir, allowSecrets: ['certs/server.pem']})
+    const plan = await planBuild({project: await loadProject(p.dir), allowSecrets: ['certs/server.pem']})
     assert.ok(plan.files.includes('certs/server.pem'))
     assert.ok(!plan.files.includes('.env_secrets'))
   })
 
   test('refuses secret-looking names with values in predictor.env and in a user Dockerfile', async () => {
     const withEnv = project({'mlserve.yaml': `${API}  env:\n    HF_TOKEN: hf_abc\n    TOKENIZERS_PARALLELISM: "false"\n`, 'predictor.py': 'x'})
-    const error = await refusal(planBuild({path: withEnv.dir}))
+    const error = await refusal(planBuild({project: await loadProject(withEnv.dir)}))
     assert.equal(error.code, 'MLS_SECRET_ENV')
     assert.deepEqual(error.details, ['HF_TOKEN  (predictor.env)'])
-    const allowed = await planBuild({path: withEnv.dir, allowSecrets: ['HF_TOKEN']})
+    const allowed = await planBuild({project: await loadProject(withEnv.dir), allowSecrets: ['HF_TOKEN']})
     assert.match(allowed.dockerfile, /HF_TOKEN=hf_abc/)
 
     const own = project({'mlserve.yaml': `${API}build:\n  dockerfile: Dockerfile\n`, 'predictor.py': 'x', Dockerfile: 'FROM debian:12\nARG NPM_TOKEN=abc\nENV DB_PASSWORD secret\n'})
-    const error2 = await refusal(planBuild({path: own.dir}))
+    const error2 = await refusal(planBuild({project: await loadProject(own.dir)}))
     assert.equal(error2.code, 'MLS_SECRET_ENV')
     assert.deepEqual(error2.details, ['NPM_TOKEN  (Dockerfile:2 (ARG))', 'DB_PASSWORD  (Dockerfile:3 (ENV))'])
   })
@@ -221,7 +222,7 @@ describe('planBuild', () => {
       'model/weights.bin': 'w',
       'payloads/a.json': '{}',
     })
-    const plan = await planBuild({path: p.dir, baseImage: 'mlserve-base:bookworm'})
+    const plan = await planBuild({project: await loadProject(p.dir), baseImage: 'mlserve-base:bookworm'})
     assert.deepEqual(plan.entries.map((e) => e.name).sort(), [
       '.mlserve-build/Dockerfile',
       '.mlserve-build/app/predictor.py',
@@ -237,7 +238,7 @@ describe('planBuild', () => {
 
   test('an empty requirements file, or no model_dir, makes no layer', async () => {
     const p = project({'mlserve.yaml': API, 'predictor.py': 'x', 'requirements.txt': '# stdlib only\n'})
-    const plan = await planBuild({path: p.dir})
+    const plan = await planBuild({project: await loadProject(p.dir)})
     assert.doesNotMatch(plan.dockerfile, /pip install|requirements/)
     assert.doesNotMatch(plan.dockerfile, /\.mlserve-build\/model/)
     assert.ok(plan.notes.some((n) => /lists no requirements/.test(n)))
@@ -245,14 +246,14 @@ describe('planBuild', () => {
 
   test('names a missing or excluded input', async () => {
     const missingModel = project({'mlserve.yaml': `${API}build:\n  model_dir: weights\n`, 'predictor.py': 'x'})
-    const e1 = await refusal(planBuild({path: missingModel.dir}))
+    const e1 = await refusal(planBuild({project: await loadProject(missingModel.dir)}))
     assert.equal(e1.code, 'MLS_BUILD_INPUT_INVALID')
     assert.match(e1.message, /build\.model_dir weights/)
     const excluded = project({'mlserve.yaml': API, 'predictor.py': 'x', '.dockerignore': '*.py\n'})
-    const e2 = await refusal(planBuild({path: excluded.dir}))
+    const e2 = await refusal(planBuild({project: await loadProject(excluded.dir)}))
     assert.match(e2.message, /predictor\.path predictor\.py: it is excluded/)
     const outside = project({'mlserve.yaml': `${API}build:\n  model_dir: ../elsewhere\n`, 'predictor.py': 'x'})
-    const e3 = await refusal(planBuild({path: outside.dir}))
+    const e3 = await refusal(planBuild({project: await loadProject(outside.dir)}))
     assert.match(e3.message, /inside the project/)
   })
 })

@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {lintDockerfile, LINT_RULES, planBuild} from '../../src/image/index.js'
 import {initProject, templateNames} from '../../src/scaffold/index.js'
+import {loadProject} from '../../src/config/index.js'
 
 /** The rule IDs found, for a Dockerfile whose lines are given. */
 function rules(...lines: string[]): string[] {
@@ -153,7 +154,7 @@ describe('the templates pass their own CI workflow’s lint', () => {
       try {
         await initProject({dir, template, name: 'ci', setup: false})
         assert.match(readFileSync(join(dir, '.github/workflows/mlserve.yml'), 'utf8'), /npx mlserve build --ci/)
-        const plan = await planBuild({path: dir})
+        const plan = await planBuild({project: await loadProject(dir)})
         assert.deepEqual(plan.lint, [], plan.dockerfile)
       } finally {
         rmSync(dir, {recursive: true, force: true})
@@ -171,7 +172,7 @@ describe('the templates pass their own CI workflow’s lint', () => {
       const offline = yaml.replace(/^ {2}base_image: .*$/m, route[0]).replace(/^ {2}system_packages: .*$/m, route[1])
       writeFileSync(join(dir, 'mlserve.yaml'), offline)
       writeFileSync(join(dir, 'requirements.txt'), '# scikit-learn comes from Debian\n')
-      const plan = await planBuild({path: dir})
+      const plan = await planBuild({project: await loadProject(dir)})
       assert.match(plan.dockerfile, /apt-get install -y --no-install-recommends python3-sklearn=1\.2\.1\+dfsg-1 /)
       assert.deepEqual(plan.lint, [], plan.dockerfile)
     } finally {
