@@ -79,3 +79,44 @@ test('NO_COLOR output has no escape codes', async () => {
   const result = await runCli(['validate', join(scratch, 'nope.yaml')], {env: {NO_COLOR: '1', FORCE_COLOR: '1'}})
   assert.doesNotMatch(result.stderr, /\u001b\[/)
 })
+
+// A command line that cannot be read: exit 2, one mlserve error (under --json one object on stdout, nothing else;
+// without it a short paragraph on stderr), never oclif's parser state.
+const usageCases: Array<{name: string; args: string[]; code: string; mentions: RegExp}> = [
+  {name: 'missing required flags', args: ['tune', scratch], code: 'MLS_FLAG_MISSING', mentions: /--peak-rps and --slo-p99/},
+  {name: 'an unknown flag', args: ['run', scratch, '--prot', '9000'], code: 'MLS_UNKNOWN_FLAG', mentions: /--prot.*\n?.*--port|--port/},
+  {name: 'a flag value that does not parse', args: ['loadtest', 'http://127.0.0.1:1', '--duration', 'soon'], code: 'MLS_INVALID_FLAG', mentions: /--duration.*"soon"/},
+  {name: 'a value outside a flag’s options', args: ['run', scratch, '--driver', 'podman'], code: 'MLS_INVALID_FLAG', mentions: /--driver.*"podman"/},
+  {name: 'a flag without its value', args: ['run', scratch, '--port'], code: 'MLS_INVALID_FLAG', mentions: /--port/},
+  {name: 'flags that exclude each other', args: ['loadtest', 'http://127.0.0.1:1', '--rate', '5', '--connections', '2'], code: 'MLS_FLAG_CONFLICT', mentions: /--rate/},
+  {name: 'a flag without the flag it depends on', args: ['loadtest', 'http://127.0.0.1:1', '--arrival', 'poisson'], code: 'MLS_FLAG_CONFLICT', mentions: /--rate/},
+  {name: 'a missing argument', args: ['inspect'], code: 'MLS_ARG_MISSING', mentions: /IMAGE/},
+  {name: 'an extra argument', args: ['validate', scratch, 'extra'], code: 'MLS_UNEXPECTED_ARG', mentions: /"extra"/},
+  {name: 'an unknown command', args: ['statsu'], code: 'MLS_UNKNOWN_COMMAND', mentions: /mlserve status/},
+  {name: 'a typed flag out of range', args: ['tune', scratch, '--slo-p99', '200', '--peak-rps', '100', '--utilization', '1.5'], code: 'MLS_INVALID_FLAG', mentions: /--utilization.*"1\.5"/},
+  {name: 'a bad list', args: ['tune', scratch, '--slo-p99', '200', '--peak-rps', '100', '--threads', '1,two'], code: 'MLS_INVALID_FLAG', mentions: /--threads.*"1,two"/},
+]
+
+for (const c of usageCases) {
+  test(`--json: ${c.name} prints one ${c.code} error on stdout and exits 2`, async () => {
+    const result = await runCli([...c.args, '--json'], {env: {NO_COLOR: '1', MLSERVE_STATE_DIR: scratch}})
+    assert.equal(result.exitCode, 2, result.stdout + result.stderr)
+    const lines = result.stdout.trim().split('\n')
+    assert.equal(lines.length, 1, `one line on stdout:\n${result.stdout.slice(0, 2000)}`)
+    const {error} = JSON.parse(lines[0])
+    assert.deepEqual(Object.keys(error).sort(), ['code', 'details', 'message', 'suggestion'])
+    assert.equal(error.code, c.code)
+    assert.match(`${error.message}\n${error.suggestion}`, c.mentions)
+    assert.doesNotMatch(result.stdout, /"parse"|"oclif"|"input"/, 'no oclif internals')
+  })
+
+  test(`without --json: ${c.name} is one short paragraph on stderr, exit 2`, async () => {
+    const result = await runCli(c.args, {env: {NO_COLOR: '1', MLSERVE_STATE_DIR: scratch}})
+    assert.equal(result.exitCode, 2)
+    assert.equal(result.stdout, '')
+    assert.match(result.stderr, new RegExp(`^Error \\[${c.code}\\] `))
+    assert.match(result.stderr, /\n→ \S/)
+    assert.ok(result.stderr.trim().split('\n').length <= 6, result.stderr)
+    assert.doesNotMatch(result.stderr, /\n\s+at .*:\d+:\d+|See more help with --help/)
+  })
+}
