@@ -38,6 +38,8 @@ export function normalizeApi(item: unknown, index: number, sink: IssueSink): Nor
     delete data.handler
   }
   walk(data, KEY_SPECS[kind], kind, root, sink, kind === 'RealtimeAPI' ? ['handler'] : [])
+  // After walk, which reports __proto__ in a known section as an unknown key: what is left is in config or env.
+  dropProtoKeys(data, root, sink)
   return {index, kind, data, handlerAlias}
 }
 
@@ -99,6 +101,28 @@ function walk(obj: Record<string, unknown>, spec: KeySpec, section: string, path
         if (isPlainObject(entry)) walk(entry, listSpec, `${section}.${key}[]`, [...keyPath, i], sink)
       })
     }
+  }
+}
+
+/**
+ * Reports and removes every key named __proto__, free-form sections (config,
+ * env) included: zod and JSON handling would drop it or, worse, make it the
+ * object's prototype, so the predictor would silently miss it.
+ */
+function dropProtoKeys(value: unknown, path: Path, sink: IssueSink): void {
+  if (Array.isArray(value)) {
+    value.forEach((entry, i) => dropProtoKeys(entry, [...path, i], sink))
+    return
+  }
+  if (!isPlainObject(value)) return
+  for (const key of Object.keys(value)) {
+    const keyPath: Path = [...path, key]
+    if (key === '__proto__') {
+      sink.error(keyPath, 'key', (show) => `${show(keyPath)}: a key named __proto__ is not accepted, even in free-form sections (JavaScript would drop it before your predictor sees it); rename it`)
+      delete value[key]
+      continue
+    }
+    dropProtoKeys(value[key], keyPath, sink)
   }
 }
 
