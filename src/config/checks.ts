@@ -100,7 +100,7 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
   if (predictor?.type !== undefined && (CORTEX_ONLY_PREDICTOR_TYPES as readonly string[]).includes(predictor.type)) {
     sink.fieldWarning(
       [i, 'predictor', 'type'],
-      `${predictor.type} is a Cortex predictor type mlserve does not serve; the file loads, but running this API fails (use type python or command)`,
+      `${predictor.type} is a Cortex predictor type mlserve does not serve; the file loads, but validate and run refuse this API (use type python or command)`,
     )
   }
   const batching = predictor?.server_side_batching
