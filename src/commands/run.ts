@@ -54,17 +54,15 @@ export default class Run extends BaseCommand {
     const {args, flags} = await this.parse(Run)
     // run is long-lived and watched: its human lines go to stderr under --json too (stdout has the JSON lines).
     const note = (line: string): void => warn(line)
-    const [{loadProject, trafficSplitters}, {planRuntime}, {Runtime}] = await Promise.all([
+    const [{loadProject}, {planRuntime}, {Runtime}] = await Promise.all([
       import('../config/index.js'),
       import('../runtime/plan.js'),
       import('../runtime/runtime.js'),
     ])
 
     const project = await loadProject(args.dir)
+    // These include each TrafficSplitter's "apis is parsed but not yet acted on" (src/config/compat.ts).
     for (const warning of project.warnings) note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
-    for (const splitter of trafficSplitters(project)) {
-      note(`TrafficSplitter "${splitter.name}" is not served by mlserve run yet (traffic splitting is planned); its APIs are served at their own endpoints.`)
-    }
     const image = flags.image
     if (flags.driver !== 'docker' && image) note('--image is used only with --driver docker; ignoring it.')
 
