@@ -1,10 +1,12 @@
 // Writes a recommendation into the config file, in place: atomically, keeping
 // comments, order and every other field (src/config's updateConfigFile).
-import {loadProject, selectApi, updateConfigFile, type ConfigEdit} from '../config/index.js'
+import {selectApi, updateConfigFile, type ConfigEdit, type Project} from '../config/index.js'
 import type {Recommendation} from './types.js'
 
-export async function writeRecommendation(file: string, api: string, rec: Recommendation): Promise<void> {
-  const current = selectApi(await loadProject(file), api)
+/** Writes `rec` for `api` into the project's config file; `project` is the file as the command loaded it. */
+export async function writeRecommendation(project: Project, api: string, rec: Recommendation): Promise<void> {
+  const current = selectApi(project, api)
+  const {file} = project
   const edits: ConfigEdit[] = [
     {api, path: ['predictor', 'processes_per_replica'], value: rec.processes_per_replica},
     {api, path: ['predictor', 'threads_per_process'], value: rec.threads_per_process},
