@@ -56,11 +56,20 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   const deadline = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined
     try {
-      const value = await probe()
+      // Raced against a timer that holds the event loop open: a fetch to a port the
+      // engine's proxy publishes before anything listens behind it can stay pending
+      // with no handle of its own (Node 20's fetch), and the test would end there.
+      const attempt = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the probe did not settle within 5s')), 5_000)
+      })
+      const value = await Promise.race([probe(), attempt])
       if (value !== undefined) return value
     } catch (error) {
       last = error
+    } finally {
+      clearTimeout(timer)
     }
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
@@ -177,9 +186,9 @@ describe('mlserve inspect: an image built to waste bytes', () => {
   const tag = `${repo}:waste`
 
   test('efficiency, wasted bytes and user wasted percent are exact, and --ci fails on it', async () => {
+    // A command server with a Dockerfile of its own, so the image needs nothing of mlserve's (no harness) and is not checked for it.
     const p = project({
-      'mlserve.yaml': 'name: waste\npredictor:\n  type: python\n  path: predictor.py\nbuild:\n  dockerfile: Dockerfile\n',
-      'predictor.py': 'class PythonPredictor:\n    def __init__(self, config): pass\n    def predict(self, payload): return payload\n',
+      'mlserve.yaml': 'name: waste\npredictor:\n  type: command\n  command: python3 -c "print(1)"\nbuild:\n  dockerfile: Dockerfile\n',
       'waste.bin': Buffer.alloc(S, 7),
       'keep.bin': Buffer.alloc(K, 9),
       Dockerfile: `FROM ${baseImage}\nCOPY waste.bin /waste.bin\nRUN rm /waste.bin\nCOPY keep.bin /keep.bin\nUSER 10001:10001\nCMD ["python3", "-c", "print(1)"]\n`,
@@ -290,6 +299,21 @@ describe('mlserve build: refusals and failures', () => {
     assert.match(error.suggestion, /python3 package \(not python3-minimal\)/)
     assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
     assert.deepEqual(await docker.listContainers({all: true, filters: {ancestor: [minimal]}}), [], 'the check container was removed')
+  })
+
+  test('a Dockerfile of your own for a python predictor must carry the harness', async () => {
+    const p = project({
+      'mlserve.yaml': 'name: no-harness\npredictor:\n  type: python\n  path: predictor.py\nbuild:\n  dockerfile: Dockerfile\n',
+      'predictor.py': 'x = 1\n',
+      Dockerfile: `FROM ${baseImage}\nCOPY predictor.py /app/predictor.py\nUSER 10001:10001\nCMD ["python3", "-c", "print(1)"]\n`,
+    })
+    const tag = trackImage(`${repo}:no-harness`)
+    const run = await runCli(['build', p.dir, '--tag', tag, '--json'], {timeout: 300_000})
+    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    const error = (JSON.parse(run.stdout) as {error: {code: string; message: string}}).error
+    assert.equal(error.code, 'MLS_IMAGE_CHECK_FAILED')
+    assert.match(error.message, /it has no harness at \/opt\/mlserve\//)
+    assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
   })
 
   test('a base without python3 is refused before it is tagged', async () => {
