@@ -1,7 +1,7 @@
 // Finds a running runtime: an explicit --url, or the newest one announced on this machine.
 import {mlserveError} from '../errors.js'
 import {listRuntimeRecords} from '../runtime/state.js'
-import type {RuntimeStatus} from '../runtime/runtime.js'
+import type {RuntimeStatus} from '../runtime/index.js'
 
 export async function fetchStatus(url: string): Promise<RuntimeStatus> {
   try {

@@ -3,8 +3,8 @@ import {BaseCommand} from '../cli/base-command.js'
 import * as flag from '../cli/flags.js'
 import {onInterrupt} from '../cli/interrupt.js'
 import {color, say, warn} from '../cli/ui.js'
-import {runtimeDefaults} from '../runtime/plan.js'
-import type {RuntimeStatus} from '../runtime/runtime.js'
+import {runtimeDefaults} from '../runtime/defaults.js'
+import type {RuntimeStatus} from '../runtime/index.js'
 
 export interface RunResult {
   url: string
@@ -54,11 +54,7 @@ export default class Run extends BaseCommand {
     const {args, flags} = await this.parse(Run)
     // run is long-lived and watched: its human lines go to stderr under --json too (stdout has the JSON lines).
     const note = (line: string): void => warn(line)
-    const [{loadProject}, {planRuntime}, {Runtime}] = await Promise.all([
-      import('../config/index.js'),
-      import('../runtime/plan.js'),
-      import('../runtime/runtime.js'),
-    ])
+    const [{loadProject}, {planRuntime, Runtime}] = await Promise.all([import('../config/index.js'), import('../runtime/index.js')])
 
     const project = await loadProject(args.dir)
     // These include each TrafficSplitter's "apis is parsed but not yet acted on" (src/config/compat.ts).

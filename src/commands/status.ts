@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
-import type {RuntimeStatus} from '../runtime/runtime.js'
+import type {RuntimeStatus} from '../runtime/index.js'
 
 export interface StatusResult {
   runtimes: RuntimeStatus[]

@@ -4,7 +4,7 @@
 import {request as httpRequest} from 'undici'
 import {selectApi, type ConfigWarning, type Project} from '../config/index.js'
 import {mlserveError} from '../errors.js'
-import {startReplicaUnderTest} from '../runtime/replica-under-test.js'
+import {startReplicaUnderTest} from '../runtime/index.js'
 import {bodyAt} from './request.js'
 import type {RequestSource} from './types.js'
 

@@ -7,6 +7,7 @@ import {assignGpus, listGpus} from './gpu.js'
 import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
 import type {ReplicaSpec} from './replica.js'
 import type {DockerPlan} from './docker-replica.js'
+import {runtimeDefaults} from './defaults.js'
 import {reservedPaths} from './gateway/index.js'
 
 export interface PlanOptions {
@@ -78,17 +79,7 @@ export interface RuntimePlan {
   announce: boolean
 }
 
-export const runtimeDefaults = {
-  host: '127.0.0.1',
-  port: 8888,
-  timeoutMs: 60_000,
-  maxBodyBytes: 10 * 1024 * 1024,
-  readinessTimeoutMs: 120_000,
-  retryAfterSeconds: 1,
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  accessLog: false,
-} as const
+export {runtimeDefaults}
 
 /** Checks a project against what a run needs and decides everything that will run, before anything starts. */
 export async function planRuntime(project: Project, options: PlanOptions): Promise<RuntimePlan> {

@@ -2,7 +2,8 @@
 // stopped together. `mlserve run` uses it, and so does the replica under test
 // that load tests and tuning measure.
 import {Gateway, type ApiStatus} from './gateway/index.js'
-import {runtimeDefaults, type RuntimePlan} from './plan.js'
+import {runtimeDefaults} from './defaults.js'
+import type {RuntimePlan} from './plan.js'
 import {ProcessReplica} from './process-replica.js'
 import type {Replica, ReplicaSpec} from './replica.js'
 import {removeRuntimeRecord, writeRuntimeRecord} from './state.js'
