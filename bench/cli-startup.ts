@@ -12,9 +12,13 @@
 // run` would), so they do their whole job: find the runtime, ask it, print.
 //
 // It runs the built CLI (bin/run.js and dist/): build first (`npm run build`,
-// which also writes oclif.manifest.json).
+// which also writes oclif.manifest.json). --baseline DIR adds the same mlserve
+// cases run from another built checkout (an older commit, say: `git archive
+// COMMIT | tar -x -C DIR`, a node_modules link, `npx tsc -p
+// tsconfig.build.json` there), interleaved with these, so before and after are
+// measured in one run under the same load.
 //
-// Run: node --import tsx bench/cli-startup.ts [--runs 15]
+// Run: node --import tsx bench/cli-startup.ts [--runs 15] [--baseline DIR]
 import {spawn} from 'node:child_process'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -31,6 +35,8 @@ const arg = (name: string, fallback: number): number => {
 const runs = arg('--runs', 15)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = join(root, 'bin', 'run.js')
+const baselineAt = process.argv.indexOf('--baseline')
+const baseline = baselineAt >= 0 ? process.argv[baselineAt + 1] : undefined
 
 interface Case {
   name: string
@@ -86,13 +92,17 @@ async function main(): Promise<void> {
   )
   const env = {...process.env, NO_COLOR: '1', MLSERVE_STATE_DIR: stateDir}
 
+  const mlserve = (label: string, cli: string): Case[] => [
+    {name: `${label}--version`, args: [cli, '--version'], exit: 0, goalS: 0.15},
+    {name: `${label}status`, args: [cli, 'status'], exit: 0, goalS: 0.3},
+    {name: `${label}predict`, args: [cli, 'predict', '--data', '{"x": 1}'], exit: 0, goalS: 0.3},
+    {name: `${label}run --help`, args: [cli, 'run', '--help'], exit: 0},
+  ]
   const cases: Case[] = [
     {name: 'node -e 1', args: ['-e', '1'], exit: 0},
     {name: "node -e \"import('@oclif/core')\"", args: ['-e', "import('@oclif/core')"], exit: 0},
-    {name: 'mlserve --version', args: [bin, '--version'], exit: 0, goalS: 0.15},
-    {name: 'mlserve status', args: [bin, 'status'], exit: 0, goalS: 0.3},
-    {name: 'mlserve predict', args: [bin, 'predict', '--data', '{"x": 1}'], exit: 0, goalS: 0.3},
-    {name: 'mlserve run --help', args: [bin, 'run', '--help'], exit: 0},
+    ...mlserve('mlserve ', bin),
+    ...(baseline ? mlserve('baseline mlserve ', join(baseline, 'bin', 'run.js')) : []),
   ]
   const times = new Map<string, number[]>(cases.map((c) => [c.name, []]))
   try {
@@ -110,10 +120,11 @@ async function main(): Promise<void> {
 
   const floor = median(times.get(cases[1].name)!)
   console.log(`CLI start-up, median of ${runs} runs each (${machine()}; oclif.manifest.json ${manifest ? 'present' : 'absent'})`)
+  if (baseline) console.log(`baseline: ${baseline} (oclif.manifest.json ${existsSync(join(baseline, 'oclif.manifest.json')) ? 'present' : 'absent'})`)
   console.log(`${'case'.padEnd(36)} ${'median s'.padStart(9)} ${'− oclif floor'.padStart(14)}  goal`)
   for (const c of cases) {
     const m = median(times.get(c.name)!)
-    const over = c.args[0] === bin ? `${m - floor >= 0 ? '+' : ''}${(m - floor).toFixed(3)}` : ''
+    const over = c.args[0].endsWith('run.js') ? `${m - floor >= 0 ? '+' : ''}${(m - floor).toFixed(3)}` : ''
     const goal = c.goalS === undefined ? '' : `≤ +${c.goalS.toFixed(2)} ${m - floor <= c.goalS ? 'met' : 'MISSED'}`
     console.log(`${c.name.padEnd(36)} ${m.toFixed(3).padStart(9)} ${over.padStart(14)}  ${goal}`)
   }

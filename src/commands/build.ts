@@ -1,8 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {ciThresholdFlags, ciThresholds} from '../cli/ci-flags.js'
 import {color} from '../cli/ui.js'
 import {loadProject} from '../config/index.js'
-import {assertCi, formatBytes, formatFinding, planBuild, renderInspect, runBuild, thresholdsFromFlags, type BuildEvent, type BuildResult, type LintFinding} from '../image/index.js'
+import {assertCi, formatBytes, formatFinding, planBuild, renderInspect, runBuild, type BuildEvent, type BuildResult, type LintFinding} from '../image/index.js'
 
 export interface DockerfileOnlyResult {
   api: string
@@ -50,23 +51,12 @@ The image is tagged NAME:VERSION: the API's name, and the version from \`git des
       multiple: true,
     }),
     'ignore-rule': Flags.string({description: 'A lint rule ID to skip, such as DL3008 (repeatable).', multiple: true}),
-    'lowest-efficiency': Flags.string({description: 'The lowest image efficiency allowed, from 0 to 1 (dive’s lowestEfficiency; default 0.9 under --ci).'}),
-    'highest-user-wasted-percent': Flags.string({
-      description: 'The highest share of wasted bytes in the layers after the first, from 0 to 1 (dive’s highestUserWastedPercent; default 0.1 under --ci).',
-    }),
-    'highest-wasted-bytes': Flags.string({description: 'The most wasted bytes allowed, as a number of bytes or a size such as 10MB (off unless given).'}),
+    ...ciThresholdFlags,
   }
 
   async run(): Promise<BuildResult | DockerfileOnlyResult> {
     const {args, flags} = await this.parse(Build)
-    const thresholds = thresholdsFromFlags(
-      {
-        lowestEfficiency: flags['lowest-efficiency'],
-        highestUserWastedPercent: flags['highest-user-wasted-percent'],
-        highestWastedBytes: flags['highest-wasted-bytes'],
-      },
-      flags.ci,
-    )
+    const thresholds = ciThresholds(flags, flags.ci)
     const plan = await planBuild({
       project: await loadProject(args.dir),
       api: flags.api,

@@ -1,8 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {ciThresholdFlags, ciThresholds} from '../cli/ci-flags.js'
 import {color} from '../cli/ui.js'
 import {connectDocker} from '../docker/index.js'
-import {assertCi, inspectImage, renderInspect, thresholdsFromFlags, type InspectReport} from '../image/index.js'
+import {assertCi, inspectImage, renderInspect, type InspectReport} from '../image/index.js'
 
 export type InspectResult = InspectReport
 
@@ -25,23 +26,12 @@ With --ci the command fails (exit 1, MLS_CI_CHECKS_FAILED) when a rule of dive's
 
   static override flags = {
     ci: Flags.boolean({description: 'Fail (exit 1) when a threshold rule fails; thresholds not given take dive’s defaults.', default: false}),
-    'lowest-efficiency': Flags.string({description: 'The lowest efficiency allowed, from 0 to 1 (dive’s lowestEfficiency; default 0.9 under --ci).'}),
-    'highest-user-wasted-percent': Flags.string({
-      description: 'The highest share of wasted bytes in the layers after the first, from 0 to 1 (dive’s highestUserWastedPercent; default 0.1 under --ci).',
-    }),
-    'highest-wasted-bytes': Flags.string({description: 'The most wasted bytes allowed, as a number of bytes or a size such as 10MB (dive’s highestWastedBytes; off unless given).'}),
+    ...ciThresholdFlags,
   }
 
   async run(): Promise<InspectResult> {
     const {args, flags} = await this.parse(Inspect)
-    const thresholds = thresholdsFromFlags(
-      {
-        lowestEfficiency: flags['lowest-efficiency'],
-        highestUserWastedPercent: flags['highest-user-wasted-percent'],
-        highestWastedBytes: flags['highest-wasted-bytes'],
-      },
-      flags.ci,
-    )
+    const thresholds = ciThresholds(flags, flags.ci)
     const docker = await connectDocker()
     const report = await inspectImage(docker, args.image, thresholds)
     for (const line of renderInspect(report, {width: process.stderr.columns})) this.say(line)
