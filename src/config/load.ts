@@ -80,7 +80,9 @@ export function parseProject(text: string, file: string, options: LoadOptions = 
       const text =
         issue.code === 'TAG_RESOLVE_FAILED'
           ? `YAML tag not supported: ${yamlMessage(issue.message).replace(/^Unresolved tag: /, '').replace('tag:yaml.org,2002:', '!!')}; a config value is a string, number, boolean, list or mapping, so write it without the tag`
-          : `YAML syntax error: ${yamlMessage(issue.message)}`
+          : /Maximum call stack size exceeded/.test(issue.message)
+            ? TOO_DEEP
+            : `YAML syntax error: ${yamlMessage(issue.message)}`
       return {line: pos.line, column: pos.col, text}
     })
     throw invalid(shown, lines)
@@ -201,10 +203,12 @@ function invalid(file: string, lines: LocatedLine[]): MlserveError {
   return mlserveError('MLS_CONFIG_INVALID', {file, count: details.length}, {details})
 }
 
+const TOO_DEEP = 'nested too deeply to read; a config file is a few levels of mappings and lists'
+
 /** A stack overflow while reading the file: only a file nested thousands of levels deep gets there. */
 function tooDeep(file: string, error: unknown): MlserveError {
   if (!(error instanceof RangeError)) throw error
-  return invalid(file, [{line: 1, column: 1, text: 'the file is nested too deeply to read; a config file is a few levels of mappings and lists'}])
+  return invalid(file, [{line: 1, column: 1, text: TOO_DEEP}])
 }
 
 /** yaml's message without its trailing " at line X, column Y" (the location is printed in front). */
