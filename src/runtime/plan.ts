@@ -106,10 +106,11 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
     plans.push(await planApi(project, api, options))
   }
 
-  await assignGpuDevices(plans)
   const driver = options.driver ?? 'process'
-  // The docker driver (and dockerode) loads only when it is used.
+  // The docker driver (and dockerode) loads only when it is used. Its checks (engine, images, a GPU
+  // runtime) come before the GPUs are counted, so an engine that cannot pass GPUs says so first.
   const docker = driver === 'docker' ? await (await import('./docker-replica.js')).planDocker(project, {image: options.image, apis: plans.map((api) => api.name), log: options.log ?? (() => undefined)}) : null
+  await assignGpuDevices(plans)
   const headersTimeoutMs = options.headersTimeoutMs ?? runtimeDefaults.headersTimeoutMs
   return {
     project: {file: project.file, dir: project.dir},
