@@ -107,7 +107,7 @@ The image is tagged NAME:VERSION: the API's name, and the version from \`git des
         this.say(color.dim(`  | ${event.line}`))
         break
       case 'checking':
-        this.say(color.dim('Checking that the image can run the harness…'))
+        this.say(color.dim('Checking that the image can serve…'))
         break
       case 'checked':
         if (event.what !== null) this.say(`${color.green('✓')} Image check: ${event.what}.`)

@@ -162,21 +162,26 @@ describe('the templates pass their own CI workflow’s lint', () => {
     })
   }
 
-  test('sklearn: the offline route its mlserve.yaml gives (Debian’s scikit-learn, pinned) has no finding either', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mlserve-lint-sklearn-debian-'))
-    try {
-      await initProject({dir, template: 'sklearn', name: 'ci', setup: false})
-      const yaml = readFileSync(join(dir, 'mlserve.yaml'), 'utf8')
-      const route = [...yaml.matchAll(/^ {2}# {3}((?:base_image|system_packages): .*)$/gm)].map((m) => `  ${m[1]}`)
-      assert.equal(route.length, 2, 'the commented route names a base and the packages')
-      const offline = yaml.replace(/^ {2}base_image: .*$/m, route[0]).replace(/^ {2}system_packages: .*$/m, route[1])
-      writeFileSync(join(dir, 'mlserve.yaml'), offline)
-      writeFileSync(join(dir, 'requirements.txt'), '# scikit-learn comes from Debian\n')
-      const plan = await planBuild({project: await loadProject(dir)})
-      assert.match(plan.dockerfile, /apt-get install -y --no-install-recommends python3-sklearn=1\.2\.1\+dfsg-1 /)
-      assert.deepEqual(plan.lint, [], plan.dockerfile)
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
-  })
+  for (const [template, packages] of [
+    ['sklearn', /python3-sklearn=1\.2\.1\+dfsg-1 /],
+    ['fastapi', /python3-fastapi=0\.92\.0-1 python3-uvicorn=0\.17\.6-1 /],
+  ] as const) {
+    test(`${template}: the offline route its mlserve.yaml gives (Debian’s packages, pinned) has no finding either`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `mlserve-lint-${template}-debian-`))
+      try {
+        await initProject({dir, template, name: 'ci', setup: false})
+        const yaml = readFileSync(join(dir, 'mlserve.yaml'), 'utf8')
+        const route = [...yaml.matchAll(/^ {2}# {3}((?:base_image|system_packages): .*)$/gm)].map((m) => `  ${m[1]}`)
+        assert.equal(route.length, 2, 'the commented route names a base and the packages')
+        const offline = yaml.replace(/^ {2}base_image: .*$/m, route[0]).replace(/^ {2}system_packages: .*$/m, route[1])
+        writeFileSync(join(dir, 'mlserve.yaml'), offline)
+        writeFileSync(join(dir, 'requirements.txt'), '# the packages come from Debian\n')
+        const plan = await planBuild({project: await loadProject(dir)})
+        assert.match(plan.dockerfile, packages)
+        assert.deepEqual(plan.lint, [], plan.dockerfile)
+      } finally {
+        rmSync(dir, {recursive: true, force: true})
+      }
+    })
+  }
 })
