@@ -8,7 +8,7 @@ import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
 import type {ReplicaSpec} from './replica.js'
 import type {DockerPlan} from './docker-replica.js'
 import {runtimeDefaults} from './defaults.js'
-import {reservedPaths} from './gateway/index.js'
+import {reservedPaths, type GatewayLimits} from './gateway/index.js'
 
 export interface PlanOptions {
   host: string
@@ -52,14 +52,8 @@ export interface ApiPlan {
   replicas: ReplicaSpec[]
 }
 
-export interface GatewayPlan {
-  host: string
-  port: number
-  timeoutMs: number
-  maxBodyBytes: number
-  retryAfterSeconds: number
-  headersTimeoutMs: number
-  requestTimeoutMs: number
+/** The gateway's limits, and whether it writes an access log. */
+export interface GatewayPlan extends GatewayLimits {
   accessLog: boolean
 }
 

@@ -22,7 +22,8 @@ export interface GatewayApi {
   replicas: Replica[]
 }
 
-export interface GatewayOptions {
+/** The gateway's address and limits: what a runtime plan decides for it. */
+export interface GatewayLimits {
   host: string
   port: number
   /** From a request's complete body to its answer, queueing included; past it the answer is 504. */
@@ -34,6 +35,9 @@ export interface GatewayOptions {
   headersTimeoutMs: number
   /** Time allowed for a whole request, headers and body, to arrive (slow-upload guard); 408 past it. */
   requestTimeoutMs: number
+}
+
+export interface GatewayOptions extends GatewayLimits {
   accessLog?: (line: string) => void
   /** Who serves: reported by GET /status beside the APIs. */
   identity?: {pid: number; project: string}
