@@ -11,19 +11,16 @@
 // absent corpus fails, naming the folder.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {parse} from 'yaml'
 import {
-  CORTEX_UNIMPLEMENTED,
-  loadProject,
   parseDurationMs,
   realtimeApis,
-  type Project,
   type RealtimeApiConfig,
   type TrafficSplitterConfig,
 } from '../../src/config/index.js'
 import {repoRoot} from '../helpers/cli.js'
+import {expectedIgnoredFields, projectsIn} from '../helpers/cortex.js'
 
 const fixtureDir = join(repoRoot, '..', 'shared', 'fixtures', 'cortex')
 const present = existsSync(fixtureDir)
@@ -43,39 +40,8 @@ if (!present) {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/** The ignored Cortex fields a file uses, as the warning paths mlserve should report. */
-function expectedIgnoredFields(file: string): string[] {
-  const items = parse(readFileSync(join(fixtureDir, file), 'utf8')) as unknown[]
-  const listForm = Array.isArray(items)
-  const expected: string[] = []
-  for (const item of listForm ? items : [items]) {
-    if (!isObject(item)) continue
-    const kind = typeof item.kind === 'string' ? item.kind : 'RealtimeAPI'
-    const prefix = listForm ? `api "${String(item.name)}" › ` : ''
-    for (const [section, fields] of Object.entries(CORTEX_UNIMPLEMENTED)) {
-      const [sectionKind, sub] = section.split('.')
-      if (sectionKind !== kind) continue
-      const keys = sub === undefined ? [''] : sub === 'predictor' ? ['predictor', 'handler'] : [sub]
-      for (const key of keys) {
-        const holder = key === '' ? item : item[key]
-        if (!isObject(holder)) continue
-        for (const [field, entry] of Object.entries(fields)) {
-          if (!(field in holder) || (entry.when && !entry.when(holder[field]))) continue
-          expected.push(`${prefix}${key === '' ? '' : `${key}.`}${field}`)
-        }
-      }
-    }
-  }
-  return expected.sort()
-}
-
-const projects = new Map<string, Project>()
-async function project(file: string): Promise<Project> {
-  if (!projects.has(file)) projects.set(file, await loadProject(join(fixtureDir, file)))
-  return projects.get(file)!
-}
+const project = projectsIn(fixtureDir)
+const expectedIgnored = (file: string): string[] => expectedIgnoredFields(join(fixtureDir, file))
 
 // Defined only where the corpus is present; its absence is reported above.
 if (present) {
@@ -90,7 +56,7 @@ if (present) {
         const loaded = await project(file)
         assert.ok(loaded.apis.length > 0)
         const ignored = loaded.warnings.filter((w) => /is a Cortex field mlserve does not implement; it is ignored/.test(w.message))
-        assert.deepEqual(ignored.map((w) => w.path).sort(), expectedIgnoredFields(file))
+        assert.deepEqual(ignored.map((w) => w.path).sort(), expectedIgnored(file))
         for (const warning of loaded.warnings) {
           assert.ok(warning.line > 0 && warning.column > 0, `${warning.path} is located`)
           assert.ok(warning.message.startsWith(warning.path), `the warning names its field: ${warning.message}`)

@@ -5,55 +5,22 @@
 // when run). The real Cortex corpus is test/integration/cortex-corpus.test.ts.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {readdirSync, readFileSync} from 'node:fs'
+import {readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {parse} from 'yaml'
 import {
-  CORTEX_UNIMPLEMENTED,
-  loadProject,
   parseDurationMs,
   realtimeApis,
-  type Project,
   type RealtimeApiConfig,
   type TrafficSplitterConfig,
 } from '../../src/config/index.js'
 import {repoRoot} from '../helpers/cli.js'
+import {expectedIgnoredFields, projectsIn} from '../helpers/cortex.js'
 
 const fixtureDir = join(repoRoot, 'test', 'fixtures', 'cortex')
 const files = readdirSync(fixtureDir).filter((f) => f.endsWith('.yaml')).sort()
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/** The ignored Cortex fields a file uses, as the warning paths mlserve should report (computed from the YAML, not from mlserve). */
-function expectedIgnoredFields(file: string): string[] {
-  const items = parse(readFileSync(join(fixtureDir, file), 'utf8')) as unknown[]
-  const expected: string[] = []
-  for (const item of items) {
-    if (!isObject(item)) continue
-    const kind = typeof item.kind === 'string' ? item.kind : 'RealtimeAPI'
-    const prefix = `api "${String(item.name)}" › `
-    for (const [section, fields] of Object.entries(CORTEX_UNIMPLEMENTED)) {
-      const [sectionKind, sub] = section.split('.')
-      if (sectionKind !== kind) continue
-      const keys = sub === undefined ? [''] : sub === 'predictor' ? ['predictor', 'handler'] : [sub]
-      for (const key of keys) {
-        const holder = key === '' ? item : item[key]
-        if (!isObject(holder)) continue
-        for (const [field, entry] of Object.entries(fields)) {
-          if (!Object.hasOwn(holder, field) || (entry.when && !entry.when(holder[field]))) continue
-          expected.push(`${prefix}${key === '' ? '' : `${key}.`}${field}`)
-        }
-      }
-    }
-  }
-  return expected.sort()
-}
-
-const projects = new Map<string, Project>()
-async function project(file: string): Promise<Project> {
-  if (!projects.has(file)) projects.set(file, await loadProject(join(fixtureDir, file)))
-  return projects.get(file)!
-}
+const project = projectsIn(fixtureDir)
+const expectedIgnored = (file: string): string[] => expectedIgnoredFields(join(fixtureDir, file))
 
 const api = async (file: string, index = 0) => (await project(file)).apis[index] as RealtimeApiConfig
 
@@ -68,7 +35,7 @@ describe('Cortex-format fixtures', () => {
       const loaded = await project(file)
       assert.ok(loaded.apis.length > 0)
       const ignored = loaded.warnings.filter((w) => /is a Cortex field mlserve does not implement; it is ignored/.test(w.message))
-      assert.deepEqual(ignored.map((w) => w.path).sort(), expectedIgnoredFields(file))
+      assert.deepEqual(ignored.map((w) => w.path).sort(), expectedIgnored(file))
       for (const warning of loaded.warnings) {
         assert.ok(warning.line > 0 && warning.column > 0, `${warning.path} is located`)
         // A skipped kind names its API ('api "x": kind BatchAPI …'); every other warning its field.
