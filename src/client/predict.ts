@@ -1,7 +1,6 @@
-// One prediction, sent the way a production client should. It uses Node's
-// built-in fetch: the CLI sends one request, and loading the undici package
-// would cost more start-up time than the request itself.
+// One prediction, sent the way a production client should.
 import {mlserveError} from '../errors.js'
+import {exchange, headerOf} from './http.js'
 import {RETRYABLE_STATUS, parseRetryAfterMs, retryDelayMs} from './retry.js'
 
 export interface PredictRequest {
@@ -34,14 +33,14 @@ export async function predict(req: PredictRequest): Promise<PredictResponse> {
   for (let attempt = 1; attempt <= req.retries + 1; attempt++) {
     let retryAfterMs: number | null = null
     try {
-      const response = await fetch(req.url, {
+      const response = await exchange(req.url, {
         method: 'POST',
         body: req.body,
         headers: {'content-type': req.contentType, ...req.headers},
-        signal: AbortSignal.timeout(req.timeoutMs),
+        timeoutMs: req.timeoutMs,
       })
-      const body = Buffer.from(await response.arrayBuffer())
-      const header = (name: string): string | null => response.headers.get(name)
+      const body = response.body
+      const header = (name: string): string | null => headerOf(response.headers, name)
       if (!RETRYABLE_STATUS.has(response.status) || attempt > req.retries) {
         return {
           url: req.url,

@@ -1,20 +1,16 @@
 // Finds a running runtime: an explicit --url, or the newest one announced on this machine.
 import {mlserveError} from '../errors.js'
+import {exchange} from './http.js'
 import {listRuntimeRecords} from '../runtime/state.js'
 import type {RuntimeStatus} from '../runtime/index.js'
 
 export async function fetchStatus(url: string): Promise<RuntimeStatus> {
   try {
-    // Node's built-in fetch: loading the undici package would cost the CLI more start-up time than this request.
-    const response = await fetch(`${url.replace(/\/$/, '')}/status`, {signal: AbortSignal.timeout(5_000)})
-    if (response.status !== 200) {
-      await response.body?.cancel()
-      throw new Error(`GET /status answered ${response.status}`)
-    }
-    return (await response.json()) as RuntimeStatus
+    const response = await exchange(`${url.replace(/\/$/, '')}/status`, {timeoutMs: 5_000})
+    if (response.status !== 200) throw new Error(`GET /status answered ${response.status}`)
+    return JSON.parse(response.body.toString('utf8')) as RuntimeStatus
   } catch (error) {
-    // fetch says only "fetch failed"; its cause says why (ECONNREFUSED …).
-    const reason = (error as Error & {cause?: Error}).cause?.message ?? (error as Error).message
+    const reason = (error as Error).message
     throw mlserveError('MLS_RUNTIME_NOT_FOUND', {detail: `${url} did not answer /status (${reason}).`})
   }
 }
