@@ -63,16 +63,21 @@ export async function buildTestImage(files: Record<string, string>, label = 'tes
         '',
       ].join('\n'),
     )
-    const stream = await docker.buildImage({context, src: ['Dockerfile', 'mlserve_harness', 'app']}, {t: tag, rm: true, forcerm: true, labels: {'dev.mlserve.test': 'true'}})
-    const output = await new Promise<Array<{stream?: string; error?: string}>>((resolve, reject) => {
-      docker.modem.followProgress(stream, (error, result) => (error ? reject(error) : resolve(result)))
-    })
-    const failed = output.find((event) => event.error)
-    assert.equal(failed, undefined, `building ${tag} failed: ${failed?.error}\n${output.map((e) => e.stream ?? '').join('')}`)
+    await buildDirectory(context, ['Dockerfile', 'mlserve_harness', 'app'], tag)
     return tag
   } finally {
     rmSync(context, {recursive: true, force: true})
   }
+}
+
+/** Builds `files` of the directory `context` as `tag`; fails the test with the engine's output when the build fails. */
+async function buildDirectory(context: string, files: string[], tag: string): Promise<void> {
+  const stream = await docker.buildImage({context, src: files}, {t: tag, rm: true, forcerm: true, labels: {'dev.mlserve.test': 'true'}})
+  const output = await new Promise<Array<{stream?: string; error?: string}>>((resolve, reject) => {
+    docker.modem.followProgress(stream, (error, result) => (error ? reject(error) : resolve(result)))
+  })
+  const failed = output.find((event) => event.error)
+  assert.equal(failed, undefined, `building ${tag} failed: ${failed?.error}\n${output.map((e) => e.stream ?? '').join('')}`)
 }
 
 export async function removeImage(tag: string): Promise<void> {
@@ -162,12 +167,7 @@ export async function deriveBaseImage(run: string, label = 'base'): Promise<stri
   const context = mkdtempSync(join(tmpdir(), 'mlserve-base-'))
   try {
     writeFileSync(join(context, 'Dockerfile'), `FROM ${baseImage}\nRUN ${run}\n`)
-    const stream = await docker.buildImage({context, src: ['Dockerfile']}, {t: tag, rm: true, forcerm: true, labels: {'dev.mlserve.test': 'true'}})
-    const output = await new Promise<Array<{stream?: string; error?: string}>>((resolve, reject) => {
-      docker.modem.followProgress(stream, (error, result) => (error ? reject(error) : resolve(result)))
-    })
-    const failed = output.find((event) => event.error)
-    assert.equal(failed, undefined, `building ${tag} failed: ${failed?.error}\n${output.map((e) => e.stream ?? '').join('')}`)
+    await buildDirectory(context, ['Dockerfile'], tag)
     return tag
   } finally {
     rmSync(context, {recursive: true, force: true})

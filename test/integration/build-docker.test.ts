@@ -45,6 +45,22 @@ async function build(dir: string, tag: string, ...extra: string[]): Promise<Buil
   return JSON.parse(run.stdout) as BuildResult
 }
 
+interface CliError {
+  code: string
+  message: string
+  suggestion: string
+  details: string[]
+}
+
+/** A build that the image check refuses: exit 1, the JSON error, and no tag left behind. */
+async function refusedBuild(dir: string, tag: string, ...extra: string[]): Promise<CliError> {
+  trackImage(tag)
+  const run = await runCli(['build', dir, '--tag', tag, '--json', ...extra], {timeout: 300_000})
+  assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+  assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
+  return (JSON.parse(run.stdout) as {error: CliError}).error
+}
+
 async function inspect(image: string, ...extra: string[]): Promise<{report: InspectReport | null; exitCode: number; stderr: string; stdout: string}> {
   const run = await runCli(['inspect', image, ...extra], {timeout: 300_000})
   let report: InspectReport | null = null
@@ -288,16 +304,13 @@ describe('mlserve build: refusals and failures', () => {
       'mlserve.yaml': 'name: minimal\npredictor:\n  type: python\n  path: predictor.py\n',
       'predictor.py': 'class PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return payload\n',
     })
-    const tag = trackImage(`${repo}:minimal`)
-    const run = await runCli(['build', p.dir, '--base-image', minimal, '--tag', tag, '--json'], {timeout: 300_000})
-    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
-    const error = (JSON.parse(run.stdout) as {error: {code: string; message: string; suggestion: string; details: string[]}}).error
+    const tag = `${repo}:minimal`
+    const error = await refusedBuild(p.dir, tag, '--base-image', minimal)
     assert.equal(error.code, 'MLS_IMAGE_PYTHON_INCOMPLETE')
     assert.match(error.message, new RegExp(`^Image ${tag} \\(`))
     assert.match(error.message, /lacks the standard-library module json \(ModuleNotFoundError: No module named 'json'\)/)
     assert.ok(error.suggestion.includes(minimal), error.suggestion)
     assert.match(error.suggestion, /python3 package \(not python3-minimal\)/)
-    assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
     assert.deepEqual(await docker.listContainers({all: true, filters: {ancestor: [minimal]}}), [], 'the check container was removed')
   })
 
@@ -307,13 +320,9 @@ describe('mlserve build: refusals and failures', () => {
       'predictor.py': 'x = 1\n',
       Dockerfile: `FROM ${baseImage}\nCOPY predictor.py /app/predictor.py\nUSER 10001:10001\nCMD ["python3", "-c", "print(1)"]\n`,
     })
-    const tag = trackImage(`${repo}:no-harness`)
-    const run = await runCli(['build', p.dir, '--tag', tag, '--json'], {timeout: 300_000})
-    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
-    const error = (JSON.parse(run.stdout) as {error: {code: string; message: string}}).error
+    const error = await refusedBuild(p.dir, `${repo}:no-harness`)
     assert.equal(error.code, 'MLS_IMAGE_CHECK_FAILED')
     assert.match(error.message, /it has no harness at \/opt\/mlserve\//)
-    assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
   })
 
   test('a base without python3 is refused before it is tagged', async () => {
@@ -322,11 +331,8 @@ describe('mlserve build: refusals and failures', () => {
       'mlserve.yaml': 'name: bare\npredictor:\n  type: python\n  path: predictor.py\n',
       'predictor.py': 'x = 1\n',
     })
-    const tag = trackImage(`${repo}:bare`)
-    const run = await runCli(['build', p.dir, '--base-image', bare, '--tag', tag], {timeout: 300_000})
-    assert.equal(run.exitCode, 1, run.stderr)
-    assert.match(run.stderr, /MLS_IMAGE_CHECK_FAILED/)
-    assert.match(run.stderr, /it has no python3 on its PATH/)
-    assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
+    const error = await refusedBuild(p.dir, `${repo}:bare`, '--base-image', bare)
+    assert.equal(error.code, 'MLS_IMAGE_CHECK_FAILED')
+    assert.match(error.message, /it has no python3 on its PATH/)
   })
 })
