@@ -58,7 +58,12 @@ async function refusedBuild(dir: string, tag: string, ...extra: string[]): Promi
   const run = await runCli(['build', dir, '--tag', tag, '--json', ...extra], {timeout: 300_000})
   assert.equal(run.exitCode, 1, run.stdout + run.stderr)
   assert.deepEqual(await docker.listImages({filters: {reference: [tag]}}), [], 'the image was not tagged')
-  return (JSON.parse(run.stdout) as {error: CliError}).error
+  const error = (JSON.parse(run.stdout) as {error: CliError}).error
+  // The built image is kept untagged (the message names its id): removed after the file, like the tagged ones.
+  const id = /\(([0-9a-f]{12}), left untagged\)/.exec(error.message)?.[1]
+  assert.ok(id, error.message)
+  trackImage(id)
+  return error
 }
 
 async function inspect(image: string, ...extra: string[]): Promise<{report: InspectReport | null; exitCode: number; stderr: string; stdout: string}> {
