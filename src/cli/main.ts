@@ -28,7 +28,7 @@ export async function main(options: MainOptions): Promise<void> {
     } catch (error) {
       const word = /^command (\S+) not found$/.exec((error as Error).message)?.[1]
       if (!(error instanceof Errors.CLIError) || word === undefined) throw error
-      const err = unknownCommand(word, config.commandIDs)
+      const err = unknownCommand(word.replaceAll(':', ' '), config.commandIDs)
       reportError(err, {json: wantsJson(argv), verbose: wantsVerbose(argv)})
       process.exitCode = err.exitCode
     }
