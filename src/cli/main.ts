@@ -38,7 +38,8 @@ export async function main(options: MainOptions): Promise<void> {
 }
 
 async function loadConfig(root: string, development: boolean): Promise<Config> {
-  if (development || !manifestIsStale(root)) return Config.load(root)
+  // In development the commands are the TypeScript sources, which the manifest (made from dist/) does not describe.
+  if (!development && !manifestIsStale(root)) return Config.load(root)
   const plugin = new Plugin({root, isRoot: true, ignoreManifest: true})
   await plugin.load()
   return Config.load({root, plugins: new Map([[plugin.name, plugin]])})
