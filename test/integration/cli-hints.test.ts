@@ -107,8 +107,8 @@ test("predict's suggestion, when the runtime serves several APIs, runs as printe
   assert.equal(JSON.parse(result.stdout).status, 200)
 })
 
-test('the commands that usage errors suggest run as printed', async () => {
-  const cases = [['statsu'], ['tune', scratch], ['run', '--prot', '0'], ['inspect'], ['loadtest', '--rate', '1', '--connections', '1', 'http://127.0.0.1:1']]
+test('the commands that usage and input errors suggest run as printed', async () => {
+  const cases = [['statsu'], ['tune', scratch], ['run', '--prot', '0'], ['inspect'], ['loadtest', '--rate', '1', '--connections', '1', 'http://127.0.0.1:1'], ['init', join(scratch, 'x'), '--template', 'nope']]
   const suggested = new Set<string>()
   for (const argv of cases) {
     const result = await runCli([...argv, '--json'], {env})
@@ -116,7 +116,7 @@ test('the commands that usage errors suggest run as printed', async () => {
     const {suggestion} = JSON.parse(result.stdout).error as {suggestion: string}
     for (const m of suggestion.matchAll(/`(mlserve [^`]+)`/g)) suggested.add(m[1])
   }
-  assert.ok(suggested.size >= 5, [...suggested].join('\n'))
+  assert.ok(suggested.size >= 6, [...suggested].join('\n'))
   for (const line of suggested) {
     // `mlserve status` finds nothing running here: it may fail that way, but not as a command line.
     const result = await runCli(argvOf(line), {env})
