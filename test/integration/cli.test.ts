@@ -1,15 +1,21 @@
 // Conventions every command shares: --help, --json (stdout holds the result and nothing else), no stack traces.
 import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {readdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {readdirSync, mkdtempSync, rmSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {repoRoot, runCli} from '../helpers/cli.js'
+import {apiYaml, sleepPredictor} from '../helpers/projects.js'
 
 const commands = readdirSync(join(repoRoot, 'src', 'commands'))
   .filter((file) => file.endsWith('.ts'))
   .map((file) => file.replace(/\.ts$/, ''))
 const scratch = mkdtempSync(join(tmpdir(), 'mlserve-cli-'))
+// A valid project: validate checks that the predictor file exists, so the config alone is not enough.
+const goodProject = join(scratch, 'good')
+mkdirSync(goodProject)
+writeFileSync(join(goodProject, 'mlserve.yaml'), apiYaml())
+writeFileSync(join(goodProject, 'predictor.py'), sleepPredictor)
 after(() => rmSync(scratch, {recursive: true, force: true}))
 
 test('the CLI lists every command in its help', async () => {
@@ -48,7 +54,7 @@ for (const command of commands) {
 const jsonCases: Array<{name: string; args: string[]; ok: boolean}> = [
   {name: 'schema', args: ['schema', '--json'], ok: true},
   {name: 'init --list', args: ['init', '--list', '--json'], ok: true},
-  {name: 'validate (a good file)', args: ['validate', join(repoRoot, 'test', 'fixtures', 'config', 'good.yaml'), '--json'], ok: true},
+  {name: 'validate (a good project)', args: ['validate', goodProject, '--json'], ok: true},
   {name: 'validate (a missing file)', args: ['validate', join(scratch, 'nope.yaml'), '--json'], ok: false},
   {name: 'status (nothing running)', args: ['status', '--json'], ok: false},
   {name: 'predict (bad data)', args: ['predict', '--data', '{bad', '--json'], ok: false},
