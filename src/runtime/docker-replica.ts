@@ -129,8 +129,12 @@ export class DockerReplica extends ReplicaBase implements Replica {
     await this.launch()
   }
 
-  stop(): Promise<void> {
-    this.stopped ??= this.shutdown()
+  stop(options: {force?: boolean} = {}): Promise<void> {
+    if (options.force && this.container) {
+      // Cuts a graceful stop short: the engine's SIGKILL ends the container's wait for its grace period.
+      void this.container.kill().catch(() => undefined)
+    }
+    this.stopped ??= this.shutdown(options.force === true)
     return this.stopped
   }
 
@@ -138,11 +142,11 @@ export class DockerReplica extends ReplicaBase implements Replica {
     return {...this.baseStatus(this.hostPid), container: this.container?.id.slice(0, 12) ?? null}
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(force: boolean): Promise<void> {
     this.beginStop()
     this.serving = null
     const container = this.container
-    if (container) await this.terminate(container)
+    if (container) await this.terminate(container, force ? 0 : STOP_GRACE_S)
     // A launch in progress sees `stopping` and removes what it created.
     await this.launching?.catch(() => undefined)
     if (this.container) await this.discard(this.container)
@@ -295,10 +299,10 @@ export class DockerReplica extends ReplicaBase implements Replica {
     })()
   }
 
-  /** SIGTERM through the engine (the harness drains), SIGKILL after the grace period, then removal. */
-  private async terminate(container: Docker.Container): Promise<void> {
+  /** SIGTERM through the engine (the harness drains), SIGKILL after the grace period (seconds; 0 kills at once), then removal. */
+  private async terminate(container: Docker.Container, graceS = STOP_GRACE_S): Promise<void> {
     try {
-      await container.stop({t: STOP_GRACE_S})
+      await container.stop({t: graceS})
     } catch (error) {
       const status = (error as {statusCode?: number}).statusCode
       if (status !== 304 && status !== 404) this.log(`[${this.id}] stopping container ${container.id.slice(0, 12)} failed: ${engineMessage(error)}`)

@@ -41,12 +41,12 @@ export class ProcessReplica extends ReplicaBase implements Replica {
     await this.launch()
   }
 
-  async stop(): Promise<void> {
+  async stop(options: {force?: boolean} = {}): Promise<void> {
     this.beginStop()
     const pgid = this.pgid
     if (!this.running || pgid === null) return
     this.stdin?.end()
-    signalGroup(pgid, 'SIGTERM')
+    signalGroup(pgid, options.force ? 'SIGKILL' : 'SIGTERM')
     const killer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), STOP_GRACE_MS)
     await this.exited
     clearTimeout(killer)

@@ -60,8 +60,12 @@ export interface Replica extends EventEmitter {
   readonly origin: string | null
   /** Starts the replica and resolves once it is ready; rejects with an MlserveError if it fails to start. */
   start(): Promise<void>
-  /** Stops the replica and everything it started. Idempotent. */
-  stop(): Promise<void>
+  /**
+   * Stops the replica and everything it started. Idempotent. By default the
+   * replica drains (SIGTERM, then SIGKILL after a grace period); `force` kills
+   * it at once, also when a graceful stop is already under way (the second Ctrl-C).
+   */
+  stop(options?: {force?: boolean}): Promise<void>
   status(): ReplicaStatus
 }
 

@@ -26,6 +26,7 @@ export interface RuntimeStatus {
 export class Runtime {
   private draining: Promise<void> | null = null
   private stopped: Promise<void> | null = null
+  private forced = false
   private recordFile: string | null = null
 
   private constructor(
@@ -98,15 +99,21 @@ export class Runtime {
       this.recordFile = null
     }
     if (options.drain !== false && this.stopped === null) {
-      this.draining ??= this.gateway.drain(this.plan.gateway.timeoutMs).then(() => this.halt())
+      this.draining ??= this.gateway.drain(this.plan.gateway.timeoutMs).then(() => this.halt(false))
       return this.draining
     }
-    return this.halt()
+    return this.halt(true)
   }
 
-  private halt(): Promise<void> {
+  /** Stops every replica (gracefully, or killed at once when `force`), then closes the gateway. A forced call cuts a graceful one short. */
+  private halt(force: boolean): Promise<void> {
+    if (force && this.stopped !== null && !this.forced) {
+      this.forced = true
+      for (const replica of this.replicas) void replica.stop({force: true})
+    }
+    this.forced ||= force
     this.stopped ??= (async () => {
-      await Promise.allSettled(this.replicas.map((replica) => replica.stop()))
+      await Promise.allSettled(this.replicas.map((replica) => replica.stop({force})))
       await this.gateway.close()
     })()
     return this.stopped

@@ -104,11 +104,13 @@ describe('mlserve run lifecycle', () => {
     assert.doesNotMatch(result.stderr, /Ready:/)
   })
 
-  test('a Cortex predictor type mlserve does not serve fails only when run, with a clear error', async () => {
+  test('a Cortex predictor type mlserve does not serve fails validate and run, each with a clear error', async () => {
     const project = makeProject({'mlserve.yaml': '- name: tf\n  kind: RealtimeAPI\n  predictor:\n    type: tensorflow\n    path: predictor.py\n    model_path: s3://bucket/model\n'})
     projects.push(project)
+    // validate checks what a run needs, so it refuses what run would refuse.
     const validate = await runCli(['validate', project.dir], {env})
-    assert.equal(validate.exitCode, 0, validate.stderr)
+    assert.equal(validate.exitCode, 2, validate.stderr)
+    assert.match(validate.stderr, /mlserve\.yaml:4:11 .*tensorflow is a Cortex predictor type mlserve does not serve/)
     const result = await runCli(['run', project.dir, '--port', '0'], {env})
     assert.equal(result.exitCode, 2)
     assert.match(result.stderr, /MLS_PREDICTOR_TYPE_UNSUPPORTED/)

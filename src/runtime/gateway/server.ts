@@ -131,9 +131,14 @@ export class Gateway {
     })
   }
 
-  /** Requests being received, queued or running (abandoned ones included, until their replica answers). */
+  /** Requests not yet answered: being received, queued or running. */
   inFlight(): number {
-    let total = this.open
+    return this.open
+  }
+
+  /** Slots and queue places held, including those of answered requests whose replica still works on them (after a 504 or a client that left). */
+  private held(): number {
+    let total = 0
     for (const router of this.routers.values()) for (const route of router.replicas) total += route.admission.inFlight
     return total
   }
@@ -148,7 +153,7 @@ export class Gateway {
     this.draining = true
     this.server.closeIdleConnections()
     const until = Date.now() + deadlineMs
-    while (this.inFlight() > 0 && Date.now() < until) {
+    while ((this.open > 0 || this.held() > 0) && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
   }
