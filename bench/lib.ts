@@ -109,6 +109,9 @@ export function cpuSeconds(pid: number): number {
 /**
  * HAProxy with the same admission control as a replica: `maxconn` caps what
  * runs at once, and the backend queue is cut off at `queueLimit` with a 503.
+ * Idle server connections are purged after 1 s: mlserve's harness gives each
+ * connection a thread, so idle ones kept by one proxy would starve the next
+ * path measured against the same replica.
  */
 export async function startHaproxy(backendPort: number, options: {slots: number; queueLimit: number}): Promise<{url: string; pid: number; stop: () => Promise<void>}> {
   const dir = mkdtempSync(join(tmpdir(), 'mlserve-haproxy-'))
@@ -129,7 +132,7 @@ frontend gw
   default_backend replica
 backend replica
   http-request return status 503 hdr Retry-After 1 if { queue(replica) ge ${options.queueLimit} }
-  server s1 127.0.0.1:${backendPort} maxconn ${options.slots}
+  server s1 127.0.0.1:${backendPort} maxconn ${options.slots} pool-purge-delay 1s
 `
   const file = join(dir, 'haproxy.cfg')
   writeFileSync(file, config)

@@ -199,11 +199,15 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
     this.ticket!.release()
     if (this.phase !== 'running') return
-    const route = this.route!
-    if (this.status === 0) route.suspect()
+    if (error.code === 'ECONNREFUSED') {
+      // Nothing listens: the replica died and its driver has not said so yet.
+      // (A reset keep-alive connection is not enough to suspect it: the harness
+      // closes idle connections, and a request can cross the close.)
+      this.route!.suspect()
+    }
     if (error.code === 'ECONNREFUSED' && this.refusals < MAX_REFUSALS) {
-      // Nothing listens: the request never reached the replica, so it is safe
-      // to place again; the suspect replica takes no slot meanwhile.
+      // The request never reached the replica, so it is safe to place again;
+      // the suspect replica takes no slot meanwhile.
       this.refusals++
       this.ticket = null
       this.phase = 'placing'

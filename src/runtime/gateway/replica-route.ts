@@ -56,8 +56,8 @@ export class ReplicaRoute {
   }
 
   /**
-   * A connection to the replica failed before any answer (reset, refused):
-   * its process may be dead while its driver has not said so yet. Grant no
+   * A connection to the replica was refused: its process may be dead while
+   * its driver has not said so yet. Grant no
    * slot until its health check answers; while it does not, its queue moves to
    * other replicas. The driver's own 'unready'/'ready' events end the probing.
    */
