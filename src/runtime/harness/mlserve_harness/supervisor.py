@@ -222,11 +222,15 @@ class Master:
         code, sig = exit_description(status)
         pid = w.pid
         self._read_reports(w, final=True)
+        was_ready = w.ready
         w.pid = 0
         w.ready = False
         base = w.index * self.opts.threads
         self.slots[base:base + self.opts.threads] = b"\x00" * self.opts.threads
-        if not self.replica_ready and not self.stopping:
+        # A load failure is a worker that exits before it served. One that was
+        # serving (other workers still loading) crashed at run time: it is
+        # restarted like any crash, since requests may already reach it.
+        if not self.replica_ready and not self.stopping and not was_ready:
             tb = w.load_failed_tb
             if tb is None:
                 tb = "worker %d (pid %d) exited with %s before the replica was ready\n" % (
