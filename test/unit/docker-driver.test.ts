@@ -21,27 +21,9 @@ import {
 } from '../../src/docker/index.js'
 import {containerCreateOptions, containerName, exceptionLine, missingStandardModule, planDocker} from '../../src/runtime/docker-replica.js'
 import type {ReplicaSpec} from '../../src/runtime/replica.js'
+import {replicaSpec} from '../helpers/replica-spec.js'
 
-function spec(overrides: Partial<ReplicaSpec> = {}): ReplicaSpec {
-  return {
-    api: 'iris',
-    index: 0,
-    kind: 'python',
-    projectDir: '/home/me/iris',
-    interpreter: 'python3',
-    predictorPath: '/home/me/iris/src/predictor.py',
-    predictorConfig: {k: 1},
-    env: {MODEL: 'small'},
-    processes: 2,
-    threads: 3,
-    readinessPath: '/healthz',
-    predictPath: '/predict',
-    gpus: [],
-    readinessTimeoutMs: 1000,
-    maxBodyBytes: 1024,
-    ...overrides,
-  }
-}
+const spec = replicaSpec
 
 const create = (s: ReplicaSpec, limits = {}) =>
   containerCreateOptions(s, {image: 'iris:0.1.0', name: containerName(s), limits, labels: ownerLabels()})

@@ -6,24 +6,9 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {EVENT_LINE_MARKER, eventOfLine, harnessFiles, harnessPath, launchArgs, serveArgs} from '../../src/runtime/harness/index.js'
 import type {ReplicaSpec} from '../../src/runtime/replica.js'
+import {replicaSpec} from '../helpers/replica-spec.js'
 
-const spec: ReplicaSpec = {
-  api: 'iris',
-  index: 0,
-  kind: 'python',
-  projectDir: '/p',
-  interpreter: 'python3',
-  predictorPath: '/p/predictor.py',
-  predictorConfig: {k: 1},
-  env: {},
-  processes: 2,
-  threads: 3,
-  readinessPath: '/healthz',
-  predictPath: '/predict',
-  gpus: [],
-  readinessTimeoutMs: 1000,
-  maxBodyBytes: 1024,
-}
+const spec: ReplicaSpec = replicaSpec({projectDir: '/p', predictorPath: '/p/predictor.py', env: {}})
 
 describe('the harness door', () => {
   test('the harness is a package directory run as a whole, and its files are its Python modules', () => {
