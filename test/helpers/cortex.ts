@@ -1,9 +1,10 @@
 // Cortex-format config files in tests: the warnings mlserve should give for
 // them, computed from the YAML itself (not from mlserve), and a cached loader.
+import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parse} from 'yaml'
-import {CORTEX_UNIMPLEMENTED, loadProject, type Project} from '../../src/config/index.js'
+import {CORTEX_UNIMPLEMENTED, loadProject, realtimeApis, type Project} from '../../src/config/index.js'
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -39,5 +40,23 @@ export function projectsIn(dir: string): (file: string) => Promise<Project> {
   return async (file) => {
     if (!projects.has(file)) projects.set(file, await loadProject(join(dir, file)))
     return projects.get(file)!
+  }
+}
+
+/**
+ * A Cortex file loaded as mlserve should load it: no errors, one located
+ * warning per ignored Cortex field (`expected`), each naming its field (a
+ * skipped kind names its API), and autoscaling targets within their caps.
+ */
+export function assertLoadsAsCortex(loaded: Project, expected: string[]): void {
+  assert.ok(loaded.apis.length > 0)
+  const ignored = loaded.warnings.filter((w) => /is a Cortex field mlserve does not implement; it is ignored/.test(w.message))
+  assert.deepEqual(ignored.map((w) => w.path).sort(), expected)
+  for (const warning of loaded.warnings) {
+    assert.ok(warning.line > 0 && warning.column > 0, `${warning.path} is located`)
+    assert.ok(warning.message.startsWith(warning.path.replace(/ › kind$/, '')), `the warning names its field: ${warning.message}`)
+  }
+  for (const api of realtimeApis(loaded)) {
+    assert.ok(api.autoscaling.target_replica_concurrency <= api.autoscaling.max_replica_concurrency)
   }
 }

@@ -14,7 +14,7 @@ import {
   type TrafficSplitterConfig,
 } from '../../src/config/index.js'
 import {repoRoot} from '../helpers/cli.js'
-import {expectedIgnoredFields, projectsIn} from '../helpers/cortex.js'
+import {assertLoadsAsCortex, expectedIgnoredFields, projectsIn} from '../helpers/cortex.js'
 
 const fixtureDir = join(repoRoot, 'test', 'fixtures', 'cortex')
 const files = readdirSync(fixtureDir).filter((f) => f.endsWith('.yaml')).sort()
@@ -32,18 +32,7 @@ describe('Cortex-format fixtures', () => {
 
   for (const file of files) {
     test(`${file} loads without errors, warning once for each ignored Cortex field`, async () => {
-      const loaded = await project(file)
-      assert.ok(loaded.apis.length > 0)
-      const ignored = loaded.warnings.filter((w) => /is a Cortex field mlserve does not implement; it is ignored/.test(w.message))
-      assert.deepEqual(ignored.map((w) => w.path).sort(), expectedIgnored(file))
-      for (const warning of loaded.warnings) {
-        assert.ok(warning.line > 0 && warning.column > 0, `${warning.path} is located`)
-        // A skipped kind names its API ('api "x": kind BatchAPI …'); every other warning its field.
-        assert.ok(warning.message.startsWith(warning.path.replace(/ › kind$/, '')), `the warning names its field: ${warning.message}`)
-      }
-      for (const realtime of realtimeApis(loaded)) {
-        assert.ok(realtime.autoscaling.target_replica_concurrency <= realtime.autoscaling.max_replica_concurrency)
-      }
+      assertLoadsAsCortex(await project(file), expectedIgnored(file))
     })
   }
 })
