@@ -49,6 +49,17 @@ function onTimeout(this: NodeJS.Timeout & Carrier): void {
   this[kExchange]!.timedOut()
 }
 
+/**
+ * The exchange whose body is arriving on `socket`, if any: the request Node's
+ * parser is reading (its `incoming`) carries it, so a body deadline can be
+ * counted against its API without the server keeping a map per request.
+ */
+export function receivingExchange(socket: object): Exchange | undefined {
+  const incoming = (socket as {parser?: {incoming?: Carrier | null} | null}).parser?.incoming
+  const exchange = incoming?.[kExchange]
+  return exchange?.receiving ? exchange : undefined
+}
+
 export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   /** 'reading' → 'placing' → 'waiting' | 'running' → 'answered'; 'abandoned' once the client got its answer (504/499) while the replica works on. */
   private phase: 'reading' | 'placing' | 'waiting' | 'running' | 'answered' | 'abandoned' = 'reading'

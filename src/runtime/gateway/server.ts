@@ -11,7 +11,7 @@ import {RuntimeMetrics} from '../metrics.js'
 import type {Replica, ReplicaStatus} from '../replica.js'
 import {lingerAfter, rawError, sendError} from './answers.js'
 import {answerControl, type ControlState} from './control.js'
-import {Exchange, type ExchangePolicy} from './exchange.js'
+import {Exchange, receivingExchange, type ExchangePolicy} from './exchange.js'
 import {ReplicaRoute} from './replica-route.js'
 import {LeastLoadedRouter, type Router} from './routing.js'
 
@@ -70,8 +70,6 @@ export class Gateway {
   private readonly server: Server
   private readonly routers = new Map<string, LeastLoadedRouter>()
   private readonly policy: ExchangePolicy
-  /** Exchanges whose body is still arriving, by socket, so a body timeout is counted against its API. */
-  private readonly receiving = new WeakMap<Socket, Exchange>()
   private readonly control: ControlState
   private draining = false
   private boundPort = 0
@@ -219,14 +217,11 @@ export class Gateway {
     }
     const exchange = new Exchange(req, res, router, this.policy, this.finished, requestId, started, q === -1 ? '' : url.slice(q))
     this.open++
-    this.receiving.set(req.socket, exchange)
     exchange.start()
   }
 
   private readonly finished = (exchange: Exchange, code: number, route: ReplicaRoute | null): void => {
     this.open--
-    const {socket} = exchange.req
-    if (this.receiving.get(socket) === exchange) this.receiving.delete(socket)
     this.record(exchange.req, exchange.api, route, code, exchange.startedAt, exchange.requestId)
   }
 
@@ -252,8 +247,7 @@ export class Gateway {
       socket.destroy()
       return
     }
-    const candidate = this.receiving.get(socket)
-    const exchange = candidate?.receiving ? candidate : undefined
+    const exchange = receivingExchange(socket)
     const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     const response = timeout
       ? rawError('MLS_GATEWAY_REQUEST_TIMEOUT', exchange ? {part: 'body', seconds: this.options.requestTimeoutMs / 1000} : {part: 'headers', seconds: this.options.headersTimeoutMs / 1000})
