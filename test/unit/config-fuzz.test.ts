@@ -11,20 +11,12 @@ import {parse, stringify} from 'yaml'
 import {parseProject} from '../../src/config/index.js'
 import {MlserveError} from '../../src/errors.js'
 import {repoRoot} from '../helpers/cli.js'
+import {mulberry32} from '../../src/loadtest/schedule.js'
 
 const MUTANTS_PER_FILE = 30
 
-/** mulberry32: a small, well-known 32-bit PRNG; the same seed gives the same mutants. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// The load generator's seeded PRNG (mulberry32): the same seed gives the same mutants.
+const prng = mulberry32
 
 type Random = ReturnType<typeof prng>
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]
