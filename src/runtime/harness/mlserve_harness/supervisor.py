@@ -189,12 +189,7 @@ class Master:
         self.events.emit("load_failed", worker=w.index, pid=pid, traceback=tb)
         log(self.name, "the predictor failed to load in worker %d; stopping the replica (exit code %d)"
              % (w.index, EXIT_LOAD_FAILED))
-        for other in self.workers:
-            if other.pid:
-                try:
-                    os.kill(other.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        self._kill_all()
         for other in self.workers:
             if other.pid:
                 try:
