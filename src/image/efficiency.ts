@@ -11,7 +11,6 @@
 // - user wasted percent = wasted bytes / the size of every layer after the first.
 // Directories count as 0 bytes; only files (and links, at their tar size) count.
 
-import {mlserveError} from '../errors.js'
 
 export interface LayerEntry {
   /** Path in the layer, as in its tar (leading `./` and `/` are ignored). */
@@ -195,39 +194,4 @@ export function evaluateCi(result: Pick<EfficiencyResult, 'efficiency' | 'userWa
 
 function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(6).replace(/0+$/, '').replace(/\.$/, '')
-}
-
-/**
- * Thresholds from flag values (strings as typed): fractions from 0 to 1 for
- * the first two (a value such as 95% is accepted too), a byte count or size
- * (10MB, 5Mi) for wasted bytes. Throws MLS_INVALID_FLAG. Unset flags keep
- * dive's defaults when `ci` is true, and stay off otherwise.
- */
-export function thresholdsFromFlags(
-  flags: {lowestEfficiency?: string; highestUserWastedPercent?: string; highestWastedBytes?: string},
-  ci: boolean,
-): CiThresholds | undefined {
-  const out: CiThresholds = ci ? {...DEFAULT_CI_THRESHOLDS} : {}
-  if (flags.lowestEfficiency !== undefined) out.lowestEfficiency = fraction('--lowest-efficiency', flags.lowestEfficiency)
-  if (flags.highestUserWastedPercent !== undefined) out.highestUserWastedPercent = fraction('--highest-user-wasted-percent', flags.highestUserWastedPercent)
-  if (flags.highestWastedBytes !== undefined) out.highestWastedBytes = byteCount('--highest-wasted-bytes', flags.highestWastedBytes)
-  return Object.keys(out).length === 0 ? undefined : out
-}
-
-function fraction(flag: string, value: string): number {
-  const text = value.trim()
-  const n = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text)
-  if (text === '' || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw mlserveError('MLS_INVALID_FLAG', {flag, value, expected: 'a fraction from 0 to 1, such as 0.95 (or a percentage such as 95%)'})
-  }
-  return n
-}
-
-const SIZE_UNITS: Record<string, number> = {'': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3}
-
-function byteCount(flag: string, value: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value)
-  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined
-  if (!m || unit === undefined) throw mlserveError('MLS_INVALID_FLAG', {flag, value, expected: 'a number of bytes, or a size such as 500kB, 10MB or 5Mi'})
-  return Math.floor(Number(m[1]) * unit)
 }

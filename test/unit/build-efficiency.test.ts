@@ -2,7 +2,8 @@ import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {Readable} from 'node:stream'
 import * as tar from 'tar-stream'
-import {analyzeSavedImage, cleanCreatedBy, computeEfficiency, evaluateCi, readSavedImage, thresholdsFromFlags, type LayerEntry} from '../../src/image/index.js'
+import {analyzeSavedImage, cleanCreatedBy, computeEfficiency, evaluateCi, readSavedImage, type LayerEntry} from '../../src/image/index.js'
+import {ciThresholds} from '../../src/cli/ci-flags.js'
 
 const file = (path: string, size: number): LayerEntry => ({path, size, type: 'file'})
 const dir = (path: string): LayerEntry => ({path, size: 0, type: 'directory'})
@@ -78,12 +79,11 @@ describe('CI rules (.dive-ci)', () => {
     )
   })
 
-  test('thresholds from flags: dive’s defaults under --ci, fractions or percentages, sizes', () => {
-    assert.deepEqual(thresholdsFromFlags({}, true), {lowestEfficiency: 0.9, highestUserWastedPercent: 0.1})
-    assert.equal(thresholdsFromFlags({}, false), undefined)
-    assert.deepEqual(thresholdsFromFlags({lowestEfficiency: '95%', highestWastedBytes: '10MB'}, true), {lowestEfficiency: 0.95, highestUserWastedPercent: 0.1, highestWastedBytes: 10_000_000})
-    assert.throws(() => thresholdsFromFlags({lowestEfficiency: '1.5'}, true), /--lowest-efficiency/)
-    assert.throws(() => thresholdsFromFlags({highestWastedBytes: 'lots'}, true), /--highest-wasted-bytes/)
+  // The flags' own parsing (95%, 10MB, and the values refused) is tested with every typed flag in cli-flags.test.ts.
+  test('thresholds from flags: dive’s defaults under --ci, and the values given', () => {
+    assert.deepEqual(ciThresholds({}, true), {lowestEfficiency: 0.9, highestUserWastedPercent: 0.1})
+    assert.equal(ciThresholds({}, false), undefined)
+    assert.deepEqual(ciThresholds({'lowest-efficiency': 0.95, 'highest-wasted-bytes': 10_000_000}, true), {lowestEfficiency: 0.95, highestUserWastedPercent: 0.1, highestWastedBytes: 10_000_000})
   })
 })
 
