@@ -12,7 +12,7 @@
 import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:http'
 import type {Dispatcher} from 'undici'
 import type {AdmissionOutcome, GrantListener, Ticket} from '../admission.js'
-import {errorBody, lingerAfter, sendJson, type GatewayCode, type GatewayParams} from './answers.js'
+import {lingerAfter, sendError, type GatewayCode, type GatewayParams} from './answers.js'
 import type {ReplicaRoute} from './replica-route.js'
 import type {Router} from './routing.js'
 
@@ -279,9 +279,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   ): void {
     if (this.phase !== 'abandoned') this.phase = 'answered'
     this.settle()
-    const {status, body} = errorBody(code, params, extra)
-    sendJson(this.res, status, body, headers)
-    this.onFinished(this, status, route)
+    this.onFinished(this, sendError(this.res, code, params, {extra, headers}), route)
   }
 }
 

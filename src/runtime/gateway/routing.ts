@@ -27,8 +27,6 @@ export class LeastLoadedRouter implements Router {
   constructor(
     readonly name: string,
     readonly replicas: readonly ReplicaRoute[],
-    /** max_replica_concurrency, reported when every replica is full. */
-    readonly maxReplicaConcurrency: number,
   ) {}
 
   pick(): ReplicaRoute | null {

@@ -82,7 +82,7 @@ export class Gateway {
   ) {
     for (const api of apis) {
       const routes = api.replicas.map((replica) => new ReplicaRoute(replica, api.maxReplicaConcurrency, this.metrics, api.name))
-      this.routers.set(api.endpoint, new LeastLoadedRouter(api.name, routes, api.maxReplicaConcurrency))
+      this.routers.set(api.endpoint, new LeastLoadedRouter(api.name, routes))
     }
     this.policy = {timeoutMs: options.timeoutMs, maxBodyBytes: options.maxBodyBytes, retryAfter: String(options.retryAfterSeconds)}
     this.server = createServer(
