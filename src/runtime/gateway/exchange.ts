@@ -208,17 +208,13 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
+    // No answer began: the replica may be dead. It is suspected before this
+    // slot is released, so the freed slot goes to no one until a probe decides.
+    if (this.status === 0) this.route!.suspect()
     this.ticket!.release()
     if (this.phase !== 'running') return
-    if (error.code === 'ECONNREFUSED') {
-      // Nothing listens: the replica died and its driver has not said so yet.
-      // (A reset keep-alive connection is not enough to suspect it: the harness
-      // closes idle connections, and a request can cross the close.)
-      this.route!.suspect()
-    }
     if (error.code === 'ECONNREFUSED' && this.refusals < MAX_REFUSALS) {
-      // The request never reached the replica, so it is safe to place again;
-      // the suspect replica takes no slot meanwhile.
+      // The request never reached the replica, so it is safe to place again.
       this.refusals++
       this.ticket = null
       this.phase = 'placing'

@@ -2,20 +2,28 @@
 // pool (one connection per slot) and its metrics. It follows the replica's
 // lifecycle events; a replica with no slots (not ready, or every worker down)
 // is not routable, and the requests waiting on it are evicted at once so the
-// exchange can place them on another replica.
+// exchange can place them on another replica. Between a failed connection and
+// its driver noticing anything, a health probe decides (see suspect()).
 import {Pool, request} from 'undici'
 import {AdmissionController} from '../admission.js'
 import type {RequestObserver, RuntimeMetrics} from '../metrics.js'
 import type {Replica} from '../replica.js'
 
-/** How long a health probe of a suspect replica may take, and the pause between probes. */
+/** How long a health probe of a suspect replica may take, and the pause between probes of a down one. */
 const PROBE_TIMEOUT_MS = 500
 const PROBE_INTERVAL_MS = 250
 
+/** What a health probe found: serving, refusing or resetting connections (dead), or too busy to answer in time. */
+type Health = 'alive' | 'dead' | 'busy'
+
 export class ReplicaRoute {
   pool: Pool | null = null
-  /** A probe loop runs: a connection failed, and no slot is granted until the replica answers its health check. */
-  private suspected = false
+  /**
+   * - ok: slots as the driver reports them;
+   * - probing: a connection failed; no slot is granted until one probe decides, but the replica stays routable (requests queue);
+   * - down: the probe found nothing serving; not routable, its queue moved, probed again until it serves or its driver reports.
+   */
+  private health: 'ok' | 'probing' | 'down' = 'ok'
   readonly admission: AdmissionController
   readonly observer: RequestObserver
 
@@ -50,32 +58,39 @@ export class ReplicaRoute {
     return this.replica.spec.predictPath
   }
 
-  /** Takes traffic: connected, with at least one live worker slot. */
+  /** Takes traffic: connected, with at least one live worker slot (or being probed, when requests wait for the verdict). */
   get isRoutable(): boolean {
-    return this.pool !== null && this.admission.capacity > 0
+    if (this.pool === null || this.health === 'down') return false
+    return this.health === 'probing' || this.admission.capacity > 0
   }
 
   /**
-   * A connection to the replica was refused: its process may be dead while
-   * its driver has not said so yet. Grant no
-   * slot until its health check answers; while it does not, its queue moves to
-   * other replicas. The driver's own 'unready'/'ready' events end the probing.
+   * A connection to the replica failed before any answer (refused, reset):
+   * its process may have died while its driver has not said so yet, or a
+   * request crossed the harness's close of an idle connection. Before the
+   * freed slot goes to the next request, one health probe decides: alive or
+   * merely busy, and slots resume; dead, and the queue moves to other replicas
+   * at once while probes go on. The driver's own 'unready'/'ready' events end
+   * the probing either way. The caller suspects before it releases its slot.
    */
   suspect(): void {
-    if (this.suspected || this.pool === null) return
-    this.suspected = true
+    if (this.health !== 'ok' || this.pool === null) return
+    this.health = 'probing'
     this.admission.setSlots(0)
     void this.probe(this.pool)
   }
 
   private async probe(pool: Pool): Promise<void> {
     const origin = this.replica.origin
-    while (this.suspected && this.pool === pool && origin !== null) {
-      if (await answersHealthCheck(origin + this.replica.spec.readinessPath)) {
-        this.suspected = false
+    while (this.health !== 'ok' && this.pool === pool && origin !== null) {
+      const health = await probeHealth(origin + this.replica.spec.readinessPath)
+      if (this.pool !== pool) return
+      if (health !== 'dead') {
+        this.health = 'ok'
         this.admission.setSlots(this.replica.spec.processes * this.replica.spec.threads)
         return
       }
+      this.health = 'down'
       this.admission.evictWaiting()
       await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS))
     }
@@ -91,7 +106,7 @@ export class ReplicaRoute {
   }
 
   private setSlots(slots: number): void {
-    if (this.suspected) return
+    if (this.health !== 'ok') return
     this.admission.setSlots(slots)
     if (slots === 0) this.admission.evictWaiting()
   }
@@ -99,7 +114,7 @@ export class ReplicaRoute {
   private disconnect(): void {
     const pool = this.pool
     this.pool = null
-    this.suspected = false
+    this.health = 'ok'
     this.admission.setSlots(0)
     this.admission.evictWaiting()
     if (pool) void pool.destroy().catch(() => undefined)
@@ -112,12 +127,13 @@ export class ReplicaRoute {
   }
 }
 
-async function answersHealthCheck(url: string): Promise<boolean> {
+async function probeHealth(url: string): Promise<Health> {
   try {
     const response = await request(url, {headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS)})
     await response.body.dump()
-    return response.statusCode === 200
-  } catch {
-    return false
+    return response.statusCode === 200 ? 'alive' : 'dead'
+  } catch (error) {
+    const {name, code} = error as {name?: string; code?: string}
+    return name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'busy' : 'dead'
   }
 }
