@@ -33,6 +33,7 @@ import {
   sweepStaleContainers,
   type ContainerLimits,
 } from '../docker/index.js'
+import {formatCpuList} from './cpus.js'
 import {CONTAINER_PORT, HARNESS_IN_IMAGE, containerEnv, eventOfLine} from './harness/index.js'
 import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 import {ReplicaBase} from './replica-base.js'
@@ -91,6 +92,8 @@ export function containerCreateOptions(
       PortBindings: {[PORT_KEY]: [{HostIp: '127.0.0.1', HostPort: ''}]},
       RestartPolicy: {Name: 'no'},
       ...options.limits,
+      // The replica's own CPUs, as the process driver pins them; NanoCpus (compute.cpu) still caps its share.
+      ...(spec.cpus && spec.cpus.length > 0 ? {CpusetCpus: formatCpuList(spec.cpus)} : {}),
       ...(deviceRequests ? {DeviceRequests: deviceRequests} : {}),
     },
   }

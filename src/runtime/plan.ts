@@ -37,12 +37,16 @@ export interface PlanOptions {
   image?: string
   /** Notes made while planning, such as the image each API runs. */
   log?: (line: string) => void
+  /** Pin every replica to these CPUs (affinity; a container's cpuset), so it runs on cores of its own. */
+  replicaCpus?: number[]
 }
 
 export interface ConcurrencyOverrides {
   processes?: number
   threads?: number
   maxReplicaConcurrency?: number
+  /** Environment set over predictor.env (tuning sweeps BLAS/OpenMP threads per process this way). */
+  env?: Record<string, string>
 }
 
 export interface ApiPlan {
@@ -147,13 +151,14 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
     predictorPath,
     command: predictor.command,
     predictorConfig: predictor.config ?? {},
-    env: predictor.env ?? {},
+    env: {...predictor.env, ...options.overrides?.env},
     processes: options.overrides?.processes ?? predictor.processes_per_replica,
     threads: options.overrides?.threads ?? predictor.threads_per_process,
     batching,
     readinessPath: predictor.type === 'python' ? '/healthz' : predictor.readiness_path ?? '/healthz',
     predictPath: predictor.type === 'python' ? '/predict' : predictor.predict_path ?? '/predict',
     gpus: new Array<string>(api.compute.gpu ?? 0).fill(''),
+    cpus: options.replicaCpus ? [...options.replicaCpus] : null,
     readinessTimeoutMs: options.readinessTimeoutMs,
     maxBodyBytes: options.maxBodyBytes,
   }))

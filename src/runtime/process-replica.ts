@@ -8,6 +8,7 @@ import type {Readable, Writable} from 'node:stream'
 import {execa} from 'execa'
 import {request} from 'undici'
 import {mlserveError, type MlserveError} from '../errors.js'
+import {formatCpuList, pinnedArgv} from './cpus.js'
 import {launchArgs, serveArgs, type HarnessEvent} from './harness/index.js'
 import {ensureInterpreter} from './interpreter.js'
 import {freePort} from './ports.js'
@@ -213,7 +214,10 @@ export class ProcessReplica extends ReplicaBase implements Replica {
     }
     if (spec.gpus.length > 0) env.CUDA_VISIBLE_DEVICES = spec.gpus.join(',')
 
-    if (spec.kind === 'python') return {file: spec.interpreter, args: serveArgs(spec), env, port: null}
+    if (spec.kind === 'python') {
+      const argv = this.pinned([spec.interpreter, ...serveArgs(spec)])
+      return {file: argv[0], args: argv.slice(1), env, port: null}
+    }
 
     const port = await freePort()
     env.PORT = String(port)
@@ -227,8 +231,18 @@ export class ProcessReplica extends ReplicaBase implements Replica {
       // signal reach it directly; compound commands keep their shell.
       argv = ['/bin/sh', '-c', /[;&|\n]/.test(command) ? command : `exec ${command}`]
     }
-    argv = await this.withLifeline(argv)
+    argv = this.pinned(await this.withLifeline(argv))
     return {file: argv[0], args: argv.slice(1), env, port}
+  }
+
+  /** The replica's command under its CPU affinity (spec.cpus), which every worker it forks inherits. */
+  private pinned(argv: string[]): string[] {
+    const {cpus} = this.spec
+    if (!cpus || cpus.length === 0) return argv
+    const pinned = pinnedArgv(argv, cpus)
+    if (pinned) return pinned
+    this.log(`[${this.id}] taskset (util-linux) is not installed: the replica runs on every CPU, not CPUs ${formatCpuList(cpus)}`)
+    return argv
   }
 
   /**

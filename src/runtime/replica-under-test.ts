@@ -20,6 +20,8 @@ export interface ReplicaUnderTestOptions {
   driver?: 'process' | 'docker'
   /** The image (docker driver); default the API's newest build. */
   image?: string
+  /** CPUs the replica runs on, of its own (affinity; a container's cpuset); default unpinned. See splitCpus. */
+  cpus?: number[]
   /** Replica output and lifecycle lines. */
   log: (line: string) => void
 }
@@ -50,6 +52,7 @@ export async function startReplicaUnderTest(project: Project, options: ReplicaUn
     overrides: options.overrides,
     driver: options.driver,
     image: options.image,
+    replicaCpus: options.cpus,
     log: options.log,
   })
   const runtime = await startRuntimeThread(plan, options.log)

@@ -25,6 +25,8 @@ export interface ReplicaSpec {
   predictPath: string
   /** GPU indices this replica may see, from nvidia-smi; empty for CPU replicas. */
   gpus: string[]
+  /** The CPUs the replica's processes may run on (affinity, inherited by every worker); null leaves them unpinned. */
+  cpus: number[] | null
   readinessTimeoutMs: number
   maxBodyBytes: number
 }

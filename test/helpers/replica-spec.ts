@@ -18,6 +18,7 @@ export function replicaSpec(overrides: Partial<ReplicaSpec> = {}): ReplicaSpec {
     readinessPath: '/healthz',
     predictPath: '/predict',
     gpus: [],
+    cpus: null,
     readinessTimeoutMs: 1000,
     maxBodyBytes: 1024,
     ...overrides,

@@ -146,6 +146,7 @@ describe('mlserve build: the python template on the local base image', () => {
       readinessPath: '/healthz',
       predictPath: '/predict',
       gpus: [],
+      cpus: null,
       readinessTimeoutMs: 30_000,
       maxBodyBytes: 1 << 20,
     }

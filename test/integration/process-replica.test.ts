@@ -40,6 +40,7 @@ function spec(overrides: Partial<ReplicaSpec>): ReplicaSpec {
     readinessPath: '/',
     predictPath: '/predict',
     gpus: [],
+    cpus: null,
     readinessTimeoutMs: 20_000,
     maxBodyBytes: 1 << 20,
     ...overrides,

@@ -56,6 +56,13 @@ describe('container create options', () => {
     assert.deepEqual(containerLimits({cpu: null, mem: '1G'}), {Memory: 1_000_000_000})
   })
 
+  test('the replica’s CPUs become CpusetCpus, next to NanoCpus from compute.cpu; an unpinned replica has none', () => {
+    const host = create(spec({cpus: [3, 1, 2]}), containerLimits({cpu: '2', mem: null})).HostConfig!
+    assert.equal(host.CpusetCpus, '1-3')
+    assert.equal(host.NanoCpus, 2_000_000_000)
+    assert.equal(create(spec({cpus: null})).HostConfig?.CpusetCpus, undefined)
+  })
+
   test('published on a loopback port the engine picks; labelled as ours; the contract environment', () => {
     const options = create(spec({index: 4}))
     assert.deepEqual(options.ExposedPorts, {[`${CONTAINER_PORT}/tcp`]: {}})
