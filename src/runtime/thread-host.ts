@@ -52,7 +52,15 @@ function spawnThread(workerData: unknown): Worker {
 export async function startRuntimeThread(plan: RuntimePlan, log: (line: string) => void): Promise<ThreadRuntime> {
   // The main thread reaps the thread's process groups should it exit first.
   const reaperSlots = reaperSlotsForThread()
-  const worker = spawnThread({plan, reaperSlots})
+  return hostRuntimeThread(spawnThread({plan, reaperSlots}), reaperSlots, log)
+}
+
+/**
+ * The main thread's side of a runtime thread already spawned with these
+ * reaper slots: startRuntimeThread's, and tests' with a stand-in entry that
+ * speaks the same messages.
+ */
+export async function hostRuntimeThread(worker: Worker, reaperSlots: Int32Array, log: (line: string) => void): Promise<ThreadRuntime> {
   worker.once('exit', () => releaseThreadSlots(reaperSlots))
   let nextId = 0
   const pendingStatus = new Map<number, (status: RuntimeStatus) => void>()
