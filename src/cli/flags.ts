@@ -9,6 +9,8 @@
 import {Flags, type Interfaces} from '@oclif/core'
 // The units module alone, not the config door: the door loads the schema (zod), which a flag parser does not need.
 import {parseDurationMs, parseMemoryBytes} from '../config/units.js'
+// CPU lists alone (node:fs and node:os), not the runtime door.
+import {availableCpus, formatCpuList, parseCpuList} from '../runtime/cpus.js'
 
 /** A flag value that does not parse: the flag (as --name), the value received, and what would be accepted. */
 export class FlagValueError extends Error {
@@ -47,10 +49,10 @@ interface TypedFlag<T> {
  * A flag whose text `convert` turns into a T, or rejects (undefined);
  * `expected` says the accepted form in the error ("a positive duration such as 30s").
  */
-function typed<T>(expected: string, convert: (text: string) => T | undefined): TypedFlag<T> {
+function typed<T>(expected: string | (() => string), convert: (text: string) => T | undefined): TypedFlag<T> {
   const parse = (text: string, flag: string): T => {
     const value = convert(text.trim())
-    if (value === undefined) throw new FlagValueError(flag, text, expected)
+    if (value === undefined) throw new FlagValueError(flag, text, typeof expected === 'function' ? expected() : expected)
     return value
   }
   return ((options: TypedOptions) => {
@@ -169,6 +171,19 @@ export const intList = typed<number[]>('comma-separated whole numbers of 1 or mo
   if (items.length === 0 || items.some((s) => !/^\d+$/.test(s) || Number(s) < 1 || !Number.isSafeInteger(Number(s)))) return undefined
   return [...new Set(items.map(Number))].sort((a, b) => a - b)
 })
+
+/** CPUs in Linux's list notation (1, 2-3, 0-2,5), each one this process may run on; ascending. */
+export const cpuList = typed<number[]>(
+  () => {
+    const cpus = availableCpus()
+    return `a list of the CPUs this process may use (${formatCpuList(cpus)}), such as ${cpus.at(-1)} or ${formatCpuList(cpus.slice(-2))}`
+  },
+  (text) => {
+    const cpus = parseCpuList(text)
+    const allowed = new Set(availableCpus())
+    return cpus && cpus.length > 0 && cpus.every((cpu) => allowed.has(cpu)) ? cpus : undefined
+  },
+)
 
 /** An HTTP header as "Name: value". */
 export const header = typed<[string, string]>('"Name: value", such as "Authorization: Bearer TOKEN"', (text) => {

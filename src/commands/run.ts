@@ -3,6 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import * as flag from '../cli/flags.js'
 import {onInterrupt} from '../cli/interrupt.js'
 import {color, say, warn} from '../cli/ui.js'
+import {availableCpus, formatCpuList, pinProcess} from '../runtime/cpus.js'
 import {runtimeDefaults} from '../runtime/defaults.js'
 import type {RuntimeStatus} from '../runtime/index.js'
 
@@ -39,6 +40,7 @@ export default class Run extends BaseCommand {
     'access-log': Flags.boolean({description: 'Print one line per request (status, latency, replica, request id) to stderr.', default: false}),
     driver: Flags.option({description: 'How replicas run: process (local process groups) or docker (one container per replica, from the image `mlserve build` made, or the one given with the image flag).', options: ['process', 'docker'] as const, default: 'process'})(),
     image: Flags.string({description: 'The image every API runs from under the docker driver, such as my-api:0.1.0. Without it, each API runs the newest local image tagged with its name (NAME:*), which is what `mlserve build` made last.'}),
+    'replica-cpus': flag.cpuList({description: 'Run every replica on these CPUs only, such as 1 or 2-3 (CPU affinity; a container\'s cpuset under docker), and mlserve itself (the gateway) on the other CPUs it may use: a replica on cores of its own, as `mlserve tune` measures it.'}),
   }
 
   /** Under --json, stdout holds JSON lines: the ready event, then this result at exit. */
@@ -77,7 +79,9 @@ export default class Run extends BaseCommand {
       log,
       driver: flags.driver,
       image,
+      replicaCpus: flags['replica-cpus'],
     })
+    if (flags['replica-cpus']) await pinGateway(flags['replica-cpus'], note)
     const runtime = await Runtime.start(plan, {log})
 
     // Ctrl-C: the first drains the requests in flight, the second stops at once.
@@ -108,4 +112,15 @@ export default class Run extends BaseCommand {
     say('Stopped.')
     return {url: runtime.url, apis, stoppedBy: signal, final}
   }
+}
+
+/** mlserve itself (the gateway) on the CPUs the replicas leave, so neither takes the other's cores. */
+async function pinGateway(replicaCpus: number[], note: (line: string) => void): Promise<void> {
+  const available = availableCpus()
+  const rest = available.filter((cpu) => !replicaCpus.includes(cpu))
+  if (rest.length === 0) {
+    note(`--replica-cpus ${formatCpuList(replicaCpus)} is every CPU mlserve may use (${formatCpuList(available)}): the gateway shares them with the replicas.`)
+    return
+  }
+  if (await pinProcess(process.pid, rest, note)) note(`Replicas run on CPUs ${formatCpuList(replicaCpus)}; the gateway on CPUs ${formatCpuList(rest)}.`)
 }

@@ -5,17 +5,31 @@
 // those CPUs. Read back from /proc and from the engine, never assumed.
 import {describe, test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {readdirSync, readFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import type {ResultPromise} from 'execa'
+import {request} from 'undici'
 import {loadProject} from '../../src/config/index.js'
 import {availableCpus, formatCpuList, startReplicaUnderTest, type ReplicaUnderTest} from '../../src/runtime/index.js'
+import {runCli, startRunCli} from '../helpers/cli.js'
 import {buildTestImage, docker, removeImage, requireDocker} from '../helpers/docker.js'
 import {apiYaml, projectsRemovedAfterFile, sleepPredictor} from '../helpers/projects.js'
 import {post, waitFor} from '../helpers/http.js'
 
 const makeProject = projectsRemovedAfterFile()
 const running: ReplicaUnderTest[] = []
+const children: ResultPromise[] = []
+// `mlserve run` announces itself in a state dir of this file's own.
+const stateDir = mkdtempSync(join(tmpdir(), 'mlserve-state-'))
+const cliEnv = {NO_COLOR: '1', MLSERVE_STATE_DIR: stateDir}
 after(async () => {
   await Promise.all(running.splice(0).map((replica) => replica.stop({drain: false})))
+  for (const child of children.splice(0)) {
+    child.kill('SIGKILL')
+    await child.catch(() => undefined)
+  }
+  rmSync(stateDir, {recursive: true, force: true})
 })
 
 /** The highest-numbered CPU: the one splitCpus gives a one-CPU replica. */
@@ -81,6 +95,34 @@ describe('process driver: a pinned replica', () => {
     for (const pid of pids) {
       for (const [thread, cpus] of threadCpus(pid)) assert.equal(cpus, formatCpuList(availableCpus()), `thread ${thread}`)
     }
+  })
+})
+
+describe('mlserve run --replica-cpus', () => {
+  test('pins the replicas to the CPUs given and mlserve itself (the gateway) to the others', async () => {
+    const p = project()
+    const run = await startRunCli([p.dir, '--port', '0', '--replica-cpus', String(replicaCpu)], cliEnv, (child) => children.push(child))
+    const rest = availableCpus().filter((cpu) => cpu !== replicaCpu)
+    const status = (await (await request(`${run.url}/status`)).body.json()) as {apis: Array<{replicas: Array<{pid: number}>}>}
+    const pgid = status.apis[0].replicas[0].pid
+    await waitFor(() => groupPids(pgid).length >= 3, 'the supervisor and its 2 workers')
+    for (const pid of groupPids(pgid)) {
+      for (const [thread, cpus] of threadCpus(pid)) assert.equal(cpus, String(replicaCpu), `replica thread ${thread}`)
+    }
+    // On a one-CPU machine nothing is left, and mlserve says the gateway shares the replica's CPU.
+    const gateway = rest.length > 0 ? formatCpuList(rest) : String(replicaCpu)
+    for (const [thread, cpus] of threadCpus(run.child.pid!)) assert.equal(cpus, gateway, `mlserve thread ${thread}`)
+    assert.match(run.stderr(), rest.length > 0 ? new RegExp(`Replicas run on CPUs ${replicaCpu}; the gateway on CPUs ${gateway}\\.`) : /the gateway shares them with the replicas/)
+    assert.equal((await post(`${run.url}/sleepy`, {})).status, 200)
+  })
+
+  test('a CPU this process may not use is MLS_INVALID_FLAG, naming the value and the CPUs there are', async () => {
+    const p = project()
+    const result = await runCli(['run', p.dir, '--port', '0', '--replica-cpus', '4095'], {env: cliEnv})
+    assert.equal(result.exitCode, 2, result.stderr)
+    assert.match(result.stderr, /MLS_INVALID_FLAG/)
+    assert.match(result.stderr, /Invalid value for --replica-cpus: received "4095"/)
+    assert.ok(result.stderr.includes(`the CPUs this process may use (${formatCpuList(availableCpus())})`), result.stderr)
   })
 })
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import * as flag from '../../src/cli/flags.js'
 import {FlagValueError} from '../../src/cli/flags.js'
 import {usageError} from '../../src/cli/usage-errors.js'
+import {availableCpus, formatCpuList} from '../../src/runtime/cpus.js'
 
 type Parsed = {parse: (input: string, context: unknown, options: {name: string}) => Promise<unknown>}
 const parse = (declared: unknown, input: string, name = 'it'): Promise<unknown> => (declared as Parsed).parse(input, {}, {name})
@@ -24,6 +25,7 @@ const cases: Array<[string, unknown, Array<[string, unknown]>, string[]]> = [
   ['integer', flag.integer({description: 'I.'}), [['42', 42], ['-7', -7]], ['4.2', 'x']],
   ['port', flag.port({description: 'P.'}), [['0', 0], ['8888', 8888], ['65535', 65535]], ['65536', '-1', 'http']],
   ['intList', flag.intList({description: 'L.'}), [['4,1,2,2', [1, 2, 4]], ['1', [1]], [' 1 , 3 ', [1, 3]]], ['1,two', '', '0,1', '1,,2']],
+  ['cpuList', flag.cpuList({description: 'C.'}), [['0', [0]], [' 0 ', [0]], [formatCpuList(availableCpus()), availableCpus()]], ['', 'x', '1-0', '0,', '-1', '4095', `0-${Math.max(...availableCpus()) + 1}`]],
   ['header', flag.header({description: 'H.'}), [['Authorization: Bearer x', ['Authorization', 'Bearer x']], ['X-A:1', ['X-A', '1']]], ['NoColon', ': value', 'Bad Name: v']],
   ['file', flag.file(['.json', '.html'])({description: 'F.'}), [['out.json', 'out.json'], ['r.HTML', 'r.HTML']], ['report.pdf', 'json', '']],
 ]
@@ -42,6 +44,16 @@ for (const [name, declared, good, bad] of cases) {
     }
   })
 }
+
+test('flag.cpuList names the CPUs this process may use when a CPU is not one of them', async () => {
+  await assert.rejects(parse(flag.cpuList({description: 'C.'}), '4095', 'replica-cpus'), (error: unknown) => {
+    assert.ok(error instanceof FlagValueError)
+    assert.equal(error.flag, '--replica-cpus')
+    assert.equal(error.value, '4095')
+    assert.match(error.expected, new RegExp(`^a list of the CPUs this process may use \\(${formatCpuList(availableCpus())}\\), such as ${Math.max(...availableCpus())}`))
+    return true
+  })
+})
 
 test('a default is written as a user types it, parsed once, and shown as written in --help', async () => {
   const declared = flag.duration({description: 'D.', default: '60s'}) as unknown as {default: number; defaultHelp: () => Promise<string>}
