@@ -85,6 +85,27 @@ describe('process driver: a pinned replica', () => {
     }
   })
 
+  test('a command server and the process it starts run only on the replica’s CPUs', async () => {
+    // A server that forks a helper, as a uvicorn or gunicorn master forks its workers.
+    const server = `import os, subprocess
+from http.server import BaseHTTPRequestHandler, HTTPServer
+helper = subprocess.Popen(["sleep", "600"])
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`
+    const p = makeProject({'mlserve.yaml': 'name: cmd\npredictor:\n  type: command\n  command: python3 server.py\n', 'server.py': server})
+    const replica = await startReplicaUnderTest(await loadProject(p.dir), {api: 'cmd', cpus: [replicaCpu], log: () => undefined})
+    running.push(replica)
+    const pgid = await replicaPid(replica)
+    await waitFor(() => groupPids(pgid).length >= 2, 'the server and its helper')
+    for (const pid of groupPids(pgid)) {
+      for (const [thread, cpus] of threadCpus(pid)) assert.equal(cpus, String(replicaCpu), `thread ${thread}`)
+    }
+  })
+
   test('an unpinned replica keeps every CPU this process may use', async () => {
     const p = project()
     const replica = await startReplicaUnderTest(await loadProject(p.dir), {api: 'sleepy', log: () => undefined})
