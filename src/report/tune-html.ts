@@ -1,121 +1,124 @@
-// A tune result as one self-contained HTML page (no scripts, no network):
-// the recommendation in one sentence, a throughput-vs-p99 chart with one
-// curve per candidate and the SLO as a line, the candidate table, the
-// reasoning and the warnings.
-import type {CandidateResult, TuneResult} from '../tune/types.js'
+// A tune result as one self-contained HTML page (no scripts, no network): the
+// recommendation in one sentence, how the replica was placed and measured, the
+// chart of offered rate against p99, the candidate table (the same figures as
+// the terminal's), the settings, the verification, the alternative, the cost,
+// the reasoning, what --write changed and the warnings.
+import {candidateLabel, type TuneResult, type Verification} from '../tune/types.js'
+import {ms, num, pct} from './format.js'
+import {candidateColors, tuneChart} from './tune-chart.js'
+import {bandText, costText, costUnit, escapeText, failedVerificationText, figuresOf, lightestWindow, money, rateText, sortedCandidates, verificationLine} from './tune-figures.js'
 
-const escapeHtml = (text: string): string =>
-  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
-
-const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
-
-interface Series {
-  label: string
-  color: string
-  points: Array<{x: number; y: number}>
-  chosen: boolean
-}
-
-function niceTicks(max: number, count = 5): number[] {
-  if (max <= 0) return [0]
-  const raw = max / count
-  const magnitude = 10 ** Math.floor(Math.log10(raw))
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw
-  return Array.from({length: Math.floor(max / step) + 1}, (_, i) => i * step)
-}
-
-/** p99 spans orders of magnitude between light load and past the knee, so its axis is logarithmic. */
-function logTicks(min: number, max: number): number[] {
-  const ticks: number[] = []
-  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) ticks.push(10 ** e)
-  return ticks
-}
-
-function throughputVsP99Svg(series: Series[], sloMs: number): string {
-  const width = 760
-  const height = 420
-  const m = {left: 70, right: 160, top: 20, bottom: 50}
-  const all = series.flatMap((s) => s.points)
-  const maxX = Math.max(1, ...all.map((p) => p.x)) * 1.05
-  const minY = Math.max(0.01, Math.min(sloMs, ...all.map((p) => p.y)) / 1.5)
-  const maxY = Math.max(sloMs, ...all.map((p) => p.y)) * 1.5
-  const x = (v: number): number => m.left + (v / maxX) * (width - m.left - m.right)
-  const y = (v: number): number => {
-    const t = (Math.log10(Math.max(v, minY)) - Math.log10(minY)) / (Math.log10(maxY) - Math.log10(minY))
-    return height - m.bottom - t * (height - m.top - m.bottom)
-  }
-  const parts: string[] = []
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Throughput against p99 latency, one curve per candidate">`)
-  for (const t of niceTicks(maxX)) {
-    parts.push(`<line x1="${x(t)}" y1="${m.top}" x2="${x(t)}" y2="${height - m.bottom}" stroke="#eee"/><text x="${x(t)}" y="${height - m.bottom + 18}" text-anchor="middle" font-size="11">${Math.round(t)}</text>`)
-  }
-  for (const t of logTicks(minY, maxY)) {
-    if (t < minY || t > maxY) continue
-    parts.push(`<line x1="${m.left}" y1="${y(t)}" x2="${width - m.right}" y2="${y(t)}" stroke="#eee"/><text x="${m.left - 6}" y="${y(t) + 4}" text-anchor="end" font-size="11">${t >= 1 ? t : t.toFixed(2)}</text>`)
-  }
-  parts.push(`<line x1="${m.left}" y1="${y(sloMs)}" x2="${width - m.right}" y2="${y(sloMs)}" stroke="#c00" stroke-dasharray="6 4"/><text x="${width - m.right - 4}" y="${y(sloMs) - 5}" text-anchor="end" font-size="11" fill="#c00">SLO p99 ${sloMs} ms</text>`)
-  parts.push(`<text x="${(m.left + width - m.right) / 2}" y="${height - 10}" text-anchor="middle" font-size="12">throughput (req/s, 2xx)</text>`)
-  parts.push(`<text transform="translate(16 ${(m.top + height - m.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">p99 latency (ms, log scale)</text>`)
-  series.forEach((s, i) => {
-    const pts = s.points.map((p) => `${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ')
-    parts.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="${s.chosen ? 3 : 1.5}"/>`)
-    for (const p of s.points) parts.push(`<circle cx="${x(p.x).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="${s.chosen ? 3.5 : 2.5}" fill="${s.color}"/>`)
-    const ly = m.top + 14 + i * 18
-    parts.push(`<line x1="${width - m.right + 12}" y1="${ly - 4}" x2="${width - m.right + 32}" y2="${ly - 4}" stroke="${s.color}" stroke-width="3"/><text x="${width - m.right + 38}" y="${ly}" font-size="12"${s.chosen ? ' font-weight="bold"' : ''}>${escapeHtml(s.label)}</text>`)
+function candidateTable(result: TuneResult): string {
+  const colors = candidateColors(result)
+  const rows = sortedCandidates(result).map((c) => {
+    const f = figuresOf(result, c)
+    const cells = [
+      `<td><span class="swatch" style="background:${colors.get(c)}"></span>${f.chosen ? '→ ' : ''}${escapeText(f.label)}</td>`,
+      `<td data-capacity="${escapeText(rateText(f.capacity))}">${escapeText(rateText(f.capacity))}</td>`,
+      `<td>${ms(f.p99AtCapacityMs)}</td>`,
+      `<td>${ms(f.meanAtCapacityMs)}</td>`,
+      `<td>${f.utilization === null ? '-' : pct(f.utilization, 0)}</td>`,
+      `<td>${bandText(f.band)}</td>`,
+      `<td>${f.replicas ?? '-'}</td>`,
+      `<td>${num(f.replicaMiB, 0)}</td>`,
+      `<td>${costText(f.perHour)}</td>`,
+      `<td>${escapeText(f.status)}</td>`,
+      `<td>${num(f.durationS, 0)}</td>`,
+    ]
+    return `<tr data-candidate="${escapeText(f.key)}"${f.chosen ? ' class="chosen"' : ''}>${cells.join('')}</tr>`
   })
-  parts.push('</svg>')
+  const head = ['candidate', 'capacity req/s', 'p99 ms', 'mean ms', 'CPU %', 'noise', 'replicas', 'MiB/replica', costUnit(result), 'status', 'time s']
+  return `<table><thead><tr>${head.map((h) => `<th>${escapeText(h)}</th>`).join('')}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody></table>`
+}
+
+function recommendationSection(result: TuneResult): string {
+  const rec = result.recommendation
+  if (!rec) {
+    const parts: string[] = []
+    if (result.failedVerification) {
+      parts.push(`<h2>Verification failed</h2><p>${escapeText(failedVerificationText(result)!)}</p>`)
+      parts.push(verificationList(result.failedVerification.verifications))
+    }
+    if (result.bestFailing.length === 0) return parts.join('\n')
+    const items = result.bestFailing.map((c) => {
+      const w = lightestWindow(c)
+      return `<li>${escapeText(candidateLabel(c))}: ${w ? `p99 ${ms(w.p99Ms)} ms at ${escapeText(rateText(w.rate))} req/s` : 'no open-loop window measured'}</li>`
+    })
+    parts.push(`<h2>Closest candidates</h2><p>No candidate meets the SLO. At their lightest load:</p><ul>${items.join('')}</ul>`)
+    return parts.join('\n')
+  }
+  const env = Object.entries(rec.env)
+  const settings = [
+    'predictor:',
+    `  processes_per_replica: ${rec.processes_per_replica}`,
+    `  threads_per_process: ${rec.threads_per_process}`,
+    ...(env.length > 0 ? ['  env:', ...env.map(([k, v]) => `    ${k}: "${v}"`)] : []),
+    'autoscaling:',
+    `  max_replica_concurrency: ${rec.max_replica_concurrency}`,
+    `  target_replica_concurrency: ${rec.target_replica_concurrency}`,
+    `  min_replicas: ${rec.min_replicas}`,
+    'compute:',
+    `  cpu: ${rec.compute.cpu}`,
+    `  mem: ${rec.compute.mem}`,
+  ]
+  const parts: string[] = ['<h2>Recommendation</h2>']
+  if (rec.projected) parts.push(`<p class="projected">Projected: this capacity is projected to compute.cpu ${result.placement.cpu} from CPU seconds per request measured on fewer CPUs.</p>`)
+  parts.push(`<pre>${escapeText(settings.join('\n'))}</pre>`)
+  if (rec.verifications.length > 0) {
+    parts.push('<h3>Verification</h3><p>The pick run as <code>mlserve run</code> would, driven open loop at the per-replica rate.</p>')
+    parts.push(verificationList(rec.verifications))
+  }
+  if (rec.alternative) {
+    const alt = rec.alternative
+    parts.push(
+      `<p>Alternative (most capacity per replica): ${escapeText(alt.label)}, ${escapeText(rateText(alt.capacity))} req/s per replica, ${alt.cost.replicas} replica(s) for the peak at ${costText(alt.cost.perHour)} ${costUnit(result)} (the pick: ${costText(rec.cost.perHour)} ${costUnit(result)}).</p>`,
+    )
+  }
+  if (rec.dollars) parts.push(`<p>Cost: $${rec.dollars.per1000Requests.toFixed(4)} per 1,000 requests; $${money(rec.dollars.perMonthAtPeak)} per month at the peak.</p>`)
+  parts.push(`<h3>Why</h3><p>${escapeText(rec.reasoning)}</p>`)
   return parts.join('\n')
 }
 
-function seriesOf(result: TuneResult): Series[] {
-  const rec = result.recommendation
-  return result.candidates
-    .filter((c) => c.capacity && c.capacity.sweep.length > 0)
-    .map((c: CandidateResult, i) => ({
-      label: `${c.processes} × ${c.threads}${c.status === 'ok' ? '' : ` (${c.status})`}`,
-      color: PALETTE[i % PALETTE.length],
-      chosen: rec !== null && rec.processes_per_replica === c.processes && rec.threads_per_process === c.threads,
-      points: [...c.capacity!.sweep].sort((a, b) => a.concurrency - b.concurrency).map((p) => ({x: p.throughput, y: p.p99Ms})),
-    }))
+function verificationList(runs: Verification[]): string {
+  const items = runs.map((v) => `<li class="${v.passed ? 'pass' : 'fail'}">${escapeText(verificationLine(v, {num, ms, pct}))}</li>`)
+  return `<ol class="verifications">${items.join('')}</ol>`
+}
+
+function writesSection(result: TuneResult): string {
+  if (result.writes.length === 0) return ''
+  const items = result.writes.map((w) => `<li><code>${escapeText(w.path)} = ${escapeText(String(w.value))}</code>: ${escapeText(w.why)}</li>`)
+  return `<h2>Changes to ${escapeText(result.wrote ?? result.file)}</h2><ul class="writes">${items.join('')}</ul>`
 }
 
 export function renderTuneHtml(result: TuneResult): string {
   const rec = result.recommendation
-  const headline = rec ? rec.sentence : `No candidate meets p99 ≤ ${result.constraints.sloP99Ms} ms; see the closest candidates below.`
-  const rows = [...result.candidates]
-    .sort((a, b) => a.processes - b.processes || a.threads - b.threads)
-    .map((c) => {
-      const cap = c.capacity
-      const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d))
-      return `<tr${rec && rec.processes_per_replica === c.processes && rec.threads_per_process === c.threads ? ' class="chosen"' : ''}><td>${c.processes} × ${c.threads}</td><td>${f(cap?.capacity, 0)}</td><td>${f(cap?.p50Ms)}</td><td>${f(cap?.p99Ms)}</td><td>${f(cap?.serviceTimeMs)}</td><td>${f(c.memory?.perProcessMiB, 0)}</td><td>${f(c.memory?.replicaMiB, 0)}</td><td>${escapeHtml(c.status)}${c.error ? `: ${escapeHtml(c.error.split('\n')[0])}` : ''}</td></tr>`
-    })
-    .join('\n')
-  const settings = rec
-    ? `<pre>predictor:\n  processes_per_replica: ${rec.processes_per_replica}\n  threads_per_process: ${rec.threads_per_process}\nautoscaling:\n  min_replicas: ${rec.min_replicas}\n  max_replica_concurrency: ${rec.max_replica_concurrency}\n  target_replica_concurrency: ${rec.target_replica_concurrency}</pre>`
-    : ''
+  const c = result.constraints
+  const headline = rec ? rec.sentence : (failedVerificationText(result) ?? `No candidate meets p99 ≤ ${c.sloP99Ms} ms; see the closest candidates below.`)
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mlserve tune: ${escapeHtml(result.api)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>mlserve tune: ${escapeText(result.api)}</title>
 <style>
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:980px;color:#222;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1000px;color:#222;line-height:1.45}
 .headline{font-size:1.15rem;padding:1rem;border-left:5px solid ${rec ? '#2ca02c' : '#d62728'};background:#f6f8f6}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child,td:last-child{text-align:left}tr.chosen{background:#eef7ee;font-weight:600}
-.warning{color:#8a5300}pre{background:#f6f6f6;padding:.8rem}
+td:first-child,th:first-child,td:nth-last-child(2),th:nth-last-child(2){text-align:left}tr.chosen{background:#eef7ee;font-weight:600}
+.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.4em;border-radius:2px}
+.warning{color:#8a5300}.projected{color:#8a5300;font-weight:600}pre{background:#f6f6f6;padding:.8rem}
+li.pass{color:#166534}li.fail{color:#991b1b}
 </style></head><body>
-<h1>mlserve tune: ${escapeHtml(result.api)}</h1>
-<p class="headline">${escapeHtml(headline)}</p>
-<p>Constraints: p99 ≤ ${result.constraints.sloP99Ms} ms, peak ${result.constraints.peakRps} req/s, ${Math.round(result.constraints.utilization * 100)}% utilization${result.constraints.memLimitBytes ? `, compute.mem ${Math.round(result.constraints.memLimitBytes / 2 ** 20)} MiB` : ''}. ${escapeHtml(result.search)} search over processes ${result.grid.processes.join(', ')} × threads ${result.grid.threads.join(', ')}; ${result.candidates.length} candidate(s) measured in ${Math.round(result.durationS)} s.</p>
+<h1>mlserve tune: ${escapeText(result.api)}</h1>
+<p class="headline">${escapeText(headline)}</p>
+<p>Constraints: p99 ≤ ${c.sloP99Ms} ms, peak ${num(c.peakRps)} req/s, ${Math.round(c.utilization * 100)}% utilization${c.memLimitBytes ? `, compute.mem ${Math.round(c.memLimitBytes / 2 ** 20)} MiB` : ''}. ${escapeText(result.search)} search; ${result.candidates.length} candidate(s) measured in ${Math.round(result.durationS)} s.</p>
+<p>Placement: ${escapeText(result.placement.note)}</p>
+<p>Windows: ${escapeText(result.window.reason)}</p>
 <h2>Throughput against p99</h2>
-<p>Each curve is one candidate's closed-loop concurrency sweep: throughput rises until the knee, then only latency does.</p>
-${throughputVsP99Svg(seriesOf(result), result.constraints.sloP99Ms)}
+<p>Each colour is one candidate. Dots are open-loop windows at a fixed offered rate (a cross failed); the dashed tick marks the confirmed capacity, the highest rate whose windows all passed. Diamonds are the verification runs of the pick. Hollow squares are the closed-loop sweep, labelled with concurrency: an upper bound for the search, not a capacity.</p>
+${tuneChart(result)}
 <h2>Candidates</h2>
-<table><thead><tr><th>processes × threads</th><th>capacity req/s</th><th>p50 ms</th><th>p99 ms</th><th>service ms</th><th>MiB/process</th><th>MiB/replica</th><th>status</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>
-${rec ? `<h2>Why</h2><p>${escapeHtml(rec.reasoning)}</p>${settings}` : ''}
-${result.warnings.map((w) => `<p class="warning">⚠ ${escapeHtml(w)}</p>`).join('\n')}
-<p><small>Made by mlserve tune from ${escapeHtml(result.file)}.</small></p>
+${candidateTable(result)}
+${recommendationSection(result)}
+${writesSection(result)}
+${result.warnings.map((w) => `<p class="warning">⚠ ${escapeText(w)}</p>`).join('\n')}
+<p><small>Made by mlserve tune from ${escapeText(result.file)}.</small></p>
 </body></html>
 `
 }
