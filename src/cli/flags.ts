@@ -117,6 +117,12 @@ export const rate = typed<number>('a positive rate in requests per second, such 
   return n !== undefined && n > 0 ? n : undefined
 })
 
+/** A price in any currency unit, a positive number such as 0.0416; a leading $ is allowed. */
+export const price = typed<number>('a positive price such as 0.0416 (a leading $ is allowed)', (text) => {
+  const n = number(text.replace(/^\$/, ''))
+  return n !== undefined && n > 0 ? n : undefined
+})
+
 /** Milliseconds of latency, a positive number such as 200 or 12.5. */
 export const milliseconds = typed<number>('a positive latency in milliseconds, such as 200', (text) => {
   const n = number(text)

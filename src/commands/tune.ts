@@ -6,12 +6,12 @@ import * as flag from '../cli/flags.js'
 import {onInterrupt} from '../cli/interrupt.js'
 import {color, isInteractive} from '../cli/ui.js'
 import type {TuneProgress} from '../tune/tune.js'
-import type {TuneResult} from '../tune/types.js'
+import {candidateLabel, type Prices, type TuneResult} from '../tune/types.js'
 
 export default class Tune extends BaseCommand {
   static override summary = 'Measure one replica and recommend processes, threads, max_replica_concurrency and min_replicas.'
 
-  static override description = `For each candidate (processes_per_replica × threads_per_process), starts one replica (min = max = 1), warms it up, and finds its capacity: the highest sustained throughput with p99 ≤ --slo-p99 and under 0.1% errors (a closed-loop concurrency sweep up to the knee, measured in windows until the last 3 agree within 10%, then confirmed by an open-loop run at that rate). It records memory per process, picks the candidate with the most capacity (ties within the 15% measurement noise go to fewer processes), and sizes the deployment for --peak-rps at --utilization. The quick search (default) prunes directions that stop paying; --search exhaustive measures every candidate. Ctrl-C stops cleanly and reports what was measured.`
+  static override description = `For each candidate (processes_per_replica × threads_per_process, and BLAS threads where the predictor uses numpy, torch or the like), starts one replica pinned to compute.cpu CPUs of its own and finds its capacity at steady state: the highest open-loop (Poisson) rate at which p99 ≤ --slo-p99 and under 0.1% of requests are shed or fail, over windows long enough for the queue to settle (a closed-loop sweep only bounds the search; the rate is bisected between one that passes and one that fails, then repeated to measure the noise). It measures memory per process, picks the candidate that serves --peak-rps at the least cost (replicas × CPU and memory; ties within the measured noise go to fewer processes, then fewer threads), sizes max_replica_concurrency, target_replica_concurrency and min_replicas from queueing, and then verifies the pick: it starts it as \`mlserve run\` would and drives it at the recommended per-replica rate. Ctrl-C stops cleanly and reports what was measured.`
 
   static override examples = [
     '<%= config.bin %> tune my-model --slo-p99 200 --peak-rps 500',
@@ -32,9 +32,17 @@ export default class Tune extends BaseCommand {
     processes: flag.intList({description: 'The processes_per_replica values to try, comma-separated; by default 1–3 per CPU of compute.cpu.'}),
     threads: flag.intList({description: 'The threads_per_process values to try, comma-separated; by default 1,2,4,8,16,32.'}),
     data: Flags.string({description: "The request body: inline JSON, @FILE, an ndjson file or a directory of payloads used round robin; by default the project's payloads/ directory."}),
-    window: flag.duration({description: 'The length of one measurement window; windows also hold at least 50 requests.', default: '1s'}),
+    window: flag.duration({description: 'The shortest counted measurement window; each also holds at least --window-requests requests, and at most 60 s.', default: '5s'}),
+    'window-requests': flag.positiveInt({description: 'The fewest requests a counted window holds: p99 then rests on the slowest hundredth of them.', default: '1000'}),
     warmup: flag.duration({description: 'How long load is sent to each new replica before measuring, not counted.', default: '2s'}),
-    'max-concurrency': flag.positiveInt({description: 'The highest closed-loop concurrency a sweep tries.', default: '256'}),
+    'max-concurrency': flag.positiveInt({description: 'The highest closed-loop concurrency the sweep that bounds the search tries.', default: '256'}),
+    blas: Flags.boolean({description: 'Sweep BLAS/OpenMP threads per process where the predictor imports numpy, scipy, torch, sklearn, tensorflow or onnxruntime and its env does not set them.', default: true, allowNo: true}),
+    pin: Flags.boolean({description: 'Pin the replica to compute.cpu CPUs of its own, with the gateway and the load generator on the others.', default: true, allowNo: true}),
+    verify: Flags.boolean({description: 'Start the pick as `mlserve run` would and drive it open loop at the recommended per-replica rate; a pick that fails is stepped down and verified again.', default: true, allowNo: true}),
+    'verify-duration': flag.duration({description: 'How long the verification drives the pick, after its settling period.', default: '60s'}),
+    'price-per-replica-hour': flag.price({description: 'The price of one replica per hour; with it, the report gives the cost per 1,000 requests and per month at the peak.'}),
+    'price-cpu-hour': flag.price({description: 'The price of one CPU per hour (used with --price-gib-hour instead of --price-per-replica-hour).', dependsOn: ['price-gib-hour'], exclusive: ['price-per-replica-hour']}),
+    'price-gib-hour': flag.price({description: 'The price of one GiB of memory per hour (used with --price-cpu-hour).', dependsOn: ['price-cpu-hour'], exclusive: ['price-per-replica-hour']}),
     'readiness-timeout': flag.duration({description: 'How long a replica may take to load its model and report ready.', default: '120s'}),
     out: flag.file(['.html', '.htm', '.json'])({description: 'Also write the report to this file: .html (a self-contained page with the throughput-vs-p99 chart) or .json.'}),
     write: Flags.boolean({description: 'Write the recommendation into mlserve.yaml in place (atomically, keeping comments, order and other fields).', default: false}),
@@ -68,6 +76,12 @@ export default class Tune extends BaseCommand {
         threads: flags.threads,
         data: flags.data,
         windowMs: flags.window,
+        windowRequests: flags['window-requests'],
+        sweepBlas: flags.blas,
+        pin: flags.pin,
+        verify: flags.verify,
+        verifyDurationMs: flags['verify-duration'],
+        prices: pricesFrom(flags),
         warmupMs: flags.warmup,
         maxConcurrency: flags['max-concurrency'],
         readinessTimeoutMs: flags['readiness-timeout'],
@@ -81,7 +95,7 @@ export default class Tune extends BaseCommand {
 
     if (flags.write && result.recommendation && !result.aborted) {
       const {writeRecommendation} = await import('../tune/write.js')
-      await writeRecommendation(project, result.api, result.recommendation)
+      result.writes = await writeRecommendation(project, result.api, result.recommendation)
       result.wrote = result.file
     } else if (flags.write) {
       this.note(result.aborted ? 'Not writing mlserve.yaml: the run was stopped early.' : 'Not writing mlserve.yaml: there is no recommendation.')
@@ -102,17 +116,34 @@ export default class Tune extends BaseCommand {
 
   private progress(p: TuneProgress, live: boolean): void {
     const eta = p.etaS === null ? '' : color.dim(` · about ${formatDuration(p.etaS)} left`)
-    const head = `[${p.index}/≤${p.upTo}] ${p.candidate.processes} × ${p.candidate.threads}`
+    const head = `[${p.index}/≤${p.upTo}] ${candidateLabel(p.candidate)}`
     if (p.phase === 'done' && p.result) {
       const cap = p.result.capacity
-      const what = cap?.meetsSlo ? `${Math.round(cap.capacity)} req/s at p99 ${cap.p99Ms.toFixed(1)} ms` : p.result.status === 'failed' ? `failed: ${p.result.error?.split('\n')[0]}` : p.result.status
+      const what = cap?.meetsSlo
+        ? `${Math.round(cap.capacity)} req/s at p99 ≤ ${Math.round(Math.max(...cap.atCapacity.map((w) => w.p99Ms)))} ms${cap.utilizationAtCapacity === null ? '' : `, CPUs ${Math.round(cap.utilizationAtCapacity * 100)}% busy`}`
+        : p.result.status === 'failed'
+          ? `failed: ${p.result.error?.split('\n')[0]}`
+          : p.result.status
       this.say(`${head}: ${what} (${Math.round(p.result.durationS)} s)${eta}`)
       return
     }
+    if (p.phase === 'verify' && p.verify) {
+      const verdict = p.verify.passed === undefined ? `verifying at ${Math.round(p.verify.rate)} req/s per replica under mlserve run` : `verification at ${Math.round(p.verify.rate)} req/s: ${p.verify.passed ? color.green('PASS') : color.red('FAIL')}`
+      this.say(`${candidateLabel(p.candidate)}: ${verdict}`)
+      return
+    }
     if (!live) return
-    const point = p.point ? ` c=${p.point.concurrency || 'open'}: ${Math.round(p.point.throughput)} req/s, p99 ${p.point.p99Ms.toFixed(1)} ms${p.point.passes ? '' : color.red(' ✗')}` : ''
-    this.say(color.dim(`${head} ${p.phase}${point}`) + eta)
+    let detail = ''
+    if (p.plateau) detail = ` c=${p.plateau.concurrency}: ${Math.round(p.plateau.throughput)} req/s (closed loop, an upper bound)`
+    if (p.window) detail = ` ${Math.round(p.window.rate)} req/s offered: p99 ${p.window.p99Ms.toFixed(1)} ms, ${(p.window.failedShare * 100).toFixed(2)}% failed${p.window.passes ? '' : color.red(' ✗')}`
+    this.say(color.dim(`${head} ${p.phase}${detail}`) + eta)
   }
+}
+
+function pricesFrom(flags: {'price-per-replica-hour'?: number; 'price-cpu-hour'?: number; 'price-gib-hour'?: number}): Prices | undefined {
+  if (flags['price-per-replica-hour'] !== undefined) return {source: 'flags', perReplicaHour: flags['price-per-replica-hour'], perCpuHour: 0, perGiBHour: 0}
+  if (flags['price-cpu-hour'] !== undefined && flags['price-gib-hour'] !== undefined) return {source: 'flags', perReplicaHour: null, perCpuHour: flags['price-cpu-hour'], perGiBHour: flags['price-gib-hour']}
+  return undefined
 }
 
 function formatDuration(seconds: number): string {

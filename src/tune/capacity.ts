@@ -1,141 +1,166 @@
-// Finding one replica's capacity at the SLO (the knee), as
-// docs/tuning-and-loadtest method describes:
-// 1. measure at concurrency = processes × threads, for the service time;
-// 2. sweep concurrency in powers of two from 2 × processes × threads, until
-//    throughput stops paying (less than 5% gained over the last `patience`
-//    steps) or p99 passes the SLO;
-// 3. binary-search between the last passing and the first failing step;
-// 4. capacity = the highest throughput that held p99 ≤ SLO with errors < 0.1%;
-// 5. confirm it with an open-loop run at that rate, lowering it while it fails
-//    (to what the failing run sustained, or 10% less; up to 6 tries), then
-//    trying once halfway back up to the lowest rate that failed.
-import type {StableMeasure} from './stability.js'
-import type {Candidate, CapacityResult, Confirmation, SweepPoint} from './types.js'
+// One replica's capacity at steady state: the highest open-loop (Poisson)
+// rate at which, over a window long enough for the queue to settle, p99 ≤ SLO
+// and shed + errors < 0.1%.
+//
+// 1. A closed-loop sweep from concurrency = processes × threads, doubling
+//    while throughput still grows, finds the plateau. It bounds the search
+//    from above and is not an answer: a closed loop only sends when an answer
+//    comes back, so it never builds the queue that an open loop (real users)
+//    does, and at the plateau the replica runs at utilization 1, where a queue
+//    has no steady state.
+// 2. Open-loop windows bisect the rate between one that passes and one that
+//    fails, until the gap is under `resolution`.
+// 3. The passing rate is run again (`repeats` windows in all). A repeat that
+//    fails makes that rate a failing one and the search steps down. The spread
+//    of the repeats, and the gap to the lowest failing rate, are the
+//    candidate's measured noise: the band within which candidates tie.
+import type {CapacityResult, GeneratorHealth, PlateauPoint, RateWindow, ServiceTime} from './types.js'
 
-export const MAX_ERROR_RATE = 0.001
-const MIN_GAIN = 0.05
-const MAX_BISECT_STEPS = 5
-const CONFIRM_TRIES = 6
-const CONFIRM_STEP = 0.9
-/** Below this gap between a passing and a failing rate, the confirmation stops refining. */
-const REFINE_MIN_GAP = 0.03
+export const MAX_FAILED_SHARE = 0.001
+/** A doubling of concurrency that gains less than this has reached the plateau. */
+const PLATEAU_GAIN = 0.05
+const MAX_BISECT_STEPS = 7
+const MAX_STEP_DOWNS = 2
+/** The lowest fraction of the plateau tried before a candidate is said to fail even unloaded. */
+const LOWEST_SHARE = 1 / 64
+
+export interface ClosedLoopMeasure {
+  throughput: number
+  meanMs: number
+  p50Ms: number
+  p99Ms: number
+  generator: GeneratorHealth
+}
+
+export type OpenWindow = Omit<RateWindow, 'passes' | 'phase'>
 
 export interface CapacityProbe {
-  /** Closed loop at this concurrency, measured until stable. */
-  closedLoop(concurrency: number): Promise<StableMeasure>
-  /** Open loop at this rate (req/s). */
-  openLoop(rate: number): Promise<{throughput: number; p99Ms: number; errorRate: number}>
-  /** Called after each point, for progress. */
-  onPoint?(point: SweepPoint, phase: 'service' | 'sweep' | 'bisect' | 'confirm'): void
+  /** One closed-loop window at this concurrency. */
+  closedLoop(concurrency: number): Promise<ClosedLoopMeasure>
+  /** One open-loop window at this offered rate, after its settling period. */
+  openLoop(rate: number, phase: RateWindow['phase']): Promise<OpenWindow>
+  onPlateau?(point: PlateauPoint): void
+  onWindow?(window: RateWindow): void
   aborted?(): boolean
 }
 
 export interface CapacityOptions {
   sloP99Ms: number
-  /** Steps of < 5% gain before the sweep stops: 4 as the method says; the quick search uses 2. */
-  patience: number
+  /** processes × threads. */
+  slots: number
   /** Never sweep past this concurrency. */
   maxConcurrency: number
-  /** Skip the open-loop confirmation (tests of the search logic). */
-  confirm?: boolean
+  /** Bisection stops when (failing − passing) / passing is under this. */
+  resolution: number
+  /** Windows run at the capacity in all (the bisection's included). */
+  repeats: number
+  /** Doublings without gain before the plateau sweep stops. */
+  patience: number
 }
 
-export async function findCapacity(candidate: Candidate, probe: CapacityProbe, options: CapacityOptions): Promise<CapacityResult> {
-  const slots = candidate.processes * candidate.threads
-  const sweep: SweepPoint[] = []
-  const measure = async (concurrency: number, phase: 'service' | 'sweep' | 'bisect'): Promise<SweepPoint> => {
-    const m = await probe.closedLoop(concurrency)
-    const point: SweepPoint = {
-      concurrency,
-      throughput: m.throughput,
-      p50Ms: m.p50Ms,
-      p99Ms: m.p99Ms,
-      errorRate: m.errorRate,
-      windows: m.windows,
-      stable: m.stable,
-      passes: m.p99Ms <= options.sloP99Ms && m.errorRate < MAX_ERROR_RATE,
-    }
-    sweep.push(point)
-    probe.onPoint?.(point, phase)
-    return point
+export const passes = (w: Pick<RateWindow, 'p99Ms' | 'failedShare' | 'throughput'>, sloP99Ms: number): boolean =>
+  w.throughput > 0 && w.p99Ms <= sloP99Ms && w.failedShare < MAX_FAILED_SHARE
+
+const spread = (values: number[]): number => {
+  if (values.length < 2) return 0
+  const mean = values.reduce((a, b) => a + b, 0) / values.length
+  return mean === 0 ? 0 : (Math.max(...values) - Math.min(...values)) / mean
+}
+
+export async function findCapacity(probe: CapacityProbe, options: CapacityOptions): Promise<CapacityResult> {
+  const aborted = (): boolean => probe.aborted?.() ?? false
+  const first = Math.min(options.slots, options.maxConcurrency)
+  const service = await probe.closedLoop(first)
+  const serviceTime: ServiceTime = {concurrency: first, meanMs: service.meanMs, p50Ms: service.p50Ms, p99Ms: service.p99Ms}
+  const plateau: PlateauPoint[] = []
+  const addPlateau = (concurrency: number, m: ClosedLoopMeasure): void => {
+    const point = {concurrency, throughput: m.throughput, p99Ms: m.p99Ms, generator: m.generator}
+    plateau.push(point)
+    probe.onPlateau?.(point)
   }
-
-  const service = await measure(Math.min(slots, options.maxConcurrency), 'service')
-  const serviceTimeMs = service.p50Ms
-  let lastPass: SweepPoint | null = service.passes ? service : null
-  let firstFail: SweepPoint | null = service.passes ? null : service
-
-  if (service.passes) {
-    const steps: SweepPoint[] = [service]
-    for (let c = Math.max(2 * slots, slots + 1); c <= options.maxConcurrency && !probe.aborted?.(); c *= 2) {
-      const point = await measure(c, 'sweep')
-      steps.push(point)
-      if (!point.passes) {
-        firstFail = point
-        break
-      }
-      lastPass = point
-      const back = steps[Math.max(0, steps.length - 1 - options.patience)]
-      if (steps.length > options.patience && point.throughput < back.throughput * (1 + MIN_GAIN)) break
+  addPlateau(first, service)
+  let best = service.throughput
+  let flat = 0
+  for (let c = first * 2; c <= options.maxConcurrency && !aborted(); c *= 2) {
+    const m = await probe.closedLoop(c)
+    addPlateau(c, m)
+    if (m.throughput > best * (1 + PLATEAU_GAIN)) {
+      best = m.throughput
+      flat = 0
+    } else {
+      best = Math.max(best, m.throughput)
+      if (++flat >= options.patience) break
     }
   }
+  const upperBound = best
 
-  // Between the last passing and the first failing concurrency lies the knee.
-  if (lastPass && firstFail && firstFail.concurrency - lastPass.concurrency > 1) {
-    let low = lastPass.concurrency
-    let high = firstFail.concurrency
-    for (let i = 0; i < MAX_BISECT_STEPS && high - low > 1 && !probe.aborted?.(); i++) {
-      const mid = Math.floor((low + high) / 2)
-      const point = await measure(mid, 'bisect')
-      if (point.passes) low = mid
-      else high = mid
+  const windows: RateWindow[] = []
+  const measure = async (rate: number, phase: RateWindow['phase']): Promise<RateWindow> => {
+    const open = await probe.openLoop(rate, phase)
+    const window: RateWindow = {...open, phase, passes: passes(open, options.sloP99Ms)}
+    windows.push(window)
+    probe.onWindow?.(window)
+    return window
+  }
+  const result = (capacity: number, atCapacity: RateWindow[], lowestFailingRate: number | null): CapacityResult => {
+    const band = Math.max(
+      spread(atCapacity.map((w) => w.throughput)),
+      capacity > 0 && lowestFailingRate !== null ? (lowestFailingRate - capacity) / capacity : options.resolution,
+    )
+    const utilizations = atCapacity.map((w) => w.cpuUtilization).filter((u): u is number => u !== null)
+    return {
+      capacity,
+      meetsSlo: capacity > 0,
+      upperBound,
+      plateau,
+      serviceTime,
+      windows,
+      atCapacity,
+      lowestFailingRate,
+      noise: {throughputSpread: spread(atCapacity.map((w) => w.throughput)), p99Spread: spread(atCapacity.map((w) => w.p99Ms)), band},
+      utilizationAtCapacity: utilizations.length > 0 ? utilizations.reduce((a, b) => a + b, 0) / utilizations.length : null,
+      generatorSaturated: atCapacity.some((w) => w.generator.saturated),
     }
   }
+  if (upperBound <= 0 || aborted()) return result(0, [], null)
 
-  const passing = sweep.filter((p) => p.passes)
-  if (passing.length === 0) {
-    return {capacity: 0, meetsSlo: false, concurrency: service.concurrency, p50Ms: service.p50Ms, p99Ms: service.p99Ms, serviceTimeMs, sweep, confirmation: null}
-  }
-  const best = passing.reduce((a, b) => (b.throughput > a.throughput ? b : a))
-  let capacity = best.throughput
-  let confirmation: Confirmation | null = null
-  if (options.confirm !== false && !probe.aborted?.()) {
-    // The closed loop hides stalls; an open loop at the same rate shows them.
-    let rate = capacity
-    let failedRate: number | null = null
-    let held: Confirmation | null = null
-    let refined = false
-    for (let attempt = 0; attempt < CONFIRM_TRIES && !probe.aborted?.(); attempt++) {
-      const open = await probe.openLoop(rate)
-      confirmation = {rate, throughput: open.throughput, p99Ms: open.p99Ms, errorRate: open.errorRate, passed: open.p99Ms <= options.sloP99Ms && open.errorRate < MAX_ERROR_RATE}
-      probe.onPoint?.({concurrency: 0, throughput: open.throughput, p50Ms: 0, p99Ms: open.p99Ms, errorRate: open.errorRate, windows: 1, stable: true, passes: confirmation.passed}, 'confirm')
-      if (confirmation.passed) {
-        held = confirmation
-        // Passed after a failure: one try halfway back up. A 10% step alone would
-        // leave each candidate up to 10% under its limit, by luck of where the
-        // steps fall, which is more than the differences between candidates.
-        if (failedRate === null || refined || failedRate < rate * (1 + REFINE_MIN_GAP)) break
-        refined = true
-        rate = (rate + failedRate) / 2
-        continue
-      }
-      failedRate = rate
-      if (held) break
-      // An open loop that fails shows what the replica really sustained: try
-      // that, or 10% less, whichever is lower.
-      rate = Math.min(rate * CONFIRM_STEP, open.throughput > 0 ? open.throughput : rate)
+  // A rate that passes: half the plateau, halving while it fails.
+  let high: number | null = null
+  let low: number | null = null
+  for (let rate = upperBound / 2; rate >= upperBound * LOWEST_SHARE && !aborted(); rate /= 2) {
+    const w = await measure(rate, 'bisect')
+    if (w.passes) {
+      low = rate
+      break
     }
-    if (held) confirmation = held
-    if (confirmation) capacity = confirmation.passed ? Math.min(capacity, confirmation.rate) : 0
+    high = rate
   }
-  return {
-    capacity,
-    meetsSlo: capacity > 0,
-    concurrency: best.concurrency,
-    p50Ms: best.p50Ms,
-    p99Ms: best.p99Ms,
-    serviceTimeMs,
-    sweep,
-    confirmation,
+  if (low === null) return result(0, [], high)
+  let lo: number = low
+  // A rate that fails: the plateau itself, unless a lower one already did.
+  if (high === null && !aborted()) {
+    const w = await measure(upperBound, 'bisect')
+    if (w.passes) lo = upperBound
+    else high = upperBound
   }
+  for (let step = 0; high !== null && (high - lo) / lo > options.resolution && step < MAX_BISECT_STEPS && !aborted(); step++) {
+    const mid: number = (lo + high) / 2
+    const w = await measure(mid, 'bisect')
+    if (w.passes) lo = mid
+    else high = mid
+  }
+
+  // Run the passing rate again; a repeat that fails moves the capacity down.
+  for (let stepDown = 0; stepDown <= MAX_STEP_DOWNS && !aborted(); stepDown++) {
+    const rate: number = lo
+    const at = (): RateWindow[] => windows.filter((w) => w.rate === rate)
+    while (at().length < options.repeats && at().every((w) => w.passes) && !aborted()) await measure(rate, 'repeat')
+    if (at().every((w) => w.passes)) return result(rate, at(), high)
+    high = rate
+    // The highest rate below that passed every window, or one resolution step down.
+    const below = windows.filter((w) => w.rate < rate && windows.filter((x) => x.rate === w.rate).every((x) => x.passes))
+    lo = below.length > 0 ? Math.max(...below.map((w) => w.rate)) : rate * (1 - 2 * options.resolution)
+  }
+  // Never settled on a rate that held: report the last one tried as failing.
+  return result(0, [], high)
 }

@@ -11,5 +11,5 @@ export function defaultProcesses(cpuMillicores: number | null): number[] {
 }
 
 export function gridCandidates(processes: number[], threads: number[]): Candidate[] {
-  return processes.flatMap((p) => threads.map((t) => ({processes: p, threads: t})))
+  return processes.flatMap((p) => threads.map((t) => ({processes: p, threads: t, blasThreads: null})))
 }

@@ -3,20 +3,13 @@
 // raises threads while they pay (gain over 5%), then processes at the best
 // thread count, then tries the neighbours of the best; a direction that stops
 // paying is pruned.
-import {candidateKey, type Candidate, type CandidateResult} from './types.js'
+import {candidateKey, type Candidate, type CandidateCost, type CandidateResult} from './types.js'
 
 /**
- * Measurement noise: the same candidate measured twice differs by up to about
- * 10% with wrk on a quiet 2-core machine, and by up to about 15% when the
- * generator and the gateway share those cores with the replica, as they do
- * here. Gains within it don't count as paying, and capacities within it tie.
- */
-export const NOISE = 0.15
-
-/**
- * The quick search keeps climbing while a step gains more than this. It is
- * smaller than the noise on purpose: a climb that goes one step too far costs
- * a measurement, one that stops too early costs capacity.
+ * The quick search keeps climbing while a step gains more than this, or more
+ * than the two candidates' measured noise band, whichever is larger: a climb
+ * that goes one step too far costs a measurement, one that stops early costs
+ * capacity.
  */
 export const PAYS = 0.05
 
@@ -25,6 +18,8 @@ export type Measure = (candidate: Candidate) => Promise<CandidateResult>
 export interface SearchOptions {
   processes: number[]
   threads: number[]
+  /** BLAS/OpenMP threads per process; [null] when not swept. */
+  blasThreads: Array<number | null>
   aborted?: () => boolean
 }
 
@@ -38,8 +33,10 @@ export async function exhaustiveSearch(measure: Measure, options: SearchOptions)
   const results: CandidateResult[] = []
   for (const processes of options.processes) {
     for (const threads of options.threads) {
-      if (options.aborted?.()) return results
-      results.push(await measure({processes, threads}))
+      for (const blasThreads of options.blasThreads) {
+        if (options.aborted?.()) return results
+        results.push(await measure({processes, threads, blasThreads}))
+      }
     }
   }
   return results
@@ -60,21 +57,24 @@ export async function quickSearch(measure: Measure, options: SearchOptions): Pro
     results.push(result)
     return result
   }
+  const band = (r: CandidateResult | undefined): number => r?.capacity?.noise.band ?? 0
   const pays = (next: CandidateResult | undefined, current: CandidateResult | undefined): boolean =>
-    score(next) > score(current) * (1 + PAYS)
+    score(next) > score(current) * (1 + Math.max(PAYS, band(next), band(current)))
+  // BLAS threads: the climb starts at one per process (no oversubscription) and tries the others as neighbours.
+  const blas = [...options.blasThreads].sort((a, b) => (a ?? Infinity) - (b ?? Infinity))
 
-  let best = await get({processes: processes[0], threads: threads[0]})
+  let best = await get({processes: processes[0], threads: threads[0], blasThreads: blas[0]})
   if (!best) return results
 
   // Raise threads in the smallest process count while they pay.
   for (const t of threads.slice(1)) {
-    const next = await get({processes: processes[0], threads: t})
+    const next = await get({processes: processes[0], threads: t, blasThreads: best!.blasThreads})
     if (!pays(next, best)) break
     best = next
   }
   // Raise processes at that thread count while they pay.
   for (const p of processes.slice(1)) {
-    const next = await get({processes: p, threads: best!.threads})
+    const next = await get({processes: p, threads: best!.threads, blasThreads: best!.blasThreads})
     if (!pays(next, best)) break
     best = next
   }
@@ -83,11 +83,14 @@ export async function quickSearch(measure: Measure, options: SearchOptions): Pro
     moved = false
     const pi = processes.indexOf(best!.processes)
     const ti = threads.indexOf(best!.threads)
+    const bi = blas.indexOf(best!.blasThreads)
+    const {blasThreads} = best!
     const neighbours: Candidate[] = [
-      {processes: best!.processes, threads: threads[ti + 1]},
-      {processes: best!.processes, threads: threads[ti - 1]},
-      {processes: processes[pi + 1], threads: best!.threads},
-      {processes: processes[pi - 1], threads: best!.threads},
+      {processes: best!.processes, threads: threads[ti + 1], blasThreads},
+      {processes: best!.processes, threads: threads[ti - 1], blasThreads},
+      {processes: processes[pi + 1], threads: best!.threads, blasThreads},
+      {processes: processes[pi - 1], threads: best!.threads, blasThreads},
+      ...blas.filter((_, i) => i !== bi).map((b) => ({processes: best!.processes, threads: best!.threads, blasThreads: b})),
     ].filter((c) => c.processes !== undefined && c.threads !== undefined)
     for (const neighbour of neighbours) {
       const next = await get(neighbour)
@@ -101,16 +104,23 @@ export async function quickSearch(measure: Measure, options: SearchOptions): Pro
   return results
 }
 
+export type CostAt = (result: CandidateResult, factor: number) => CandidateCost | null
+
 /**
- * The candidate to recommend: the most capacity under the SLO. Candidates
- * within the noise band of the best are ties, and a tie goes to fewer
- * processes (each holds a copy of the model), then fewer threads.
+ * The candidate to recommend: the one that serves the peak at the least cost.
+ * A candidate that could cost as little within its own measured noise (its
+ * capacity raised by its band) ties with the cheapest, and a tie goes to fewer
+ * processes (each holds a copy of the model), then fewer threads, then fewer
+ * BLAS threads. The alternative is the candidate with the most capacity per
+ * replica, when it is not the pick.
  */
-export function pickBest(results: CandidateResult[]): CandidateResult | null {
-  const ok = results.filter((r) => score(r) > 0)
-  if (ok.length === 0) return null
-  const top = Math.max(...ok.map(score))
-  const ties = ok.filter((r) => score(r) >= top * (1 - NOISE))
-  ties.sort((a, b) => a.processes - b.processes || a.threads - b.threads || score(b) - score(a))
-  return ties[0]
+export function pickCheapest(results: CandidateResult[], costAt: CostAt): {pick: CandidateResult | null; alternative: CandidateResult | null} {
+  const ok = results.filter((r) => score(r) > 0 && r.cost !== null)
+  if (ok.length === 0) return {pick: null, alternative: null}
+  const cheapest = Math.min(...ok.map((r) => r.cost!.perHour))
+  const ties = ok.filter((r) => (costAt(r, 1 + (r.capacity?.noise.band ?? 0))?.perHour ?? Infinity) <= cheapest * (1 + 1e-9))
+  ties.sort((a, b) => a.processes - b.processes || a.threads - b.threads || (a.blasThreads ?? Infinity) - (b.blasThreads ?? Infinity) || a.cost!.perHour - b.cost!.perHour)
+  const pick = ties[0]
+  const most = ok.reduce((a, b) => (score(b) > score(a) ? b : a))
+  return {pick, alternative: most === pick || score(most) <= score(pick) * (1 + (pick.capacity?.noise.band ?? 0)) ? null : most}
 }

@@ -1,19 +1,22 @@
-// `mlserve tune`: for each candidate (processes × threads), start one replica
-// (min = max = 1) on a runtime thread of its own, warm it up, find its
-// capacity at the SLO, record its memory, stop it; then pick the best and size
-// the deployment. The load generator runs on this thread, the gateway and its
-// replica elsewhere, so the generator measures the replica and not itself.
+// `mlserve tune`: for each candidate, start one replica (min = max = 1) pinned
+// to CPUs of its own, find its capacity at steady state (capacity.ts), measure
+// it at the load it would be given, record its memory and stop it; then pick
+// the candidate that serves the peak at the least cost, size the deployment,
+// and prove it by running it (verify.ts). The load generator and the gateway
+// run on the CPUs the replica does not have.
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {parseCpuMillicores, parseMemoryBytes, selectApi, type Project} from '../config/index.js'
+import {checkRunnable, parseCpuMillicores, parseMemoryBytes, selectApi, type Project} from '../config/index.js'
 import {loadRequestSource, runClosedLoop, runOpenLoop, type LoadResult, type RequestSource} from '../loadtest/index.js'
-import {startReplicaUnderTest, type ReplicaUnderTest} from '../runtime/index.js'
-import {findCapacity} from './capacity.js'
+import {availableCpus, pinProcess, splitCpus, startReplicaUnderTest, type ReplicaUnderTest} from '../runtime/index.js'
+import {blasCandidates} from './blas.js'
+import {findCapacity, type ClosedLoopMeasure, type OpenWindow} from './capacity.js'
 import {DEFAULT_THREADS, defaultProcesses} from './grid.js'
-import {exhaustiveSearch, pickBest, quickSearch, score} from './search.js'
-import {fitsMemory, recommend, tuneWarnings} from './sizing.js'
-import {measureStable, type Window} from './stability.js'
-import type {Candidate, CandidateResult, SweepPoint, TuneConstraints, TuneResult} from './types.js'
+import {exhaustiveSearch, pickCheapest, quickSearch, score} from './search.js'
+import {blasEnv, candidateCost, DEFAULT_PRICES, fitsMemory, recommend, tuneWarnings, type SizingContext} from './sizing.js'
+import {candidateLabel, type Candidate, type CandidateResult, type GeneratorHealth, type Placement, type PlateauPoint, type Prices, type RateWindow, type Recommendation, type TuneConstraints, type TuneResult, type WindowPlan} from './types.js'
+import {verifyRecommendation} from './verify.js'
+import {planWindow, windowSeconds} from './window.js'
 
 export interface TuneOptions {
   /** The project, as the command loaded it. */
@@ -27,105 +30,220 @@ export interface TuneOptions {
   processes?: number[]
   /** Default: 1, 2, 4, 8, 16, 32. */
   threads?: number[]
+  /** Sweep BLAS/OpenMP threads where the predictor imports numpy, torch or the like (default true). */
+  sweepBlas?: boolean
   /** --data as for loadtest; default the project's payloads/ directory, else {}. */
   data?: string
-  /** Length of one measurement window (at least 1 s and 50 requests, as perf_analyzer measures). */
+  /** The shortest counted window. */
   windowMs: number
+  /** The fewest requests a counted window holds. */
+  windowRequests: number
   warmupMs: number
-  /** The highest closed-loop concurrency a sweep tries. */
+  /** The highest closed-loop concurrency the plateau sweep tries. */
   maxConcurrency: number
   readinessTimeoutMs: number
+  /** Bisection stops when the gap between a failing and a passing rate is under this share. */
+  resolution?: number
+  /** Windows at the capacity in all, for the noise (default 3). */
+  repeats?: number
+  /** Run the pick as `mlserve run` would and drive it at its per-replica rate (default true). */
+  verify: boolean
+  verifyDurationMs: number
+  /** Prices; default weights rank candidates without dollars. */
+  prices?: Prices
+  /** Pin the replica and this process to CPUs of their own (default true). */
+  pin?: boolean
   signal?: AbortSignal
   onProgress?: (progress: TuneProgress) => void
-  /** Replica output (shown when a candidate fails to start). */
+  /** Replica output (shown when a candidate fails to start) and notes. */
   log?: (line: string) => void
 }
 
+export type TunePhase = 'starting' | 'warmup' | 'plateau' | 'bisect' | 'repeat' | 'operating' | 'done' | 'verify'
+
 export interface TuneProgress {
   candidate: Candidate
-  /** 1-based number of this candidate, and how many at most remain to measure. */
+  /** 1-based number of this candidate, and how many at most it measures. */
   index: number
   upTo: number
-  phase: 'starting' | 'warmup' | 'service' | 'sweep' | 'bisect' | 'confirm' | 'done'
-  point?: SweepPoint
-  /** Seconds left, estimated from the candidates measured so far (null before the first one ends). */
+  phase: TunePhase
+  plateau?: PlateauPoint
+  window?: RateWindow
+  /** Seconds left, from the candidates measured so far (null before the first one ends). */
   etaS: number | null
   result?: CandidateResult
+  /** The verification's rate and, once done, its outcome. */
+  verify?: {rate: number; passed?: boolean}
 }
 
-const MIN_WINDOW_REQUESTS = 50
 /** No shedding while measuring: the queue, not 503s, must show where latency goes. */
 const NO_SHEDDING = 1_000_000
+const VERIFY_STEP_DOWN = 0.85
+const VERIFY_TRIES = 3
 
 export async function tune(options: TuneOptions): Promise<TuneResult> {
   const started = Date.now()
   const {project} = options
+  const log = options.log ?? (() => undefined)
   const api = selectApi(project, options.api)
-  const processes = options.processes ?? defaultProcesses(api.compute.cpu === null || api.compute.cpu === undefined ? null : parseCpuMillicores(api.compute.cpu))
+  const cpuMillicores = api.compute.cpu === null || api.compute.cpu === undefined ? null : parseCpuMillicores(api.compute.cpu)
+  const placement = placeReplica(cpuMillicores, options.pin !== false)
+  if (placement.generatorCpus.length > 0 && options.pin !== false) await pinProcess(process.pid, placement.generatorCpus)
+
+  const processes = options.processes ?? defaultProcesses(cpuMillicores)
   const threads = options.threads ?? DEFAULT_THREADS
+  const {predictorPath} = checkRunnable(project, api)
+  const blas = blasCandidates({predictorPath: predictorPath ?? null, env: api.predictor.env ?? {}, cpus: placement.replicaCpus.length, sweep: options.sweepBlas})
+  if (blas.library) log(`The predictor imports ${blas.library}: sweeping BLAS/OpenMP threads per process (${blas.values.map((b) => b ?? 'default').join(', ')}).`)
   const constraints: TuneConstraints = {
     sloP99Ms: options.sloP99Ms,
     peakRps: options.peakRps,
     utilization: options.utilization,
     memLimitBytes: api.compute.mem ? parseMemoryBytes(api.compute.mem) : null,
   }
+  const prices = options.prices ?? DEFAULT_PRICES
+  const window = planWindow({minSeconds: options.windowMs / 1000, minRequests: options.windowRequests, sloP99Ms: options.sloP99Ms})
   const request = await loadRequestSource({data: options.data ?? defaultData(project.dir), defaultBody: '{}'})
   const aborted = (): boolean => options.signal?.aborted ?? false
+  const costContext = {constraints, placement, prices}
 
-  const gridSize = processes.length * threads.length
+  const gridSize = processes.length * threads.length * blas.values.length
   let measured = 0
   let measuringS = 0
   const measure = async (candidate: Candidate): Promise<CandidateResult> => {
     measured++
-    const upTo = options.search === 'exhaustive' ? gridSize : Math.max(measured, Math.min(gridSize, processes.length + threads.length + 2))
-    const progress = (phase: TuneProgress['phase'], extra: Partial<TuneProgress> = {}): void => {
+    const upTo = options.search === 'exhaustive' ? gridSize : Math.max(measured, Math.min(gridSize, processes.length + threads.length + blas.values.length))
+    const progress = (phase: TunePhase, extra: Partial<TuneProgress> = {}): void => {
       const avg = measured > 1 ? measuringS / (measured - 1) : null
       options.onProgress?.({candidate, index: measured, upTo, phase, etaS: avg === null ? null : Math.round(avg * (upTo - measured + 1)), ...extra})
     }
     const t0 = Date.now()
-    const result = await measureCandidate(candidate, {project, api: api.name, request, options, constraints, progress, aborted})
+    const result = await measureCandidate(candidate, {project, api: api.name, request, options, constraints, placement, window, progress, aborted})
+    result.cost = result.status === 'ok' ? candidateCost(result, costContext) : null
     measuringS += (Date.now() - t0) / 1000
     progress('done', {result})
     return result
   }
 
   const search = options.search === 'exhaustive' ? exhaustiveSearch : quickSearch
-  const candidates = await search(measure, {processes, threads, aborted})
-  const best = pickBest(candidates)
-  const recommendation = best ? recommend(best, constraints) : null
-  const bestFailing = best
+  const candidates = await search(measure, {processes, threads, blasThreads: blas.values, aborted})
+  const {pick, alternative} = pickCheapest(candidates, (r, factor) => candidateCost(r, costContext, factor))
+  const warnings = tuneWarnings(candidates, pick, constraints, placement)
+
+  let recommendation: Recommendation | null = null
+  let failedVerification: Recommendation | null = null
+  if (pick) {
+    const sizing: SizingContext = {
+      ...costContext,
+      alternative,
+      operating: pick.capacity!.windows.find((w) => w.phase === 'operating') ?? null,
+    }
+    recommendation = recommend(pick, sizing)
+    if (options.verify && !aborted()) {
+      const verified = await verifyPick(recommendation, pick, sizing, {options, project, api: api.name, request, placement, window, warnings, aborted, measured})
+      recommendation = verified.held ? verified.rec : null
+      failedVerification = verified.held ? null : verified.rec
+    }
+  }
+  const bestFailing = pick
     ? []
     : candidates
-        .filter((c) => c.capacity && c.status !== 'failed')
-        .sort((a, b) => a.capacity!.p99Ms - b.capacity!.p99Ms)
+        .filter((c) => c.capacity && c.status !== 'failed' && c.capacity.windows.length > 0)
+        .sort((a, b) => lightest(a).p99Ms - lightest(b).p99Ms)
         .slice(0, 3)
-  const warnings = tuneWarnings(candidates, best, constraints)
   if (aborted()) warnings.unshift(`Stopped early: ${candidates.length} candidate(s) measured; the recommendation covers only those.`)
   return {
     api: api.name,
     file: project.file,
     constraints,
     search: options.search,
-    grid: {processes, threads},
+    grid: {processes, threads, blasThreads: blas.values},
+    window,
+    placement,
+    prices,
     candidates,
     recommendation,
+    failedVerification,
     bestFailing,
     warnings,
     durationS: (Date.now() - started) / 1000,
     aborted: aborted(),
     wrote: null,
+    writes: [],
+  }
+}
+
+const lightest = (c: CandidateResult): RateWindow => c.capacity!.windows.reduce((a, b) => (b.rate < a.rate ? b : a))
+
+/** The replica gets compute.cpu CPUs of its own; the rest (at least one) run the gateway and the load generator. */
+export function placeReplica(cpuMillicores: number | null, pin: boolean): Placement {
+  const cpu = Math.max(1, Math.ceil((cpuMillicores ?? 1000) / 1000))
+  const available = availableCpus()
+  if (!pin) {
+    return {cpu, replicaCpus: available, generatorCpus: available, fits: false, note: `Not pinned (--no-pin): the replica, the gateway and the load generator share ${available.length} CPU(s), so the figures include their contention.`}
+  }
+  const split = splitCpus(available, cpu)
+  if (split.fits) {
+    return {cpu, replicaCpus: split.replica, generatorCpus: split.rest, fits: true, note: `The replica ran on CPU ${split.replica.join(',')} (compute.cpu ${cpu}); the gateway and the load generator on CPU ${split.rest.join(',')}.`}
+  }
+  // Too small: keep one CPU for the generator where there are two, and project to compute.cpu from CPU time.
+  const replicaCpus = available.length > 1 ? available.slice(1) : available
+  const generatorCpus = available.length > 1 ? available.slice(0, 1) : available
+  return {
+    cpu,
+    replicaCpus,
+    generatorCpus,
+    fits: false,
+    note:
+      `This machine has ${available.length} CPU(s), fewer than compute.cpu (${cpu}) + 1 for the load generator: the replica was measured on ${replicaCpus.length} CPU(s)` +
+      (available.length > 1 ? '' : ' shared with the gateway and the generator') +
+      `. Capacities for compute.cpu ${cpu} are projected from CPU time per request, and only for CPU-bound candidates; they are labelled as projections.`,
   }
 }
 
 interface CandidateContext {
-  /** The project the candidate runs from. */
   project: Project
   api: string
   request: RequestSource
   options: TuneOptions
   constraints: TuneConstraints
-  progress: (phase: TuneProgress['phase'], extra?: Partial<TuneProgress>) => void
+  placement: Placement
+  window: WindowPlan
+  progress: (phase: TunePhase, extra?: Partial<TuneProgress>) => void
   aborted: () => boolean
+}
+
+const health = (run: LoadResult): GeneratorHealth => ({saturated: run.generator.saturated, latePercent: run.generator.latePercent, waitedForConnection: run.generator.waitedForConnection})
+
+/** One open-loop window, with the replica's CPU use over it. */
+async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request: RequestSource; window: WindowPlan; cpus: number; signal?: AbortSignal; durationMs?: number}): Promise<OpenWindow> {
+  const cpu0 = await runtime.cpuSeconds()
+  const t0 = process.hrtime.bigint()
+  const run = await runOpenLoop({
+    url: runtime.url,
+    rate,
+    arrival: 'poisson',
+    durationMs: ctx.durationMs ?? windowSeconds(ctx.window, rate) * 1000,
+    warmupMs: ctx.window.settleSeconds * 1000,
+    request: ctx.request,
+    maxConnections: 4096,
+    signal: ctx.signal,
+  })
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9
+  const cpu1 = await runtime.cpuSeconds()
+  return {
+    rate,
+    throughput: run.throughput,
+    meanMs: run.latencyMs.mean,
+    p50Ms: run.latencyMs.p50,
+    p99Ms: run.latencyMs.p99,
+    failedShare: run.errorRate,
+    requests: run.requests.total,
+    durationS: run.durationS,
+    meanInFlight: (run.throughput * run.latencyMs.mean) / 1000,
+    cpuUtilization: cpu0 !== null && cpu1 !== null && wallS > 0 ? (cpu1 - cpu0) / (wallS * ctx.cpus) : null,
+    generator: health(run),
+  }
 }
 
 async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Promise<CandidateResult> {
@@ -135,12 +253,14 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
   const elapsed = (): number => (Date.now() - started) / 1000
   const logs: string[] = []
   let runtime: ReplicaUnderTest | null = null
+  const base = {...candidate, cost: null}
   ctx.progress('starting')
   try {
     runtime = await startReplicaUnderTest(ctx.project, {
       api: ctx.api,
       readinessTimeoutMs: options.readinessTimeoutMs,
-      overrides: {processes: candidate.processes, threads: candidate.threads, maxReplicaConcurrency: NO_SHEDDING},
+      cpus: options.pin === false ? undefined : ctx.placement.replicaCpus,
+      overrides: {processes: candidate.processes, threads: candidate.threads, maxReplicaConcurrency: NO_SHEDDING, env: blasEnv(candidate.blasThreads)},
       log: (line) => {
         logs.push(line)
         if (logs.length > 40) logs.shift()
@@ -148,58 +268,105 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
     })
   } catch (error) {
     options.log?.(logs.join('\n'))
-    return {...candidate, status: 'failed', capacity: null, memory: null, durationS: elapsed(), error: (error as Error).message}
+    return {...base, status: 'failed', capacity: null, memory: null, durationS: elapsed(), error: (error as Error).message}
   }
   try {
-    const {url} = runtime
+    const replica = runtime
     ctx.progress('warmup')
-    await runClosedLoop({url, connections: slots, durationMs: options.warmupMs, request: ctx.request, signal: options.signal})
-    // Windows last at least windowMs and hold at least 50 requests: slow
-    // candidates get longer windows.
-    let windowMs = options.windowMs
-    const window = async (connections: number): Promise<Window> => {
-      const run = await runClosedLoop({url, connections, durationMs: windowMs, request: ctx.request, signal: options.signal})
-      if (run.requests.total < MIN_WINDOW_REQUESTS && run.throughput > 0) {
-        windowMs = Math.min(10_000, Math.ceil((MIN_WINDOW_REQUESTS / run.throughput) * 1000))
-      }
-      return asWindow(run)
-    }
+    await runClosedLoop({url: replica.url, connections: slots, durationMs: options.warmupMs, request: ctx.request, signal: options.signal})
+    const closedMs = Math.max(1000, Math.min(options.windowMs, 3000))
+    const cpus = ctx.placement.replicaCpus.length
     const capacity = await findCapacity(
-      candidate,
       {
-        closedLoop: (concurrency) => measureStable(() => window(concurrency), {minWindows: 3, maxWindows: 10, tolerance: 0.1, signal: options.signal}),
-        openLoop: async (rate) => {
-          const run = await runOpenLoop({
-            url,
-            rate,
-            arrival: 'poisson',
-            durationMs: Math.max(3 * windowMs, 3000),
-            request: ctx.request,
-            maxConnections: Math.min(options.maxConcurrency, 4096),
-            signal: options.signal,
-          })
-          return {throughput: run.throughput, p99Ms: run.latencyMs.p99, errorRate: run.errorRate}
+        closedLoop: async (concurrency): Promise<ClosedLoopMeasure> => {
+          const run = await runClosedLoop({url: replica.url, connections: concurrency, durationMs: closedMs, warmupMs: 300, request: ctx.request, signal: options.signal})
+          return {throughput: run.throughput, meanMs: run.latencyMs.mean, p50Ms: run.latencyMs.p50, p99Ms: run.latencyMs.p99, generator: health(run)}
         },
-        onPoint: (point, phase) => ctx.progress(phase, {point}),
+        openLoop: (rate) => openWindow(replica, rate, {request: ctx.request, window: ctx.window, cpus, signal: options.signal}),
+        onPlateau: (point) => ctx.progress('plateau', {plateau: point}),
+        onWindow: (window) => ctx.progress(window.phase === 'repeat' ? 'repeat' : 'bisect', {window}),
         aborted: ctx.aborted,
       },
-      {sloP99Ms: ctx.constraints.sloP99Ms, patience: options.search === 'exhaustive' ? 4 : 2, maxConcurrency: options.maxConcurrency},
+      {
+        sloP99Ms: ctx.constraints.sloP99Ms,
+        slots,
+        maxConcurrency: options.maxConcurrency,
+        resolution: options.resolution ?? 0.05,
+        repeats: options.repeats ?? 3,
+        patience: options.search === 'exhaustive' ? 2 : 1,
+      },
     )
-    const memory = await runtime.memory()
+    // The load it would be given: the mean time in system there is Little's law's W.
+    if (capacity.meetsSlo && !ctx.aborted()) {
+      const rate = capacity.capacity * ctx.constraints.utilization
+      const open = await openWindow(replica, rate, {request: ctx.request, window: ctx.window, cpus, signal: options.signal})
+      const operating: RateWindow = {...open, phase: 'operating', passes: open.p99Ms <= ctx.constraints.sloP99Ms && open.failedShare < 0.001 && open.throughput > 0}
+      capacity.windows.push(operating)
+      ctx.progress('operating', {window: operating})
+    }
+    const memory = await replica.memory()
     const memoryUse = memory ? {perProcessMiB: memory.perProcessBytes / 2 ** 20, replicaMiB: memory.totalBytes / 2 ** 20} : null
     let status: CandidateResult['status'] = capacity.meetsSlo ? 'ok' : 'fails-slo'
+    if (status === 'ok' && capacity.generatorSaturated) status = 'generator-saturated'
     if (memoryUse && !fitsMemory(memoryUse.replicaMiB, ctx.constraints.memLimitBytes)) status = 'infeasible-memory'
-    if (ctx.aborted() && score({...candidate, status, capacity, memory: memoryUse, durationS: 0}) === 0) status = 'aborted'
-    return {...candidate, status, capacity, memory: memoryUse, durationS: elapsed()}
+    if (ctx.aborted() && score({...base, status, capacity, memory: memoryUse, durationS: 0}) === 0) status = 'aborted'
+    return {...base, status, capacity, memory: memoryUse, durationS: elapsed()}
   } catch (error) {
-    return {...candidate, status: ctx.aborted() ? 'aborted' : 'failed', capacity: null, memory: null, durationS: elapsed(), error: (error as Error).message}
+    return {...base, status: ctx.aborted() ? 'aborted' : 'failed', capacity: null, memory: null, durationS: elapsed(), error: (error as Error).message}
   } finally {
     await runtime.stop({drain: false})
   }
 }
 
-function asWindow(run: LoadResult): Window {
-  return {throughput: run.throughput, p50Ms: run.latencyMs.p50, p99Ms: run.latencyMs.p99, errorRate: run.errorRate}
+interface VerifyContext {
+  options: TuneOptions
+  project: Project
+  api: string
+  request: RequestSource
+  placement: Placement
+  window: WindowPlan
+  warnings: string[]
+  aborted: () => boolean
+  measured: number
+}
+
+/** Verifies the pick; after a failure steps the per-replica rate down and verifies again. `held` is false when it never held. */
+async function verifyPick(first: Recommendation, pick: CandidateResult, sizing: SizingContext, ctx: VerifyContext): Promise<{rec: Recommendation; held: boolean}> {
+  let rec = first
+  const verifications: Recommendation['verifications'] = []
+  for (let attempt = 0; attempt < VERIFY_TRIES && !ctx.aborted(); attempt++) {
+    const rate = rec.perReplicaRate
+    ctx.options.onProgress?.({candidate: pick, index: ctx.measured, upTo: ctx.measured, phase: 'verify', etaS: Math.round(ctx.options.verifyDurationMs / 1000 + ctx.window.settleSeconds), verify: {rate}})
+    let verification
+    try {
+      verification = await verifyRecommendation({
+        project: ctx.project,
+        api: ctx.api,
+        rec,
+        rate,
+        sloP99Ms: sizing.constraints.sloP99Ms,
+        durationMs: ctx.options.verifyDurationMs,
+        settleMs: ctx.window.settleSeconds * 1000,
+        request: ctx.request,
+        replicaCpus: ctx.options.pin === false ? null : ctx.placement.replicaCpus,
+        readinessTimeoutMs: ctx.options.readinessTimeoutMs,
+        signal: ctx.options.signal,
+        log: ctx.options.log ?? (() => undefined),
+      })
+    } catch (error) {
+      ctx.warnings.push(`Verification could not run: ${(error as Error).message}. The recommendation is unverified.`)
+      return {rec: recommend(pick, sizing, rate, verifications), held: true}
+    }
+    verifications.push(verification)
+    ctx.options.onProgress?.({candidate: pick, index: ctx.measured, upTo: ctx.measured, phase: 'verify', etaS: null, verify: {rate, passed: verification.passed}})
+    if (verification.passed) return {rec: recommend(pick, sizing, rate, verifications), held: true}
+    const next = rate * VERIFY_STEP_DOWN
+    ctx.warnings.push(`Verification failed at ${Math.round(rate)} req/s per replica (${verification.failures.join('; ')}); stepping down to ${Math.round(next)} req/s.`)
+    rec = recommend(pick, sizing, next, verifications)
+  }
+  if (ctx.aborted()) return {rec: recommend(pick, sizing, rec.perReplicaRate, verifications), held: true}
+  ctx.warnings.push(`No recommendation: ${candidateLabel(pick)} failed verification ${verifications.length} times, down to ${Math.round(verifications.at(-1)?.rate ?? 0)} req/s per replica. The measurements did not hold when run; tune on a quieter machine, or with longer windows (--window, --window-requests).`)
+  return {rec: recommend(pick, sizing, verifications.at(-1)!.rate, verifications), held: false}
 }
 
 function defaultData(dir: string): string | undefined {

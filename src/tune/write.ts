@@ -1,26 +1,41 @@
 // Writes a recommendation into the config file, in place: atomically, keeping
-// comments, order and every other field (src/config's updateConfigFile).
-import {selectApi, updateConfigFile, type ConfigEdit, type Project} from '../config/index.js'
-import type {Recommendation} from './types.js'
+// comments, order and every other field (src/config's updateConfigFile). Every
+// change is returned with why, so that the command can list them.
+import {parseCpuMillicores, selectApi, updateConfigFile, type ConfigEdit, type Project} from '../config/index.js'
+import type {Recommendation, TuneResult} from './types.js'
 
-/** Writes `rec` for `api` into the project's config file; `project` is the file as the command loaded it. */
-export async function writeRecommendation(project: Project, api: string, rec: Recommendation): Promise<void> {
+export type ConfigWrite = TuneResult['writes'][number]
+
+/** The edits for `rec`, each with why; `project` is the file as the command loaded it. */
+export function recommendationWrites(project: Project, api: string, rec: Recommendation): ConfigWrite[] {
   const current = selectApi(project, api)
-  const {file} = project
-  const edits: ConfigEdit[] = [
-    {api, path: ['predictor', 'processes_per_replica'], value: rec.processes_per_replica},
-    {api, path: ['predictor', 'threads_per_process'], value: rec.threads_per_process},
-    {api, path: ['autoscaling', 'min_replicas'], value: rec.min_replicas},
-    {api, path: ['autoscaling', 'max_replica_concurrency'], value: rec.max_replica_concurrency},
-    {api, path: ['autoscaling', 'target_replica_concurrency'], value: rec.target_replica_concurrency},
+  const writes: ConfigWrite[] = [
+    {path: 'predictor.processes_per_replica', value: rec.processes_per_replica, why: 'the recommended candidate'},
+    {path: 'predictor.threads_per_process', value: rec.threads_per_process, why: 'the recommended candidate'},
+    ...Object.entries(rec.env).map(([name, value]) => ({path: `predictor.env.${name}`, value, why: 'BLAS/OpenMP threads per process, as measured'})),
+    {path: 'compute.mem', value: rec.compute.mem, why: 'memory measured per process × processes, plus 25% headroom'},
+    {path: 'autoscaling.min_replicas', value: rec.min_replicas, why: `ceil(peak / ${Math.round(rec.perReplicaRate)} req/s per replica)`},
+    {path: 'autoscaling.max_replica_concurrency', value: rec.max_replica_concurrency, why: 'running slots plus the queue that still meets the p99 SLO; past it the replica sheds with 503'},
+    {path: 'autoscaling.target_replica_concurrency', value: rec.target_replica_concurrency, why: "the mean in flight at the per-replica rate (Little's law): what the autoscaler holds each replica to"},
   ]
+  const cpu = current.compute.cpu === null || current.compute.cpu === undefined ? null : parseCpuMillicores(current.compute.cpu)
+  if (cpu !== Number(rec.compute.cpu) * 1000) {
+    writes.push({path: 'compute.cpu', value: rec.compute.cpu, why: `the whole CPUs the replica was measured on${cpu === null ? '' : ` (it was ${current.compute.cpu})`}`})
+  }
   // min_replicas may not pass max_replicas: raise the ceiling with the floor.
   if (current.autoscaling.max_replicas < rec.min_replicas) {
-    edits.push({api, path: ['autoscaling', 'max_replicas'], value: rec.min_replicas})
+    writes.push({path: 'autoscaling.max_replicas', value: rec.min_replicas, why: 'raised to min_replicas, which may not exceed it'})
   }
-  // An init_replicas below the new floor would fail validation; it follows min_replicas.
+  // An init_replicas below the new floor would fail validation.
   if (current.autoscaling.init_replicas !== undefined && current.autoscaling.init_replicas < rec.min_replicas) {
-    edits.push({api, path: ['autoscaling', 'init_replicas'], value: rec.min_replicas})
+    writes.push({path: 'autoscaling.init_replicas', value: rec.min_replicas, why: 'the replicas started first may not be fewer than min_replicas'})
   }
-  await updateConfigFile(file, edits)
+  return writes
+}
+
+export async function writeRecommendation(project: Project, api: string, rec: Recommendation): Promise<ConfigWrite[]> {
+  const writes = recommendationWrites(project, api, rec)
+  const edits: ConfigEdit[] = writes.map((w) => ({api, path: w.path.split('.'), value: w.value}))
+  await updateConfigFile(project.file, edits)
+  return writes
 }

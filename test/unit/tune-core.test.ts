@@ -1,168 +1,289 @@
+// The logic of src/tune on synthetic replicas: the capacity search, the
+// cheapest pick, sizing by queueing, projection, windows, BLAS detection and
+// what --write changes. The integration tests measure real predictors.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
+import {mkdtempSync, writeFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {parseProject} from '../../src/config/index.js'
 import {defaultProcesses, gridCandidates} from '../../src/tune/grid.js'
-import {isStable, measureStable} from '../../src/tune/stability.js'
-import {findCapacity, type CapacityProbe} from '../../src/tune/capacity.js'
-import {exhaustiveSearch, pickBest, quickSearch} from '../../src/tune/search.js'
-import {recommend, tuneWarnings} from '../../src/tune/sizing.js'
-import type {Candidate, CandidateResult, TuneConstraints} from '../../src/tune/types.js'
+import {findCapacity, type CapacityProbe, type CapacityOptions, type OpenWindow} from '../../src/tune/capacity.js'
+import {exhaustiveSearch, pickCheapest, quickSearch} from '../../src/tune/search.js'
+import {candidateCost, DEFAULT_PRICES, recommend, sizingCapacity, tuneWarnings, type SizingContext} from '../../src/tune/sizing.js'
+import {blasCandidates, blasLibrary} from '../../src/tune/blas.js'
+import {planWindow, windowSeconds} from '../../src/tune/window.js'
+import {recommendationWrites} from '../../src/tune/write.js'
+import type {Candidate, CandidateResult, Placement, RateWindow, TuneConstraints} from '../../src/tune/types.js'
 
-// A synthetic replica on a 2-core machine, for the search logic only (the
-// integration tests measure real predictors). `parallel` is how many requests
-// truly run at once for a candidate; latency follows from Little's law.
-function model(serviceMs: number, parallel: (c: Candidate) => number): (c: Candidate) => CapacityProbe {
+const health = {saturated: false, latePercent: 0, waitedForConnection: 0}
+
+/**
+ * A synthetic replica: `width` requests truly run at once, each for
+ * `serviceMs`. Open loop: p99 time in system as an M/M/1 queue of that speed,
+ * S × ln(100) / (1 − ρ), so the capacity at an SLO is known exactly:
+ * ρ* = 1 − S × ln(100) / SLO.
+ */
+function model(serviceMs: number, width: (c: Candidate) => number, options: {cpuBusy?: number; closedP99?: (c: number) => number} = {}): (c: Candidate) => CapacityProbe {
   return (candidate) => {
-    const width = parallel(candidate)
-    const rate = (width * 1000) / serviceMs
-    const at = (concurrency: number) => {
-      const throughput = Math.min(concurrency, width) * (1000 / serviceMs)
-      const latency = Math.max(serviceMs, (concurrency / rate) * 1000)
-      return {throughput, p50Ms: latency, p99Ms: latency * 1.3, errorRate: 0, windows: 3, stable: true}
-    }
+    const w = width(candidate)
+    const mu = (w * 1000) / serviceMs
     return {
-      closedLoop: async (c) => at(c),
-      openLoop: async (r) => ({throughput: Math.min(r, rate), p99Ms: r <= rate * 0.95 ? serviceMs * 2 : 10_000, errorRate: 0}),
+      closedLoop: async (concurrency) => {
+        const throughput = Math.min(concurrency, w) * (1000 / serviceMs)
+        const latency = Math.max(serviceMs, (concurrency / mu) * 1000)
+        return {throughput, meanMs: latency, p50Ms: latency, p99Ms: options.closedP99?.(concurrency) ?? latency * 1.3, generator: health}
+      },
+      openLoop: async (rate): Promise<OpenWindow> => {
+        const rho = rate / mu
+        const p99Ms = rho < 1 ? (serviceMs * Math.log(100)) / (1 - rho) : 1e6
+        const meanMs = rho < 1 ? serviceMs / (1 - rho) : 1e6
+        return {rate, throughput: Math.min(rate, mu), meanMs, p50Ms: meanMs * 0.7, p99Ms, failedShare: 0, requests: 1000, durationS: 5, meanInFlight: (Math.min(rate, mu) * meanMs) / 1000, cpuUtilization: Math.min(1, rho) * (options.cpuBusy ?? 1), generator: health}
+      },
     }
   }
 }
 
-const cpuBound = model(2.5, (c) => Math.min(c.processes, 2)) // the GIL: threads add nothing; 2 cores
-const ioBound = model(50, (c) => Math.min(c.processes * c.threads, 64))
-
-async function measureWith(probe: (c: Candidate) => CapacityProbe, c: Candidate): Promise<CandidateResult> {
-  const capacity = await findCapacity(c, probe(c), {sloP99Ms: 500, patience: 4, maxConcurrency: 1024})
-  return {...c, status: capacity.meetsSlo ? 'ok' : 'fails-slo', capacity, memory: null, durationS: 1}
-}
+const options = (slots: number, sloP99Ms = 100): CapacityOptions => ({sloP99Ms, slots, maxConcurrency: 1024, resolution: 0.05, repeats: 3, patience: 1})
+const exact = (serviceMs: number, width: number, slo: number): number => ((width * 1000) / serviceMs) * (1 - (serviceMs * Math.log(100)) / slo)
 
 test('default grid: 1–3 processes per CPU, threads 1 to 32', () => {
   assert.deepEqual(defaultProcesses(1000), [1, 2, 3])
   assert.deepEqual(defaultProcesses(200), [1, 2, 3])
   assert.deepEqual(defaultProcesses(2000), [2, 4, 6])
-  assert.deepEqual(defaultProcesses(null), [1, 2, 3])
-  assert.equal(gridCandidates([1, 2], [1, 2, 4]).length, 6)
+  assert.deepEqual(gridCandidates([1, 2], [1, 2, 4]).length, 6)
 })
 
-test('stability: the last 3 windows within 10% on throughput and median latency', async () => {
-  const w = (throughput: number, p50Ms: number) => ({throughput, p50Ms, p99Ms: p50Ms * 3, errorRate: 0})
-  assert.equal(isStable([w(100, 10), w(105, 10.5)]), false, 'needs 3 windows')
-  assert.equal(isStable([w(50, 10), w(100, 10), w(105, 10.5), w(98, 10.2)]), true)
-  assert.equal(isStable([w(100, 10), w(130, 10), w(100, 10)]), false)
-  const values = [w(10, 1), w(50, 5), w(100, 10), w(101, 10), w(99, 10)]
-  const m = await measureStable(async () => values.shift()!)
-  assert.equal(m.windows, 5)
-  assert.equal(m.stable, true)
-  assert.equal(Math.round(m.throughput), 100)
-  let calls = 0
-  const noisy = await measureStable(async () => w(++calls % 2 ? 100 : 200, 10))
-  assert.equal(noisy.windows, 10, 'gives up after 10 windows')
-  assert.equal(noisy.stable, false)
+test('capacity: bisection between a passing and a failing rate lands within the resolution under the true capacity, below the closed-loop plateau', async () => {
+  const probe = model(4, () => 1)({processes: 1, threads: 1, blasThreads: null})
+  const result = await findCapacity(probe, options(1, 100))
+  const truth = exact(4, 1, 100) // 250 req/s × (1 − 0.184) ≈ 204
+  assert.ok(result.meetsSlo)
+  assert.equal(Math.round(result.upperBound), 250, 'the plateau bounds the search')
+  assert.ok(result.capacity <= truth && result.capacity >= truth * 0.95, `capacity ${result.capacity}, truth ${truth}`)
+  assert.ok(result.lowestFailingRate! > truth, 'the failing rate lies above the truth')
+  assert.equal(result.atCapacity.length, 3, 'the capacity was run three times')
+  assert.ok(result.atCapacity.every((w) => w.passes && w.rate === result.capacity))
+  assert.ok(result.noise.band > 0 && result.noise.band <= 0.05 + 1e-9, `band ${result.noise.band}`)
+  assert.ok(Math.abs(result.utilizationAtCapacity! - result.capacity / 250) < 1e-9, 'utilization at capacity is reported')
+  assert.equal(result.serviceTime.concurrency, 1)
 })
 
-test('capacity: the sweep finds the knee and the open loop confirms it', async () => {
-  const result = await findCapacity({processes: 2, threads: 1}, cpuBound({processes: 2, threads: 1}), {sloP99Ms: 500, patience: 4, maxConcurrency: 1024})
-  assert.equal(result.meetsSlo, true)
-  // The closed loop peaks at 800 req/s; the model's open loop holds up to 0.95 × 800 = 760.
-  // 800 fails, the step down to 0.9 × 800 = 720 holds, and the try halfway back up, 760, holds too.
-  assert.equal(Math.round(Math.max(...result.sweep.map((p) => p.throughput))), 800)
-  assert.equal(Math.round(result.capacity), 760)
-  assert.equal(result.confirmation?.rate, 760)
-  assert.equal(result.serviceTimeMs, 2.5)
-  assert.equal(result.sweep[0].concurrency, 2, 'first at processes × threads')
-  assert.equal(result.sweep[1].concurrency, 4, 'then from 2 × processes × threads')
-  assert.ok(result.confirmation?.passed)
-})
-
-test('capacity: when the try halfway back up fails, the confirmed step down stands', async () => {
-  const base = cpuBound({processes: 2, threads: 1})
-  const rates: number[] = []
-  const probe: CapacityProbe = {
+test('capacity: a repeat that fails at the capacity makes it a failing rate and steps down', async () => {
+  const base = model(4, () => 1)({processes: 1, threads: 1, blasThreads: null})
+  let repeatsAtTop = 0
+  const flaky: CapacityProbe = {
     ...base,
-    openLoop: async (r) => {
-      rates.push(Math.round(r))
-      return {throughput: Math.min(r, 800), p99Ms: r <= 736 ? 5 : 10_000, errorRate: 0}
+    openLoop: async (rate, phase) => {
+      const w = await base.openLoop(rate, phase)
+      // The first rate to be repeated fails on its second run: a stall the bisection window missed.
+      if (phase === 'repeat' && repeatsAtTop++ === 0) return {...w, p99Ms: 1000}
+      return w
     },
   }
-  const result = await findCapacity({processes: 2, threads: 1}, probe, {sloP99Ms: 500, patience: 4, maxConcurrency: 1024})
-  assert.deepEqual(rates, [800, 720, 760])
-  assert.equal(Math.round(result.capacity), 720)
-  assert.equal(result.confirmation?.passed, true)
-})
-
-test('capacity: p99 past the SLO stops the sweep, and a binary search narrows the knee', async () => {
-  const probe = ioBound({processes: 1, threads: 4})
-  const result = await findCapacity({processes: 1, threads: 4}, probe, {sloP99Ms: 100, patience: 4, maxConcurrency: 1024, confirm: false})
-  const failing = result.sweep.filter((p) => !p.passes)
-  assert.ok(failing.length >= 1)
-  assert.ok(result.sweep.every((p) => p.concurrency <= 16))
-  assert.ok(result.sweep.some((p) => p.concurrency > 4 && p.concurrency < 8), 'bisected between 4 and 8')
-  assert.equal(Math.round(result.capacity), 80)
+  const result = await findCapacity(flaky, options(1, 100))
+  const firstRepeated = result.windows.find((w) => w.phase === 'repeat')!.rate
+  assert.ok(result.capacity < firstRepeated, `stepped down from ${firstRepeated} to ${result.capacity}`)
+  assert.equal(result.lowestFailingRate, firstRepeated)
+  assert.ok(result.atCapacity.length >= 3 && result.atCapacity.every((w) => w.passes))
 })
 
 test('capacity: a candidate that fails the SLO even unloaded has capacity 0', async () => {
-  const slow = model(800, () => 1)
-  const result = await findCapacity({processes: 1, threads: 1}, slow({processes: 1, threads: 1}), {sloP99Ms: 500, patience: 4, maxConcurrency: 64})
+  const result = await findCapacity(model(800, () => 1)({processes: 1, threads: 1, blasThreads: null}), options(1, 500))
   assert.equal(result.meetsSlo, false)
   assert.equal(result.capacity, 0)
-  assert.equal(result.sweep.length, 1)
+  assert.ok(result.windows.every((w) => !w.passes))
 })
 
-const grid = {processes: [1, 2, 3], threads: [1, 2, 4, 8, 16, 32]}
+test('capacity: many slots that miss the SLO at full concurrency still get their capacity at fewer in flight', async () => {
+  // 32 threads under the GIL: at concurrency 32 every request waits for 31 others, far past the SLO.
+  const probe = model(4, () => 1, {closedP99: (c) => c * 4 * 1.3})({processes: 1, threads: 32, blasThreads: null})
+  const result = await findCapacity(probe, options(32, 100))
+  assert.ok(result.plateau[0].p99Ms > 100, 'the closed loop at 32 in flight misses the SLO')
+  assert.ok(result.capacity > exact(4, 1, 100) * 0.9, `capacity ${result.capacity}`)
+})
 
-test('CPU-bound: about one process per core, with 1 thread; quick reaches the exhaustive best in fewer candidates', async () => {
+// Candidates for the search: one pinned CPU.
+const memory = (c: Candidate) => ({perProcessMiB: 100, replicaMiB: 100 * c.processes + 20})
+const placement: Placement = {cpu: 1, replicaCpus: [1], generatorCpus: [0], fits: true, note: 'pinned'}
+const constraints: TuneConstraints = {sloP99Ms: 500, peakRps: 1000, utilization: 0.7, memLimitBytes: null}
+const ctx = {constraints, placement, prices: DEFAULT_PRICES}
+
+async function measureWith(probe: (c: Candidate) => CapacityProbe, c: Candidate): Promise<CandidateResult> {
+  const capacity = await findCapacity(probe(c), {...options(c.processes * c.threads, 500), maxConcurrency: 256})
+  const result: CandidateResult = {...c, status: capacity.meetsSlo ? 'ok' : 'fails-slo', capacity, memory: memory(c), cost: null, durationS: 1}
+  result.cost = candidateCost(result, ctx)
+  return result
+}
+
+// On one CPU: processes and threads add nothing to a GIL-bound predictor.
+const cpuBound = model(4, () => 1)
+const ioBound = model(50, (c) => Math.min(c.processes * c.threads, 64))
+const grid = {processes: [1, 2, 3], threads: [1, 2, 4, 8, 16, 32], blasThreads: [null]}
+const costAt = (r: CandidateResult, factor: number) => candidateCost(r, ctx, factor)
+const capacityOf = (r: CandidateResult | null) => r?.capacity?.capacity ?? 0
+
+test('CPU-bound on one CPU: the cheapest is one process with one thread; quick reaches the exhaustive pick in fewer candidates', async () => {
   const exhaustive = await exhaustiveSearch((c) => measureWith(cpuBound, c), grid)
   const quick = await quickSearch((c) => measureWith(cpuBound, c), grid)
-  const bestExhaustive = pickBest(exhaustive)!
-  const bestQuick = pickBest(quick)!
-  assert.deepEqual([bestExhaustive.processes, bestExhaustive.threads], [2, 1])
-  assert.deepEqual([bestQuick.processes, bestQuick.threads], [2, 1])
-  assert.ok(quick.length < exhaustive.length / 2, `quick measured ${quick.length} of ${exhaustive.length}`)
-  assert.ok(bestQuick.capacity!.capacity >= 0.95 * bestExhaustive.capacity!.capacity)
+  const e = pickCheapest(exhaustive, costAt).pick!
+  const q = pickCheapest(quick, costAt).pick!
+  assert.deepEqual([e.processes, e.threads], [1, 1])
+  assert.deepEqual([q.processes, q.threads], [1, 1])
+  assert.ok(quick.length <= exhaustive.length * 0.3, `quick measured ${quick.length} of ${exhaustive.length}`)
+  assert.ok(capacityOf(q) >= 0.95 * capacityOf(e))
 })
 
-test('I/O-bound: threads help a lot', async () => {
-  const quick = await quickSearch((c) => measureWith(ioBound, c), grid)
-  const exhaustive = await exhaustiveSearch((c) => measureWith(ioBound, c), grid)
-  const best = pickBest(quick)!
-  assert.ok(best.threads >= 16, `threads ${best.threads}`)
-  assert.ok(best.capacity!.capacity >= 0.95 * pickBest(exhaustive)!.capacity!.capacity)
+test('I/O-bound: threads pay, and one process serves a peak that one replica can take', async () => {
+  const peak200 = {...ctx, constraints: {...constraints, peakRps: 200}}
+  const measure = async (c: Candidate) => {
+    const r = await measureWith(ioBound, c)
+    r.cost = candidateCost(r, peak200)
+    return r
+  }
+  const quick = await quickSearch(measure, grid)
+  const exhaustive = await exhaustiveSearch(measure, grid)
+  const at200 = (r: CandidateResult, factor: number) => candidateCost(r, peak200, factor)
+  const q = pickCheapest(quick, at200).pick!
+  const e = pickCheapest(exhaustive, at200).pick!
+  assert.equal(q.processes, 1)
+  assert.ok(q.threads >= 16, `threads ${q.threads}`)
+  assert.ok(q.cost!.perHour <= e.cost!.perHour * 1.05, 'quick costs no more than exhaustive, within noise')
+  assert.ok(capacityOf(q) >= 0.95 * capacityOf(e))
   assert.ok(quick.length < exhaustive.length)
 })
 
-test('ties within the noise band go to fewer processes, then fewer threads', () => {
-  const r = (processes: number, threads: number, capacity: number): CandidateResult => ({
+const synthetic = (processes: number, threads: number, capacity: number, band = 0.05, memMiB = 100): CandidateResult => {
+  const window: RateWindow = {phase: 'repeat', rate: capacity, throughput: capacity, meanMs: 5, p50Ms: 4, p99Ms: 40, failedShare: 0, requests: 1000, durationS: 5, meanInFlight: capacity * 0.005, cpuUtilization: 0.9, generator: health, passes: true}
+  const r: CandidateResult = {
     processes,
     threads,
+    blasThreads: null,
     status: 'ok',
-    memory: null,
+    memory: {perProcessMiB: memMiB, replicaMiB: memMiB * processes},
+    cost: null,
     durationS: 1,
-    capacity: {capacity, meetsSlo: true, concurrency: 1, p50Ms: 1, p99Ms: 2, serviceTimeMs: 1, sweep: [], confirmation: null},
-  })
-  assert.deepEqual(pickBest([r(3, 1, 1000), r(2, 1, 950), r(2, 2, 960), r(1, 1, 500)]), r(2, 1, 950))
-  assert.equal(pickBest([]), null)
-})
-
-test('sizing: Little\'s law, headroom, and a queue that still meets the SLO', () => {
-  const best: CandidateResult = {
-    processes: 2,
-    threads: 1,
-    status: 'ok',
-    memory: null,
-    durationS: 1,
-    capacity: {capacity: 900, meetsSlo: true, concurrency: 8, p50Ms: 5, p99Ms: 40, serviceTimeMs: 2.5, sweep: [], confirmation: null},
+    capacity: {
+      capacity,
+      meetsSlo: true,
+      upperBound: capacity * 1.3,
+      plateau: [],
+      serviceTime: {concurrency: processes * threads, meanMs: 2.5, p50Ms: 2.4, p99Ms: 4},
+      windows: [window, {...window, phase: 'operating', rate: capacity * 0.7, throughput: capacity * 0.7, meanMs: 3}],
+      atCapacity: [window, window, window],
+      lowestFailingRate: capacity * (1 + band),
+      noise: {throughputSpread: 0.01, p99Spread: 0.1, band},
+      utilizationAtCapacity: 0.9,
+      generatorSaturated: false,
+    },
   }
-  const constraints: TuneConstraints = {sloP99Ms: 500, peakRps: 1800, utilization: 0.7, memLimitBytes: null}
-  const rec = recommend(best, constraints)
-  assert.equal(rec.min_replicas, 3) // ceil(1800 / 630)
-  assert.equal(rec.max_replica_concurrency, 2 + Math.floor(900 * (0.5 - 0.0025))) // 2 running + 447 queued
-  assert.equal(rec.target_replica_concurrency, 1.6) // 630 req/s × 2.5 ms
-  assert.match(rec.sentence, /processes_per_replica: 2 and threads_per_process: 1/)
-  assert.match(rec.reasoning, /Little's law/)
-  assert.match(rec.reasoning, /ceil\(1,800 \/ 630\) = 3/)
+  r.cost = candidateCost(r, ctx)
+  return r
+}
+
+test('pick: the cheapest for the peak; candidates that could cost as little within their measured noise tie, and a tie goes to fewer processes', () => {
+  // 1000 req/s peak: 3 × 1 needs ceil(1000 / 700) = 2 replicas of 300 MiB; 1 × 4 needs 2 of 100 MiB; 1 × 1 needs 3.
+  const results = [synthetic(3, 1, 1000), synthetic(1, 4, 980), synthetic(1, 1, 400)]
+  const {pick, alternative} = pickCheapest(results, costAt)
+  assert.deepEqual([pick!.processes, pick!.threads], [1, 4])
+  assert.equal(alternative, null, '3 × 1 is within 1 × 4\'s band of capacity: not shown as an alternative')
+  // 1 × 2 at 690 req/s needs 3 replicas; within its 5% band it would need 2, as 1 × 4 does: a tie, and fewer threads win.
+  const tie = pickCheapest([synthetic(1, 4, 720), synthetic(1, 2, 690)], costAt)
+  assert.deepEqual([tie.pick!.processes, tie.pick!.threads], [1, 2])
+  // A clear winner on capacity that costs more is the alternative.
+  const alt = pickCheapest([synthetic(4, 1, 2000, 0.05, 4000), synthetic(1, 8, 800)], costAt)
+  assert.deepEqual([alt.pick!.processes, alt.pick!.threads], [1, 8])
+  assert.deepEqual([alt.alternative!.processes, alt.alternative!.threads], [4, 1])
+  assert.equal(pickCheapest([], costAt).pick, null)
 })
 
-test('warnings: nothing meets the SLO; p99 near the 29 s API gateway timeout', () => {
-  const constraints: TuneConstraints = {sloP99Ms: 28_000, peakRps: 10, utilization: 0.7, memLimitBytes: null}
-  const warnings = tuneWarnings([], null, constraints)
+test("sizing: Little's law with the mean time in system measured at the per-replica rate, a queue from the p99 budget, replicas for the peak", () => {
+  const best = synthetic(2, 1, 900)
+  const sizing: SizingContext = {...ctx, constraints: {...constraints, peakRps: 1800}, alternative: null, operating: best.capacity!.windows[1]}
+  const rec = recommend(best, sizing)
+  assert.equal(rec.perReplicaRate, 630)
+  assert.equal(rec.min_replicas, 3) // ceil(1800 / 630)
+  assert.equal(rec.max_replica_concurrency, 2 + Math.floor(900 * (0.5 - 0.004))) // 2 running + what drains within SLO − p99 service time
+  assert.equal(rec.target_replica_concurrency, 1.9) // 630 req/s × 3 ms mean time in system
+  assert.equal(rec.compute.cpu, '1')
+  assert.equal(rec.compute.mem, '256Mi') // 2 × 100 MiB × 1.25, rounded up to 64 MiB
+  assert.equal(rec.projected, false)
+  assert.equal(rec.dollars, null, 'no price given, no dollars')
+  assert.match(rec.reasoning, /Little's law, 630 req\/s × 3\.0 ms mean time in system/)
+  assert.match(rec.reasoning, /ceil\(1,800 \/ 630\) = 3/)
+  assert.match(rec.reasoning, /\(500 − 4\.0 ms p99 service time\)/)
+  const priced = recommend(best, {...sizing, prices: {source: 'flags', perReplicaHour: 0.1, perCpuHour: 0, perGiBHour: 0}})
+  assert.ok(Math.abs(priced.dollars!.perMonthAtPeak - 0.3 * 730) < 1e-9)
+  assert.ok(Math.abs(priced.dollars!.per1000Requests - (0.3 / (1800 * 3600)) * 1000) < 1e-12)
+  const stepped = recommend(best, sizing, 500)
+  assert.equal(stepped.min_replicas, 4)
+  assert.match(stepped.reasoning, /stepped down after a failed verification/)
+})
+
+test('projection: a machine too small projects a CPU-bound candidate to compute.cpu from CPU time per request, and labels it', () => {
+  const small: Placement = {cpu: 4, replicaCpus: [1], generatorCpus: [0], fits: false, note: 'too small'}
+  const r = synthetic(1, 1, 200)
+  const projected = sizingCapacity(r, small)
+  assert.equal(projected.projected, true)
+  assert.ok(Math.abs(projected.capacity - 800) < 1e-9, `4 CPUs at 0.9 busy and 4.5 CPU-ms per request: ${projected.capacity}`)
+  const rec = recommend(r, {...ctx, placement: small, alternative: null, operating: null})
+  assert.match(rec.sentence, /is projected to sustain 800 req\/s/)
+  assert.match(rec.reasoning, /This figure is projected, not measured/)
+  const ioLike = synthetic(1, 16, 200)
+  ioLike.capacity!.utilizationAtCapacity = 0.1
+  assert.equal(sizingCapacity(ioLike, small).projected, false, 'not CPU-bound: not projected')
+})
+
+test('windows are sized in requests and seconds, with a settling period', () => {
+  const plan = planWindow({minSeconds: 5, minRequests: 1000, sloP99Ms: 100})
+  assert.equal(plan.settleSeconds, 1)
+  assert.equal(windowSeconds(plan, 1000), 5)
+  assert.equal(windowSeconds(plan, 100), 10)
+  assert.equal(windowSeconds(plan, 1), 60)
+  assert.match(plan.reason, /1000 requests/)
+  assert.equal(planWindow({minSeconds: 5, minRequests: 1000, sloP99Ms: 500}).settleSeconds, 2)
+})
+
+test('BLAS: swept where the predictor imports numpy or torch and its env does not fix the pool', () => {
+  assert.equal(blasLibrary('import numpy as np\n'), 'numpy')
+  assert.equal(blasLibrary('from torch import nn\n'), 'torch')
+  assert.equal(blasLibrary('import json\n# numpy later\n'), null)
+  const dir = mkdtempSync(join(tmpdir(), 'mlserve-blas-'))
+  try {
+    const path = join(dir, 'predictor.py')
+    writeFileSync(path, 'import numpy as np\n')
+    assert.deepEqual(blasCandidates({predictorPath: path, env: {}, cpus: 2}).values, [1, 2, null])
+    assert.deepEqual(blasCandidates({predictorPath: path, env: {}, cpus: 1}).values, [1, null])
+    assert.deepEqual(blasCandidates({predictorPath: path, env: {OPENBLAS_NUM_THREADS: '1'}, cpus: 2}).values, [null])
+    assert.deepEqual(blasCandidates({predictorPath: path, env: {}, cpus: 2, sweep: false}).values, [null])
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+test('--write lists every change with why, init_replicas and max_replicas included', () => {
+  const project = parseProject(
+    'name: m\nkind: RealtimeAPI\npredictor:\n  type: python\n  path: p.py\ncompute:\n  cpu: 200m\nautoscaling:\n  min_replicas: 1\n  init_replicas: 1\n  max_replicas: 2\n',
+    '/tmp/mlserve-write-test/mlserve.yaml',
+  )
+  const best = synthetic(2, 1, 900)
+  best.blasThreads = 1
+  const rec = recommend(best, {...ctx, constraints: {...constraints, peakRps: 1800}, alternative: null, operating: null})
+  const writes = recommendationWrites(project, 'm', rec)
+  const paths = writes.map((w) => w.path)
+  for (const path of ['predictor.processes_per_replica', 'predictor.env.OPENBLAS_NUM_THREADS', 'compute.mem', 'compute.cpu', 'autoscaling.max_replicas', 'autoscaling.init_replicas', 'autoscaling.target_replica_concurrency']) {
+    assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`)
+  }
+  assert.ok(writes.every((w) => w.why.length > 10))
+  assert.match(writes.find((w) => w.path === 'compute.cpu')!.why, /it was 200m/)
+})
+
+test('warnings: nothing meets the SLO; p99 near the 29 s timeout; a saturated generator; a machine too small', () => {
+  const saturated = synthetic(1, 1, 100)
+  saturated.status = 'generator-saturated'
+  const warnings = tuneWarnings([saturated], null, {...constraints, sloP99Ms: 28_000}, {...placement, fits: false, note: 'This machine has 1 CPU(s)'})
   assert.ok(warnings.some((w) => /No candidate meets/.test(w)))
   assert.ok(warnings.some((w) => /29 s/.test(w)))
+  assert.ok(warnings.some((w) => /load generator could not keep up/.test(w)))
+  assert.ok(warnings.some((w) => /This machine has 1 CPU/.test(w)))
 })
