@@ -1,6 +1,7 @@
 // The runtime's door: plan a project's run, start it (in this thread or on a
 // worker thread of its own), and the one replica that load tests and tuning
-// measure. Parts that must start fast use the runtime's light modules instead,
+// measure, with the CPU sets that give it cores of its own (cpus.ts, light
+// too). Parts that must start fast use the runtime's light modules instead,
 // which load neither the gateway nor a driver: defaults.ts (flag defaults),
 // state.ts (the records `mlserve status` reads), interpreter.ts (which Python),
 // and harness/index.ts (the harness's files and in-image contract, for images).
