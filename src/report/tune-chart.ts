@@ -53,9 +53,10 @@ export function tuneChart(result: TuneResult): string {
   const plotH = HEIGHT - M.top - M.bottom
   const bottom = M.top + plotH
   const right = M.left + plotW
-  const sx = (v: number): number => M.left + (Math.min(Math.max(v, 0), xTop) / xTop) * plotW
+  // Out of range (or not a number at all) is drawn at the edge it passed, never off the plot.
+  const sx = (v: number): number => M.left + (Math.min(Math.max(Number.isNaN(v) ? 0 : v, 0), xTop) / xTop) * plotW
   const sy = (v: number): number => {
-    const clamped = Math.min(Math.max(v, yLo), yHi)
+    const clamped = Math.min(Math.max(Number.isNaN(v) ? yHi : v, yLo), yHi)
     return bottom - ((Math.log10(clamped) - Math.log10(yLo)) / (Math.log10(yHi) - Math.log10(yLo))) * plotH
   }
 

@@ -299,6 +299,17 @@ describe('tune HTML report', () => {
     assert.ok(html.includes('a warning with &lt;b&gt;'))
   })
 
+  test('a tune where every candidate failed to start still draws a whole chart', () => {
+    const result = fixture()
+    result.recommendation = null
+    result.candidates = result.candidates.map((c) => ({...c, status: 'failed', capacity: null, memory: null, cost: null, error: 'exited with code 1\nTraceback'}))
+    const out = renderTuneHtml(result)
+    assert.doesNotMatch(out, /NaN|Infinity|undefined/)
+    assert.match(out, /<g class="slo"/)
+    assert.match(out, /<td>failed: exited with code 1<\/td>/)
+    assert.doesNotMatch(renderTuneText(result), /NaN|Infinity|undefined|Traceback/)
+  })
+
   test('without a recommendation the page shows the closest candidates', () => {
     const result = fixture()
     result.recommendation = null
