@@ -26,15 +26,17 @@ function killGroup(pgid: number): void {
   }
 }
 
+function killSlots(slots: Int32Array): void {
+  for (let i = 0; i < slots.length; i++) {
+    const pgid = Atomics.exchange(slots, i, 0)
+    if (pgid > 0) killGroup(pgid)
+  }
+}
+
 function killAll(): void {
   for (const pgid of groups) killGroup(pgid)
   groups.clear()
-  for (const slots of threadSlots) {
-    for (let i = 0; i < slots.length; i++) {
-      const pgid = Atomics.exchange(slots, i, 0)
-      if (pgid > 0) killGroup(pgid)
-    }
-  }
+  for (const slots of threadSlots) killSlots(slots)
 }
 
 function install(): void {
@@ -51,9 +53,15 @@ export function reaperSlotsForThread(): Int32Array {
   return slots
 }
 
-/** Main thread: the runtime thread ended; its slots need no more watching. */
-export function releaseThreadSlots(slots: Int32Array): void {
+/**
+ * Main thread: the runtime thread ended. Groups its slots still hold are
+ * replicas that nobody is left to stop (a thread that stopped its replicas
+ * holds none; one that crashed does): they are killed now, and the slots need
+ * no more watching.
+ */
+export function reapThreadSlots(slots: Int32Array): void {
   threadSlots.delete(slots)
+  killSlots(slots)
 }
 
 /** Worker thread: record process groups in the main thread's slots from now on. */

@@ -3,7 +3,7 @@
 // fighting it for one event loop. Load tests and tuning use it.
 import {Worker} from 'node:worker_threads'
 import {MlserveError, type ErrorCode} from '../errors.js'
-import {reaperSlotsForThread, releaseThreadSlots} from './reaper.js'
+import {reaperSlotsForThread, reapThreadSlots} from './reaper.js'
 import type {RuntimePlan, RuntimeStatus} from './runtime.js'
 
 export type HostMessage = {type: 'stop'; drain: boolean} | {type: 'status'; id: number}
@@ -20,8 +20,17 @@ export interface ThreadRuntime {
   endpoints: Record<string, string>
   /** Status as of start. */
   initialStatus: RuntimeStatus
+  /**
+   * Status now. Rejects once the thread has failed or ended (crashed, exited,
+   * or stopped), with an error that says which, its exit code or its error.
+   */
   status(): Promise<RuntimeStatus>
-  /** Drains (unless drain is false) and stops every replica, then ends the thread. A call with drain false stops at once, even during a drain. */
+  /**
+   * Drains (unless drain is false) and stops every replica, then ends the
+   * thread. A call with drain false stops at once, even during a drain.
+   * Resolves once the thread has ended, also when it failed or had ended
+   * already: the process groups it still held are killed as it ends.
+   */
   stop(options?: {drain?: boolean}): Promise<void>
 }
 
@@ -61,39 +70,70 @@ export async function startRuntimeThread(plan: RuntimePlan, log: (line: string) 
  * speaks the same messages.
  */
 export async function hostRuntimeThread(worker: Worker, reaperSlots: Int32Array, log: (line: string) => void): Promise<ThreadRuntime> {
-  worker.once('exit', () => releaseThreadSlots(reaperSlots))
-  let nextId = 0
-  const pendingStatus = new Map<number, (status: RuntimeStatus) => void>()
-  let stopped: Promise<void> | null = null
+  // Resolves with the exit code once the thread has ended and the process
+  // groups it still held are killed: a thread that stopped its replicas holds
+  // none, one that crashed holds live replicas that nobody else would stop.
+  const ended = new Promise<number>((resolve) => {
+    worker.once('exit', (code) => {
+      reapThreadSlots(reaperSlots)
+      resolve(code)
+    })
+  })
+  let isReady = false
+  let stopAnswered = false
   let halted = false
   let sentStop = false
-  let onStopped: (() => void) | null = null
+  let nextId = 0
+  const pendingStatus = new Map<number, {resolve: (status: RuntimeStatus) => void; reject: (error: Error) => void}>()
+  /** Why the thread answers no more; set once, when it fails or ends after ready. */
+  let gone: Error | null = null
+
+  const end = (why: Error, unexpected: boolean): void => {
+    if (gone) return
+    gone = why
+    if (unexpected) log(why.message)
+    for (const pending of pendingStatus.values()) pending.reject(why)
+    pendingStatus.clear()
+  }
 
   const ready = new Promise<Extract<ThreadMessage, {type: 'ready'}>>((resolve, reject) => {
     worker.on('message', (message: ThreadMessage) => {
       switch (message.type) {
         case 'ready':
+          isReady = true
           resolve(message)
           break
         case 'log':
           log(message.line)
           break
         case 'status':
-          pendingStatus.get(message.id)?.(message.status)
+          pendingStatus.get(message.id)?.resolve(message.status)
           pendingStatus.delete(message.id)
           break
         case 'stopped':
-          onStopped?.()
+          stopAnswered = true
+          void worker.terminate()
           break
         case 'error':
-          reject(toError(message.error))
+          if (!isReady) {
+            reject(toError(message.error))
+            break
+          }
+          // After ready, a stop that failed: the runtime is in no state to
+          // answer, so the thread ends, and its exit reaps what it held.
+          end(new Error(`the runtime thread failed: ${message.error.message}`, {cause: toError(message.error)}), true)
+          void worker.terminate()
           break
       }
     })
-    worker.once('error', reject)
-    worker.once('exit', (code) => {
-      reject(new Error(`the runtime thread exited (code ${code}) before it was ready`))
-      onStopped?.()
+    worker.on('error', (error) => {
+      if (isReady) end(new Error(`the runtime thread crashed: ${error.message}`, {cause: error}), true)
+      else reject(error)
+    })
+    void ended.then((code) => {
+      if (!isReady) reject(new Error(`the runtime thread exited (code ${code}) before it was ready`))
+      else if (stopAnswered) end(new Error('the runtime thread has stopped'), false)
+      else end(new Error(`the runtime thread exited (code ${code})`), true)
     })
   })
   let started: Extract<ThreadMessage, {type: 'ready'}>
@@ -108,23 +148,25 @@ export async function hostRuntimeThread(worker: Worker, reaperSlots: Int32Array,
     endpoints: started.endpoints,
     initialStatus: started.status,
     status: () =>
-      new Promise((resolve) => {
+      new Promise((resolve, reject) => {
+        if (gone) {
+          reject(gone)
+          return
+        }
         const id = nextId++
-        pendingStatus.set(id, resolve)
+        pendingStatus.set(id, {resolve, reject})
         worker.postMessage({type: 'status', id} satisfies HostMessage)
       }),
     stop: (stopOptions = {}) => {
       const drain = stopOptions.drain !== false
-      stopped ??= new Promise<void>((resolve) => {
-        onStopped = resolve
-      }).then(() => worker.terminate().then(() => undefined))
-      // The first call starts the stop; a later one without draining cuts a drain short.
-      if (!halted && (!drain || !sentStop)) {
+      // The first call starts the stop; a later one without draining cuts a
+      // drain short. A thread that failed is ending already.
+      if (!gone && !halted && (!drain || !sentStop)) {
         sentStop = true
         halted = !drain
         worker.postMessage({type: 'stop', drain} satisfies HostMessage)
       }
-      return stopped
+      return ended.then(() => undefined)
     },
   }
 }

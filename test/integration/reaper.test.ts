@@ -6,9 +6,9 @@
 import {after, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {once} from 'node:events'
-import {readdirSync, readFileSync, readlinkSync} from 'node:fs'
 import {createInterface} from 'node:readline'
 import {execa} from 'execa'
+import {processesIn, processesLeftIn} from '../helpers/processes.js'
 import {apiYaml, makeProject} from '../helpers/projects.js'
 
 const src = (path: string): string => new URL(`../../src/${path}`, import.meta.url).href
@@ -49,22 +49,6 @@ test('a process group tracked on a worker thread dies when the main thread calls
   assert.equal(alive, false, `process group ${pgid} was reaped by the main thread's exit handler`)
 })
 
-/** Processes (live, not zombies) whose working directory is dir: a replica's harness master and workers. */
-function processesIn(dir: string): number[] {
-  const found: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (readlinkSync(`/proc/${entry}/cwd`) !== dir) continue
-      const state = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '')[0]
-      if (state !== 'Z') found.push(Number(entry))
-    } catch {
-      // gone while we looked, or not ours to read
-    }
-  }
-  return found
-}
-
 test("tune's second Ctrl-C (process.exit(130) on the main thread) leaves no harness process of the project", async () => {
   // A project whose predictor holds every request for an hour, and a request
   // in flight: a harness that drains never ends by itself.
@@ -103,9 +87,7 @@ test("tune's second Ctrl-C (process.exit(130) on the main thread) leaves no harn
   child.kill('SIGINT')
   const result = await child
   assert.equal(result.exitCode, 130, String(result.stderr))
-  // SIGKILL is immediate; the kernel may take a moment to take the processes away.
-  for (let i = 0; i < 100 && processesIn(project.dir).length > 0; i++) await new Promise((r) => setTimeout(r, 50))
-  const left = processesIn(project.dir)
+  const left = await processesLeftIn(project.dir)
   for (const pid of left) process.kill(pid, 'SIGKILL')
   assert.deepEqual(left, [], 'no harness process of the project is left')
 })

@@ -2,11 +2,14 @@
 import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {request} from 'undici'
-import {startRuntimeThread} from '../../src/runtime/thread-host.js'
+import {Worker} from 'node:worker_threads'
+import {reaperSlotsForThread} from '../../src/runtime/reaper.js'
+import {hostRuntimeThread, startRuntimeThread} from '../../src/runtime/thread-host.js'
 import {runtimeDefaults} from '../../src/runtime/runtime.js'
 import {planRuntime} from '../../src/runtime/plan.js'
 import {loadProject} from '../../src/config/index.js'
 import {MlserveError} from '../../src/errors.js'
+import {processesIn, processesLeftIn} from '../helpers/processes.js'
 import {apiYaml, makeProject, sleepProject, type TestProject} from '../helpers/projects.js'
 
 const projects: TestProject[] = []
@@ -55,36 +58,47 @@ test('replica memory is read per process from /proc', async () => {
   }
 })
 
-test('no replica outlives a main thread that exits while the runtime thread runs', async () => {
+test('a runtime thread that crashes after ready fails status, and stop resolves with no harness process of the project left', {timeout: 120_000}, async () => {
   const project = sleepProject({processes: 2, threads: 1})
   projects.push(project)
-  // A separate process whose main thread starts a runtime thread, prints the
-  // replica's process group, then exits in a hurry (process.exit), as an
-  // uncaught error would: the worker thread gets no chance to stop anything.
-  const script = `
-    import {loadProject} from ${JSON.stringify(new URL('../../src/config/index.ts', import.meta.url).href)}
-    import {planRuntime} from ${JSON.stringify(new URL('../../src/runtime/plan.ts', import.meta.url).href)}
-    import {startRuntimeThread} from ${JSON.stringify(new URL('../../src/runtime/thread-host.ts', import.meta.url).href)}
-    import {runtimeDefaults} from ${JSON.stringify(new URL('../../src/runtime/runtime.ts', import.meta.url).href)}
-    const plan = await planRuntime(await loadProject(${JSON.stringify(project.dir)}), {...runtimeDefaults, port: 0, accessLog: false, announce: false, replicas: 1})
-    const runtime = await startRuntimeThread(plan, () => undefined)
-    const status = await runtime.status()
-    process.stdout.write(String(status.apis[0].replicas[0].pid) + '\\n')
-    process.exit(0)
-  `
-  const {execa} = await import('execa')
-  const child = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {reject: false})
-  const pgid = Number(child.stdout.trim())
-  assert.ok(pgid > 0, `the child printed its replica's process group: ${child.stdout} ${child.stderr}`)
-  const gone = (): boolean => {
+  const plan = await planRuntime(await loadProject(project.dir), options)
+  // The real runtime thread, which throws when told to (as a bug in it would).
+  // Only the main thread may stop the harness: its parent-death signal and
+  // its watch on standard input are off, as on a machine that has neither.
+  const entry = new URL('../../src/runtime/runtime-thread.ts', import.meta.url).href
+  const reaperSlots = reaperSlotsForThread()
+  const saved = {pdeathsig: process.env.MLSERVE_PDEATHSIG, watchStdin: process.env.MLSERVE_WATCH_STDIN}
+  process.env.MLSERVE_PDEATHSIG = '0'
+  process.env.MLSERVE_WATCH_STDIN = '0'
+  const worker = new Worker(
+    `
+    require('node:worker_threads').parentPort.on('message', (message) => {
+      if (message.type === 'crash') throw new Error('the runtime thread broke')
+    })
+    import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })
+    `,
+    {eval: true, workerData: {plan, reaperSlots}},
+  )
+  process.env.MLSERVE_PDEATHSIG = saved.pdeathsig
+  process.env.MLSERVE_WATCH_STDIN = saved.watchStdin
+  if (saved.pdeathsig === undefined) delete process.env.MLSERVE_PDEATHSIG
+  if (saved.watchStdin === undefined) delete process.env.MLSERVE_WATCH_STDIN
+  const lines: string[] = []
+  const runtime = await hostRuntimeThread(worker, reaperSlots, (line) => lines.push(line))
+  const pgid = (await runtime.status()).apis[0].replicas[0].pid!
+  try {
+    assert.ok(processesIn(project.dir).length >= 3, 'the harness master and its 2 workers run in the project')
+    worker.postMessage({type: 'crash'})
+    await assert.rejects(runtime.status(), /the runtime thread crashed: the runtime thread broke/)
+    assert.ok(lines.some((line) => /the runtime thread crashed: the runtime thread broke/.test(line)), 'the crash is logged')
+    await runtime.stop()
+    assert.deepEqual(await processesLeftIn(project.dir), [], 'no harness process of the project is left')
+  } finally {
+    await worker.terminate()
     try {
-      process.kill(-pgid, 0)
-      return false
+      process.kill(-pgid, 'SIGKILL')
     } catch {
-      return true
+      // reaped, as it should be
     }
   }
-  // The reaper kills synchronously in the exit handler; allow the kernel a moment to reap.
-  for (let i = 0; i < 100 && !gone(); i++) await new Promise((r) => setTimeout(r, 50))
-  assert.ok(gone(), `process group ${pgid} is gone after the main thread exited`)
 })
