@@ -9,9 +9,11 @@
 //    does, and at the plateau the replica runs at utilization 1, where a queue
 //    has no steady state.
 // 2. Open-loop windows bisect the rate between one that passes and one that
-//    fails, until the gap is under `resolution`.
+//    fails, until the gap is under `resolution`. The plateau counts as failing
+//    without a window: at utilization 1 the queue never settles.
 // 3. The passing rate is run again (`repeats` windows in all). A repeat that
-//    fails makes that rate a failing one and the search steps down. The spread
+//    fails makes that rate a failing one, and the bisection goes on between it
+//    and the highest rate below that held every window. The spread
 //    of the repeats, and the gap to the lowest failing rate, are the
 //    candidate's measured noise: the band within which candidates tie.
 import type {CapacityResult, GeneratorHealth, PlateauPoint, RateWindow, ServiceTime} from './types.js'
@@ -61,6 +63,11 @@ export interface CapacityOptions {
 export const passes = (w: Pick<RateWindow, 'p99Ms' | 'failedShare' | 'throughput'>, sloP99Ms: number): boolean =>
   w.throughput > 0 && w.p99Ms <= sloP99Ms && w.failedShare < MAX_FAILED_SHARE
 
+function unmet(serviceTime: ServiceTime, plateau: PlateauPoint[]): CapacityResult {
+  const upperBound = Math.max(...plateau.map((p) => p.throughput))
+  return {capacity: 0, meetsSlo: false, upperBound, plateau, serviceTime, windows: [], atCapacity: [], lowestFailingRate: null, noise: {throughputSpread: 0, p99Spread: 0, band: 0}, utilizationAtCapacity: null, generatorSaturated: false}
+}
+
 const spread = (values: number[]): number => {
   if (values.length < 2) return 0
   const mean = values.reduce((a, b) => a + b, 0) / values.length
@@ -79,6 +86,12 @@ export async function findCapacity(probe: CapacityProbe, options: CapacityOption
     probe.onPlateau?.(point)
   }
   addPlateau(first, service)
+  // One request at a time already misses the SLO: no rate can meet it.
+  if (service.p99Ms > options.sloP99Ms && !aborted()) {
+    const alone = first === 1 ? service : await probe.closedLoop(1)
+    if (first !== 1) addPlateau(1, alone)
+    if (alone.p99Ms > options.sloP99Ms) return unmet(serviceTime, plateau)
+  }
   let best = service.throughput
   let flat = 0
   for (let c = first * 2; c <= options.maxConcurrency && !aborted(); c *= 2) {
@@ -124,9 +137,11 @@ export async function findCapacity(probe: CapacityProbe, options: CapacityOption
   }
   if (upperBound <= 0 || aborted()) return result(0, [], null)
 
-  // A rate that passes: half the plateau, halving while it fails.
-  let high: number | null = null
+  // The plateau fails by definition: there the replica runs at utilization 1,
+  // where a queue has no steady state, and a short window passes by luck.
+  let high: number = upperBound
   let low: number | null = null
+  // A rate that passes: half the plateau, halving while it fails.
   for (let rate = upperBound / 2; rate >= upperBound * LOWEST_SHARE && !aborted(); rate /= 2) {
     const w = await measure(rate, 'bisect')
     if (w.passes) {
@@ -137,29 +152,24 @@ export async function findCapacity(probe: CapacityProbe, options: CapacityOption
   }
   if (low === null) return result(0, [], high)
   let lo: number = low
-  // A rate that fails: the plateau itself, unless a lower one already did.
-  if (high === null && !aborted()) {
-    const w = await measure(upperBound, 'bisect')
-    if (w.passes) lo = upperBound
-    else high = upperBound
-  }
-  for (let step = 0; high !== null && (high - lo) / lo > options.resolution && step < MAX_BISECT_STEPS && !aborted(); step++) {
-    const mid: number = (lo + high) / 2
-    const w = await measure(mid, 'bisect')
-    if (w.passes) lo = mid
-    else high = mid
-  }
 
-  // Run the passing rate again; a repeat that fails moves the capacity down.
+  const held = (rate: number): boolean => windows.filter((w) => w.rate === rate).every((w) => w.passes)
   for (let stepDown = 0; stepDown <= MAX_STEP_DOWNS && !aborted(); stepDown++) {
+    for (let step = 0; (high - lo) / lo > options.resolution && step < MAX_BISECT_STEPS && !aborted(); step++) {
+      const mid: number = (lo + high) / 2
+      const w = await measure(mid, 'bisect')
+      if (w.passes) lo = mid
+      else high = mid
+    }
+    // Run the passing rate again; a repeat that fails makes it a failing rate, and the search goes on below it.
     const rate: number = lo
     const at = (): RateWindow[] => windows.filter((w) => w.rate === rate)
-    while (at().length < options.repeats && at().every((w) => w.passes) && !aborted()) await measure(rate, 'repeat')
-    if (at().every((w) => w.passes)) return result(rate, at(), high)
+    while (at().length < options.repeats && held(rate) && !aborted()) await measure(rate, 'repeat')
+    if (held(rate)) return result(rate, at(), high)
     high = rate
-    // The highest rate below that passed every window, or one resolution step down.
-    const below = windows.filter((w) => w.rate < rate && windows.filter((x) => x.rate === w.rate).every((x) => x.passes))
-    lo = below.length > 0 ? Math.max(...below.map((w) => w.rate)) : rate * (1 - 2 * options.resolution)
+    const below = windows.filter((w) => w.rate < rate && held(w.rate))
+    if (below.length === 0) break
+    lo = Math.max(...below.map((w) => w.rate))
   }
   // Never settled on a rate that held: report the last one tried as failing.
   return result(0, [], high)

@@ -14,9 +14,10 @@ import {findCapacity, type ClosedLoopMeasure, type OpenWindow} from './capacity.
 import {DEFAULT_THREADS, defaultProcesses} from './grid.js'
 import {exhaustiveSearch, pickCheapest, quickSearch, score} from './search.js'
 import {blasEnv, candidateCost, DEFAULT_PRICES, fitsMemory, recommend, tuneWarnings, type SizingContext} from './sizing.js'
-import {candidateLabel, type Candidate, type CandidateResult, type GeneratorHealth, type Placement, type PlateauPoint, type Prices, type RateWindow, type Recommendation, type TuneConstraints, type TuneResult, type WindowPlan} from './types.js'
+import {candidateLabel, type Candidate, type CandidateResult, type Placement, type PlateauPoint, type Prices, type RateWindow, type Recommendation, type TuneConstraints, type TuneResult, type WindowPlan} from './types.js'
+import {generatorHealth as health} from './generator.js'
 import {verifyRecommendation} from './verify.js'
-import {planWindow, windowSeconds} from './window.js'
+import {planWindow, settleSeconds, windowSeconds} from './window.js'
 
 export interface TuneOptions {
   /** The project, as the command loaded it. */
@@ -148,8 +149,8 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
   const bestFailing = pick
     ? []
     : candidates
-        .filter((c) => c.capacity && c.status !== 'failed' && c.capacity.windows.length > 0)
-        .sort((a, b) => lightest(a).p99Ms - lightest(b).p99Ms)
+        .filter((c) => c.capacity && c.status !== 'failed')
+        .sort((a, b) => lightestP99(a) - lightestP99(b))
         .slice(0, 3)
   if (aborted()) warnings.unshift(`Stopped early: ${candidates.length} candidate(s) measured; the recommendation covers only those.`)
   return {
@@ -173,7 +174,12 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
   }
 }
 
-const lightest = (c: CandidateResult): RateWindow => c.capacity!.windows.reduce((a, b) => (b.rate < a.rate ? b : a))
+/** p99 at the lightest load measured: the lowest-rate window, or one request at a time where no window ran. */
+const lightestP99 = (c: CandidateResult): number => {
+  const cap = c.capacity!
+  if (cap.windows.length > 0) return cap.windows.reduce((a, b) => (b.rate < a.rate ? b : a)).p99Ms
+  return Math.min(...cap.plateau.map((p) => p.p99Ms))
+}
 
 /** The replica gets compute.cpu CPUs of its own; the rest (at least one) run the gateway and the load generator. */
 export function placeReplica(cpuMillicores: number | null, pin: boolean): Placement {
@@ -213,10 +219,8 @@ interface CandidateContext {
   aborted: () => boolean
 }
 
-const health = (run: LoadResult): GeneratorHealth => ({saturated: run.generator.saturated, latePercent: run.generator.latePercent, waitedForConnection: run.generator.waitedForConnection})
-
 /** One open-loop window, with the replica's CPU use over it. */
-async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request: RequestSource; window: WindowPlan; cpus: number; signal?: AbortSignal; durationMs?: number}): Promise<OpenWindow> {
+async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request: RequestSource; window: WindowPlan; plateau: number; cpus: number; sloP99Ms: number; signal?: AbortSignal; durationMs?: number}): Promise<OpenWindow> {
   const cpu0 = await runtime.cpuSeconds()
   const t0 = process.hrtime.bigint()
   const run = await runOpenLoop({
@@ -224,7 +228,7 @@ async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request
     rate,
     arrival: 'poisson',
     durationMs: ctx.durationMs ?? windowSeconds(ctx.window, rate) * 1000,
-    warmupMs: ctx.window.settleSeconds * 1000,
+    warmupMs: settleSeconds(ctx.window, rate, ctx.plateau) * 1000,
     request: ctx.request,
     maxConnections: 4096,
     signal: ctx.signal,
@@ -242,7 +246,7 @@ async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request
     durationS: run.durationS,
     meanInFlight: (run.throughput * run.latencyMs.mean) / 1000,
     cpuUtilization: cpu0 !== null && cpu1 !== null && wallS > 0 ? (cpu1 - cpu0) / (wallS * ctx.cpus) : null,
-    generator: health(run),
+    generator: health(run, ctx.sloP99Ms),
   }
 }
 
@@ -276,14 +280,18 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
     await runClosedLoop({url: replica.url, connections: slots, durationMs: options.warmupMs, request: ctx.request, signal: options.signal})
     const closedMs = Math.max(1000, Math.min(options.windowMs, 3000))
     const cpus = ctx.placement.replicaCpus.length
+    let plateau = 0
     const capacity = await findCapacity(
       {
         closedLoop: async (concurrency): Promise<ClosedLoopMeasure> => {
           const run = await runClosedLoop({url: replica.url, connections: concurrency, durationMs: closedMs, warmupMs: 300, request: ctx.request, signal: options.signal})
-          return {throughput: run.throughput, meanMs: run.latencyMs.mean, p50Ms: run.latencyMs.p50, p99Ms: run.latencyMs.p99, generator: health(run)}
+          return {throughput: run.throughput, meanMs: run.latencyMs.mean, p50Ms: run.latencyMs.p50, p99Ms: run.latencyMs.p99, generator: health(run, ctx.constraints.sloP99Ms)}
         },
-        openLoop: (rate) => openWindow(replica, rate, {request: ctx.request, window: ctx.window, cpus, signal: options.signal}),
-        onPlateau: (point) => ctx.progress('plateau', {plateau: point}),
+        openLoop: (rate) => openWindow(replica, rate, {request: ctx.request, window: ctx.window, plateau, cpus, sloP99Ms: ctx.constraints.sloP99Ms, signal: options.signal}),
+        onPlateau: (point) => {
+          plateau = Math.max(plateau, point.throughput)
+          ctx.progress('plateau', {plateau: point})
+        },
         onWindow: (window) => ctx.progress(window.phase === 'repeat' ? 'repeat' : 'bisect', {window}),
         aborted: ctx.aborted,
       },
@@ -299,7 +307,7 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
     // The load it would be given: the mean time in system there is Little's law's W.
     if (capacity.meetsSlo && !ctx.aborted()) {
       const rate = capacity.capacity * ctx.constraints.utilization
-      const open = await openWindow(replica, rate, {request: ctx.request, window: ctx.window, cpus, signal: options.signal})
+      const open = await openWindow(replica, rate, {request: ctx.request, window: ctx.window, plateau, cpus, sloP99Ms: ctx.constraints.sloP99Ms, signal: options.signal})
       const operating: RateWindow = {...open, phase: 'operating', passes: open.p99Ms <= ctx.constraints.sloP99Ms && open.failedShare < 0.001 && open.throughput > 0}
       capacity.windows.push(operating)
       ctx.progress('operating', {window: operating})

@@ -12,6 +12,7 @@ import {updateConfigFile, type ConfigEdit, type Project} from '../config/index.j
 import {runOpenLoop, type RequestSource} from '../loadtest/index.js'
 import {formatCpuList} from '../runtime/index.js'
 import {MAX_FAILED_SHARE} from './capacity.js'
+import {generatorHealth} from './generator.js'
 import type {Recommendation, Verification} from './types.js'
 
 export interface VerifyOptions {
@@ -71,7 +72,8 @@ export async function verifyRecommendation(options: VerifyOptions): Promise<Veri
     const failures: string[] = []
     if (run.latencyMs.p99 > options.sloP99Ms) failures.push(`p99 ${run.latencyMs.p99.toFixed(1)} ms is above the SLO of ${options.sloP99Ms} ms`)
     if (run.errorRate >= MAX_FAILED_SHARE) failures.push(`${(run.errorRate * 100).toFixed(2)}% of requests were shed or failed (the limit is ${MAX_FAILED_SHARE * 100}%)`)
-    if (run.generator.saturated) failures.push(`the load generator could not keep up (${run.generator.warnings.join('; ') || 'saturated'}), so the run does not show the replica`)
+    const generator = generatorHealth(run, options.sloP99Ms)
+    if (generator.saturated) failures.push(`the load generator could not keep up (${run.generator.warnings.join('; ') || 'saturated'}), so the run does not show the replica`)
     if (run.requests.total === 0) failures.push('no request was measured')
     if (run.aborted) failures.push('stopped early')
     return {
@@ -84,7 +86,7 @@ export async function verifyRecommendation(options: VerifyOptions): Promise<Veri
       shedShare,
       errorShare,
       requests: run.requests.total,
-      generatorSaturated: run.generator.saturated,
+      generatorSaturated: generator.saturated,
       failures,
     }
   } finally {
