@@ -86,7 +86,9 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
   const minReplicas = cost.replicas
 
   // The rate the replica drains its queue at: what it answered at capacity.
-  const drain = measured.atCapacity.length > 0 ? measured.atCapacity.reduce((s, w) => s + w.throughput, 0) / measured.atCapacity.length : measured.capacity
+  // Projected to compute.cpu, the replica drains faster in the same proportion.
+  const scale = measured.capacity > 0 ? capacity / measured.capacity : 1
+  const drain = scale * (measured.atCapacity.length > 0 ? measured.atCapacity.reduce((s, w) => s + w.throughput, 0) / measured.atCapacity.length : measured.capacity)
   const budgetMs = Math.max(0, constraints.sloP99Ms - measured.serviceTime.p99Ms)
   const queue = Math.floor((drain * budgetMs) / 1000)
   const maxReplicaConcurrency = slots + queue
@@ -139,12 +141,13 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
       `so max_replica_concurrency = ${slots} + ${queue} = ${maxReplicaConcurrency}; past it the replica sheds with 503 and Retry-After.`,
   )
   parts.push(
-    `Cost: ${plural(minReplicas, 'replica')} × (${fmt(cost.cpu)} CPU, ${fmt(cost.memMiB)} MiB: ${fmt(best.memory!.perProcessMiB)} MiB per process × ${best.processes} plus ${fmt(MEM_HEADROOM * 100)}%) ` +
+    `Cost: ${plural(minReplicas, 'replica')} × (${fmt(cost.cpu)} CPU, ${fmt(cost.memMiB)} MiB: the replica's ${fmt(Math.max(best.memory!.replicaMiB, best.memory!.perProcessMiB * best.processes))} MiB measured plus ${fmt(MEM_HEADROOM * 100)}%, in 64 MiB steps) ` +
       (ctx.prices.source === 'flags' ? `= $${fmt(cost.perHour, 4)} per hour.` : `, ranked by Fargate's ratio of CPU to memory prices (no price was given).`),
   )
   if (ctx.alternative && alt) {
     parts.push(
-      `${candidateLabel(ctx.alternative)} has the most capacity per replica (${fmt(sizingCapacity(ctx.alternative, placement).capacity)} req/s) but serves the peak with ${plural(alt.replicas, 'replica')} of ${fmt(alt.memMiB)} MiB, which costs more.`,
+      `${candidateLabel(ctx.alternative)} has the most capacity per replica (${fmt(sizingCapacity(ctx.alternative, placement).capacity)} req/s) but serves the peak with ${plural(alt.replicas, 'replica')} of ${fmt(alt.memMiB)} MiB, which ` +
+        (alt.perHour > cost.perHour * (1 + 1e-9) ? 'costs more.' : 'costs as much within the measured noise, and a tie goes to fewer processes, then fewer threads.'),
     )
   }
 
@@ -180,7 +183,9 @@ export function fitsMemory(replicaMiB: number, memLimitBytes: number | null): bo
 export function tuneWarnings(results: CandidateResult[], best: CandidateResult | null, constraints: TuneConstraints, placement: Placement): string[] {
   const warnings: string[] = []
   if (!placement.fits) warnings.push(placement.note)
-  if (!best) {
+  if (!best && results.some((r) => r.capacity?.meetsSlo)) {
+    warnings.push(`No candidate can be recommended: those that meet the SLO were measured by a saturated load generator or do not fit compute.mem (below).`)
+  } else if (!best) {
     warnings.push(`No candidate meets p99 ≤ ${fmt(constraints.sloP99Ms)} ms with under 0.1% shed and errors; the closest are listed. Relax the SLO, make the predictor faster, or give it more CPU.`)
   }
   const p99s = results.flatMap((r) => r.capacity?.windows.map((w) => w.p99Ms) ?? [])

@@ -10,7 +10,7 @@ import {checkRunnable, parseCpuMillicores, parseMemoryBytes, selectApi, type Pro
 import {loadRequestSource, runClosedLoop, runOpenLoop, type LoadResult, type RequestSource} from '../loadtest/index.js'
 import {availableCpus, pinProcess, splitCpus, startReplicaUnderTest, type ReplicaUnderTest} from '../runtime/index.js'
 import {blasCandidates} from './blas.js'
-import {findCapacity, type ClosedLoopMeasure, type OpenWindow} from './capacity.js'
+import {findCapacity, passes, type ClosedLoopMeasure, type OpenWindow} from './capacity.js'
 import {DEFAULT_THREADS, defaultProcesses} from './grid.js'
 import {exhaustiveSearch, pickCheapest, quickSearch, score} from './search.js'
 import {blasEnv, candidateCost, DEFAULT_PRICES, fitsMemory, recommend, tuneWarnings, type SizingContext} from './sizing.js'
@@ -115,8 +115,10 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     measured++
     const upTo = options.search === 'exhaustive' ? gridSize : Math.max(measured, Math.min(gridSize, processes.length + threads.length + blas.values.length))
     const progress = (phase: TunePhase, extra: Partial<TuneProgress> = {}): void => {
-      const avg = measured > 1 ? measuringS / (measured - 1) : null
-      options.onProgress?.({candidate, index: measured, upTo, phase, etaS: avg === null ? null : Math.round(avg * (upTo - measured + 1)), ...extra})
+      // Before this candidate is done, it is among those left; once done, measuringS includes it.
+      const done = phase === 'done' ? measured : measured - 1
+      const avg = done > 0 ? measuringS / done : null
+      options.onProgress?.({candidate, index: measured, upTo, phase, etaS: avg === null ? null : Math.round(avg * (upTo - done)), ...extra})
     }
     const t0 = Date.now()
     const result = await measureCandidate(candidate, {project, api: api.name, request, options, constraints, placement, window, progress, aborted})
@@ -149,7 +151,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
   const bestFailing = pick
     ? []
     : candidates
-        .filter((c) => c.capacity && c.status !== 'failed')
+        .filter((c) => c.capacity && c.status === 'fails-slo')
         .sort((a, b) => lightestP99(a) - lightestP99(b))
         .slice(0, 3)
   if (aborted()) warnings.unshift(`Stopped early: ${candidates.length} candidate(s) measured; the recommendation covers only those.`)
@@ -308,7 +310,7 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
     if (capacity.meetsSlo && !ctx.aborted()) {
       const rate = capacity.capacity * ctx.constraints.utilization
       const open = await openWindow(replica, rate, {request: ctx.request, window: ctx.window, plateau, cpus, sloP99Ms: ctx.constraints.sloP99Ms, signal: options.signal})
-      const operating: RateWindow = {...open, phase: 'operating', passes: open.p99Ms <= ctx.constraints.sloP99Ms && open.failedShare < 0.001 && open.throughput > 0}
+      const operating: RateWindow = {...open, phase: 'operating', passes: passes(open, ctx.constraints.sloP99Ms)}
       capacity.windows.push(operating)
       ctx.progress('operating', {window: operating})
     }
@@ -344,6 +346,8 @@ async function verifyPick(first: Recommendation, pick: CandidateResult, sizing: 
   const verifications: Recommendation['verifications'] = []
   for (let attempt = 0; attempt < VERIFY_TRIES && !ctx.aborted(); attempt++) {
     const rate = rec.perReplicaRate
+    // A projected capacity cannot be driven on the fewer CPUs here: verify the same utilization of the CPUs measured.
+    const measuredShare = rec.projected ? pick.capacity!.capacity / rec.capacity : 1
     ctx.options.onProgress?.({candidate: pick, index: ctx.measured, upTo: ctx.measured, phase: 'verify', etaS: Math.round(ctx.options.verifyDurationMs / 1000 + ctx.window.settleSeconds), verify: {rate}})
     let verification
     try {
@@ -351,12 +355,13 @@ async function verifyPick(first: Recommendation, pick: CandidateResult, sizing: 
         project: ctx.project,
         api: ctx.api,
         rec,
-        rate,
+        rate: rate * measuredShare,
         sloP99Ms: sizing.constraints.sloP99Ms,
         durationMs: ctx.options.verifyDurationMs,
         settleMs: ctx.window.settleSeconds * 1000,
         request: ctx.request,
         replicaCpus: ctx.options.pin === false ? null : ctx.placement.replicaCpus,
+        allCpus: [...new Set([...ctx.placement.replicaCpus, ...ctx.placement.generatorCpus])].sort((a, b) => a - b),
         readinessTimeoutMs: ctx.options.readinessTimeoutMs,
         signal: ctx.options.signal,
         log: ctx.options.log ?? (() => undefined),
@@ -372,7 +377,8 @@ async function verifyPick(first: Recommendation, pick: CandidateResult, sizing: 
     ctx.warnings.push(`Verification failed at ${Math.round(rate)} req/s per replica (${verification.failures.join('; ')}); stepping down to ${Math.round(next)} req/s.`)
     rec = recommend(pick, sizing, next, verifications)
   }
-  if (ctx.aborted()) return {rec: recommend(pick, sizing, rec.perReplicaRate, verifications), held: true}
+  // Stopped after a failed run: the stepped-down rate was never verified, and the failed one did not hold.
+  if (ctx.aborted()) return {rec: recommend(pick, sizing, rec.perReplicaRate, verifications), held: verifications.every((v) => v.passed)}
   ctx.warnings.push(`No recommendation: ${candidateLabel(pick)} failed verification ${verifications.length} times, down to ${Math.round(verifications.at(-1)?.rate ?? 0)} req/s per replica. The measurements did not hold when run; tune on a quieter machine, or with longer windows (--window, --window-requests).`)
   return {rec: recommend(pick, sizing, verifications.at(-1)!.rate, verifications), held: false}
 }

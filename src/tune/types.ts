@@ -58,7 +58,7 @@ export interface RateWindow {
   /** CPU seconds the replica used over the window ÷ (window × the CPUs it was given); null where /proc can't tell. */
   cpuUtilization: number | null
   generator: GeneratorHealth
-  /** p99 ≤ SLO, (shed + errors) < 0.1% and a generator that kept up. */
+  /** p99 ≤ SLO and (shed + errors) < 0.1%; a generator that fell behind marks the candidate instead (CapacityResult.generatorSaturated). */
   passes: boolean
 }
 

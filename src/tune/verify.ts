@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {execa, type ResultPromise} from 'execa'
 import {updateConfigFile, type ConfigEdit, type Project} from '../config/index.js'
 import {runOpenLoop, type RequestSource} from '../loadtest/index.js'
-import {formatCpuList} from '../runtime/index.js'
+import {formatCpuList, pinnedArgv} from '../runtime/index.js'
 import {MAX_FAILED_SHARE} from './capacity.js'
 import {generatorHealth} from './generator.js'
 import type {Recommendation, Verification} from './types.js'
@@ -26,6 +26,8 @@ export interface VerifyOptions {
   settleMs: number
   request: RequestSource
   replicaCpus: number[] | null
+  /** Every CPU tune may use: the replica's and the generator's. */
+  allCpus: number[]
   readinessTimeoutMs: number
   signal?: AbortSignal
   log: (line: string) => void
@@ -53,8 +55,14 @@ export async function verifyRecommendation(options: VerifyOptions): Promise<Veri
     await copyFile(project.file, file)
     await updateConfigFile(file, verificationEdits(api, rec))
     const args = [binRun, 'run', file, '--api', api, '--replicas', '1', '--port', '0', '--json', '--readiness-timeout', `${Math.ceil(options.readinessTimeoutMs / 1000)}s`]
-    if (options.replicaCpus) args.push('--replica-cpus', formatCpuList(options.replicaCpus))
-    child = execa(process.execPath, args, {env: {NO_COLOR: '1'}, reject: false, cleanup: true, stdin: 'ignore', buffer: false})
+    let argv = [process.execPath, ...args]
+    if (options.replicaCpus) {
+      args.push('--replica-cpus', formatCpuList(options.replicaCpus))
+      // This process is pinned to the generator's CPUs, and a child inherits that: give `mlserve run` back every CPU
+      // the machine lent tune, so that it can put its replica on the replica's.
+      argv = pinnedArgv([process.execPath, ...args], options.allCpus) ?? [process.execPath, ...args]
+    }
+    child = execa(argv[0], argv.slice(1), {env: {NO_COLOR: '1'}, reject: false, cleanup: true, stdin: 'ignore', buffer: false})
     const url = await readyUrl(child, api, options.log)
     const run = await runOpenLoop({
       url,
@@ -116,11 +124,13 @@ async function readyUrl(child: ResultPromise, api: string, log: (line: string) =
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
         try {
-          const event = JSON.parse(line) as {event?: string; apis?: Array<{name: string; url: string}>}
+          const event = JSON.parse(line) as {event?: string; apis?: Array<{name: string; url: string}>; error?: {message?: string}}
           const found = event.event === 'ready' ? event.apis?.find((a) => a.name === api) : undefined
           if (found) resolve(found.url)
+          // Under --json a failure is a JSON line on stdout.
+          if (event.error?.message) stderr += `\n${event.error.message}`
         } catch {
-          // not a JSON line
+          stderr += `\n${line}`
         }
       }
     })

@@ -269,7 +269,8 @@ test('--write lists every change with why, init_replicas and max_replicas includ
   const best = synthetic(2, 1, 900)
   best.blasThreads = 1
   const rec = recommend(best, {...ctx, constraints: {...constraints, peakRps: 1800}, alternative: null, operating: null})
-  const writes = recommendationWrites(project, 'm', rec)
+  const writes = recommendationWrites(project, 'm', rec, {initReplicas: true})
+  assert.ok(!recommendationWrites(project, 'm', rec, {initReplicas: false}).some((w) => w.path === 'autoscaling.init_replicas'), 'an init_replicas the file leaves out follows min_replicas')
   const paths = writes.map((w) => w.path)
   for (const path of ['predictor.processes_per_replica', 'predictor.env.OPENBLAS_NUM_THREADS', 'compute.mem', 'compute.cpu', 'autoscaling.max_replicas', 'autoscaling.init_replicas', 'autoscaling.target_replica_concurrency']) {
     assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`)
@@ -282,7 +283,8 @@ test('warnings: nothing meets the SLO; p99 near the 29 s timeout; a saturated ge
   const saturated = synthetic(1, 1, 100)
   saturated.status = 'generator-saturated'
   const warnings = tuneWarnings([saturated], null, {...constraints, sloP99Ms: 28_000}, {...placement, fits: false, note: 'This machine has 1 CPU(s)'})
-  assert.ok(warnings.some((w) => /No candidate meets/.test(w)))
+  assert.ok(warnings.some((w) => /No candidate can be recommended: those that meet the SLO were measured by a saturated load generator/.test(w)))
+  assert.ok(tuneWarnings([], null, constraints, placement).some((w) => /No candidate meets/.test(w)))
   assert.ok(warnings.some((w) => /29 s/.test(w)))
   assert.ok(warnings.some((w) => /load generator could not keep up/.test(w)))
   assert.ok(warnings.some((w) => /This machine has 1 CPU/.test(w)))
