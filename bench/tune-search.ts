@@ -27,6 +27,7 @@ import {tmpdir} from 'node:os'
 import {basename, join, resolve} from 'node:path'
 import {execa} from 'execa'
 import {cliPath, repoRoot} from '../test/helpers/cli.js'
+import {cpuBound, tuneConfig} from '../test/helpers/tune-predictors.js'
 import type {TuneResult} from '../src/tune/types.js'
 import {machine} from './lib.js'
 
@@ -39,32 +40,6 @@ const DEFAULT_TUNE_ARGS: Array<[flag: string, value: string]> = [
   ['--slo-p99', '100'],
   ['--peak-rps', '500'],
 ]
-
-const CPU_BOUND_PREDICTOR = `class PythonPredictor:
-    def __init__(self, config):
-        pass
-
-    def predict(self, payload):
-        total = 0
-        # About 4 ms of pure-Python arithmetic, holding the GIL.
-        for i in range(60000):
-            total = (total + i * i) % 1000003
-        return {"total": total}
-`
-
-const CPU_BOUND_CONFIG = `name: subject
-kind: RealtimeAPI
-predictor:
-  type: python
-  path: predictor.py
-  processes_per_replica: 1
-  threads_per_process: 1
-compute:
-  cpu: 1
-autoscaling:
-  min_replicas: 1
-  max_replicas: 100
-`
 
 interface BenchArgs {
   /** The project to tune; null: the CPU-bound one this script writes. */
@@ -152,8 +127,9 @@ const fixed = (n: number | null, digits: number): string => (n === null ? '-' : 
 
 function writeCpuBoundProject(dir: string): void {
   mkdirSync(dir, {recursive: true})
-  writeFileSync(join(dir, 'predictor.py'), CPU_BOUND_PREDICTOR)
-  writeFileSync(join(dir, 'mlserve.yaml'), CPU_BOUND_CONFIG)
+  const predictor = cpuBound()
+  writeFileSync(join(dir, 'predictor.py'), predictor.source)
+  writeFileSync(join(dir, 'mlserve.yaml'), tuneConfig(predictor))
 }
 
 async function main(options: BenchArgs): Promise<void> {

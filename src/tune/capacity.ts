@@ -154,8 +154,12 @@ export async function findCapacity(probe: CapacityProbe, options: CapacityOption
   let lo: number = low
 
   const held = (rate: number): boolean => windows.filter((w) => w.rate === rate).every((w) => w.passes)
-  for (let stepDown = 0; stepDown <= MAX_STEP_DOWNS && !aborted(); stepDown++) {
-    for (let step = 0; (high - lo) / lo > options.resolution && step < MAX_BISECT_STEPS && !aborted(); step++) {
+  // Each round lowers `high` to a rate that failed a repeat, so it ends: at a rate
+  // that holds every window, or with none left above the lowest share.
+  for (let round = 0; !aborted(); round++) {
+    // Bisect in the first rounds; after that a noisy knee is not narrowed again,
+    // and the search walks down through rates that held.
+    for (let step = 0; round <= MAX_STEP_DOWNS && (high - lo) / lo > options.resolution && step < MAX_BISECT_STEPS && !aborted(); step++) {
       const mid: number = (lo + high) / 2
       const w = await measure(mid, 'bisect')
       if (w.passes) lo = mid
@@ -168,8 +172,20 @@ export async function findCapacity(probe: CapacityProbe, options: CapacityOption
     if (held(rate)) return result(rate, at(), high)
     high = rate
     const below = windows.filter((w) => w.rate < rate && held(w.rate))
-    if (below.length === 0) break
-    lo = Math.max(...below.map((w) => w.rate))
+    if (below.length > 0) {
+      lo = Math.max(...below.map((w) => w.rate))
+      continue
+    }
+    let next: number | null = null
+    for (let r = rate / 2; r >= upperBound * LOWEST_SHARE && !aborted(); r /= 2) {
+      if ((await measure(r, 'bisect')).passes) {
+        next = r
+        break
+      }
+      high = r
+    }
+    if (next === null) break
+    lo = next
   }
   // Never settled on a rate that held: report the last one tried as failing.
   return result(0, [], high)

@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {execa} from 'execa'
 import {cliPath, runCli, startRunCli} from '../helpers/cli.js'
 import {makeProject, type TestProject} from '../helpers/projects.js'
+import {cpuBound, ioBound, numpyOneThread, numpyPool, tuneConfig, type TunePredictor} from '../helpers/tune-predictors.js'
 import {candidateLabel, type TuneResult} from '../../src/tune/types.js'
 
 const projects: TestProject[] = []
@@ -19,59 +20,13 @@ after(() => {
 })
 const env = {NO_COLOR: '1', MLSERVE_STATE_DIR: stateDir}
 
-const yaml = (extra = '', compute = ''): string => `# Tuning writes below; this comment must survive.
-name: subject
-kind: RealtimeAPI
-predictor:
-  type: python
-  path: predictor.py # the predictor
-  processes_per_replica: 1
-  threads_per_process: 1
-${extra}${compute}autoscaling:
-  min_replicas: 1
-  max_replicas: 10
-`
+const yaml = (extra = ''): string => tuneConfig({source: '', predictorExtra: extra}).replace('compute:\n  cpu: 1\n', '')
 
-const cpuBound = `
-class PythonPredictor:
-    def __init__(self, config):
-        pass
-
-    def predict(self, payload):
-        total = 0
-        # About 4 ms of pure-Python arithmetic, holding the GIL.
-        for i in range(60000):
-            total = (total + i * i) % 1000003
-        return {"total": total}
-`
-
-const ioBound = `
-import time
-
-class PythonPredictor:
-    def __init__(self, config):
-        pass
-
-    def predict(self, payload):
-        time.sleep(0.05)  # waiting on I/O: the GIL is released
-        return {"ok": True}
-`
-
-const numpyBound = `
-import numpy as np
-
-class PythonPredictor:
-    def __init__(self, config):
-        rng = np.random.default_rng(0)
-        self.a = rng.random((300, 300))
-
-    def predict(self, payload):
-        # A few ms in BLAS, which releases the GIL and runs its own thread pool.
-        return {"sum": float((self.a @ self.a).sum())}
-`
-
-const cpu1 = '  interpreter: /usr/bin/python3\n'
-const compute1 = 'compute:\n  cpu: 1\n'
+function tuneProject(predictor: TunePredictor): TestProject {
+  const project = makeProject({'mlserve.yaml': tuneConfig(predictor), 'predictor.py': predictor.source})
+  projects.push(project)
+  return project
+}
 
 async function tuneCli(project: TestProject, args: string[], window = ['--window', '2s', '--window-requests', '400']): Promise<TuneResult> {
   const result = await runCli(['tune', project.dir, ...window, '--warmup', '1s', '--verify-duration', '10s', '--json', ...args], {env, timeout: 900_000})
@@ -108,8 +63,7 @@ async function runByHand(project: TestProject, rate: number, sloP99Ms: number, r
 
 describe('recommendations on predictors with known behaviour, proven by running them', () => {
   test('CPU-bound pure Python on one CPU: one process with one thread is the cheapest; the written config holds its rate when run by hand', async () => {
-    const project = makeProject({'mlserve.yaml': yaml(cpu1, compute1), 'predictor.py': cpuBound})
-    projects.push(project)
+    const project = tuneProject(cpuBound())
     // A peak that one replica of any candidate serves: the cheapest is the one with the least memory.
     const result = await tuneCli(project, ['--slo-p99', '100', '--peak-rps', '100', '--processes', '1,2', '--threads', '1,2', '--write'])
     const rec = result.recommendation!
@@ -137,8 +91,7 @@ describe('recommendations on predictors with known behaviour, proven by running 
   })
 
   test('I/O-bound: threads serve the peak with one replica of one process', async () => {
-    const project = makeProject({'mlserve.yaml': yaml('', compute1), 'predictor.py': ioBound})
-    projects.push(project)
+    const project = tuneProject(ioBound())
     const result = await tuneCli(project, ['--slo-p99', '500', '--peak-rps', '150', '--processes', '1,2', '--threads', '4,16'], ['--window', '2s', '--window-requests', '200'])
     const rec = result.recommendation!
     assert.ok(rec, measured(result))
@@ -152,8 +105,7 @@ describe('recommendations on predictors with known behaviour, proven by running 
   })
 
   test('numpy with its default BLAS pool: BLAS threads are swept, and the pick sets them', async () => {
-    const project = makeProject({'mlserve.yaml': yaml(cpu1, compute1), 'predictor.py': numpyBound})
-    projects.push(project)
+    const project = tuneProject(numpyPool())
     const result = await tuneCli(project, ['--slo-p99', '200', '--peak-rps', '50', '--processes', '1', '--threads', '1,2', '--search', 'exhaustive'])
     assert.deepEqual(result.grid.blasThreads, [1, null], 'one CPU: one BLAS thread, or the library default')
     assert.equal(result.candidates.length, 4, measured(result))
@@ -165,8 +117,7 @@ describe('recommendations on predictors with known behaviour, proven by running 
   })
 
   test('numpy with BLAS threads set in its env: they are not swept', async () => {
-    const project = makeProject({'mlserve.yaml': yaml(`${cpu1}  env:\n    OPENBLAS_NUM_THREADS: "1"\n`, compute1), 'predictor.py': numpyBound})
-    projects.push(project)
+    const project = tuneProject(numpyOneThread())
     const result = await tuneCli(project, ['--slo-p99', '200', '--peak-rps', '50', '--processes', '1', '--threads', '1', '--no-verify'])
     assert.deepEqual(result.grid.blasThreads, [null])
     assert.ok(result.recommendation, measured(result))
@@ -188,7 +139,7 @@ describe('reports, writes and stopping', () => {
   })
 
   test('--write updates mlserve.yaml in place, keeping comments; --out writes a self-contained HTML report', async () => {
-    const project = makeProject({'mlserve.yaml': yaml(), 'predictor.py': ioBound})
+    const project = makeProject({'mlserve.yaml': yaml(), 'predictor.py': ioBound().source})
     projects.push(project)
     const out = join(project.dir, 'report.html')
     const result = await tuneCli(project, ['--slo-p99', '500', '--peak-rps', '50', '--processes', '1', '--threads', '4', '--write', '--out', out])
@@ -213,7 +164,7 @@ describe('reports, writes and stopping', () => {
   })
 
   test('Ctrl-C stops cleanly, leaves no replica running, and prints what was measured', async () => {
-    const project = makeProject({'mlserve.yaml': yaml(), 'predictor.py': ioBound})
+    const project = makeProject({'mlserve.yaml': yaml(), 'predictor.py': ioBound().source})
     projects.push(project)
     const child = execa(process.execPath, [cliPath, 'tune', project.dir, '--slo-p99', '500', '--peak-rps', '50', '--processes', '1', '--threads', '1,2,4,8', '--search', 'exhaustive', '--window', '1s'], {env, reject: false})
     let stderr = ''

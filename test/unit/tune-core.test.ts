@@ -88,6 +88,22 @@ test('capacity: a repeat that fails at the capacity makes it a failing rate and 
   assert.ok(result.atCapacity.length >= 3 && result.atCapacity.every((w) => w.passes))
 })
 
+test('capacity: a noisy knee where repeats keep failing walks down to a rate that holds, never to 0', async () => {
+  const base = model(4, () => 1)({processes: 1, threads: 1, blasThreads: null})
+  // Every repeat above 120 req/s fails: far more step-downs than the bisection rounds allow.
+  const noisy: CapacityProbe = {
+    ...base,
+    openLoop: async (rate, phase) => {
+      const w = await base.openLoop(rate, phase)
+      return phase === 'repeat' && rate > 120 ? {...w, p99Ms: 1000} : w
+    },
+  }
+  const result = await findCapacity(noisy, options(1, 100))
+  assert.ok(result.meetsSlo, 'a rate that held every window is found')
+  assert.ok(result.capacity <= 120 && result.capacity > 50, `capacity ${result.capacity}`)
+  assert.ok(result.atCapacity.length >= 3 && result.atCapacity.every((w) => w.passes))
+})
+
 test('capacity: a candidate that fails the SLO even unloaded has capacity 0', async () => {
   const result = await findCapacity(model(800, () => 1)({processes: 1, threads: 1, blasThreads: null}), options(1, 500))
   assert.equal(result.meetsSlo, false)
