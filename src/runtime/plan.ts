@@ -47,6 +47,8 @@ export interface ConcurrencyOverrides {
   maxReplicaConcurrency?: number
   /** Environment set over predictor.env (tuning sweeps BLAS/OpenMP threads per process this way). */
   env?: Record<string, string>
+  /** Server-side batching other than the config's (tuning sweeps it). */
+  batching?: {maxBatchSize: number; intervalMs: number}
 }
 
 export interface ApiPlan {
@@ -139,9 +141,9 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
   if (predictor.type === 'python' && options.driver !== 'docker') await ensureInterpreter(interpreter, api.name)
 
   const replicaCount = options.replicas ?? api.autoscaling.min_replicas
-  const batching = predictor.server_side_batching
+  const batching = options.overrides?.batching ?? (predictor.server_side_batching
     ? {maxBatchSize: predictor.server_side_batching.max_batch_size, intervalMs: parseDurationMs(predictor.server_side_batching.batch_interval)}
-    : undefined
+    : undefined)
   const replicas: ReplicaSpec[] = Array.from({length: replicaCount}, (_, index) => ({
     api: api.name,
     index,

@@ -155,6 +155,7 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
     processes: best.processes,
     threads: best.threads,
     blasThreads: best.blasThreads,
+    batch: best.batch ?? null,
     processes_per_replica: best.processes,
     threads_per_process: best.threads,
     max_replica_concurrency: maxReplicaConcurrency,

@@ -9,12 +9,13 @@ import {join} from 'node:path'
 import {checkRunnable, parseCpuMillicores, parseMemoryBytes, selectApi, type Project} from '../config/index.js'
 import {loadRequestSource, runClosedLoop, runOpenLoop, type LoadResult, type RequestSource} from '../loadtest/index.js'
 import {availableCpus, pinProcess, splitCpus, startReplicaUnderTest, type ReplicaUnderTest} from '../runtime/index.js'
+import {batchValues, withBatching} from './batching.js'
 import {blasCandidates} from './blas.js'
 import {findCapacity, passes, type ClosedLoopMeasure, type OpenWindow} from './capacity.js'
 import {DEFAULT_THREADS, defaultProcesses} from './grid.js'
 import {exhaustiveSearch, pickCheapest, quickSearch, score} from './search.js'
 import {blasEnv, candidateCost, DEFAULT_PRICES, fitsMemory, recommend, tuneWarnings, type SizingContext} from './sizing.js'
-import {candidateLabel, type Candidate, type CandidateResult, type Placement, type PlateauPoint, type Prices, type RateWindow, type Recommendation, type TuneConstraints, type TuneResult, type WindowPlan} from './types.js'
+import {candidateKey, candidateLabel, type Candidate, type CandidateResult, type Placement, type PlateauPoint, type Prices, type RateWindow, type Recommendation, type TuneConstraints, type TuneResult, type WindowPlan} from './types.js'
 import {generatorHealth as health} from './generator.js'
 import {verifyRecommendation} from './verify.js'
 import {planWindow, settleSeconds, windowSeconds} from './window.js'
@@ -33,6 +34,8 @@ export interface TuneOptions {
   threads?: number[]
   /** Sweep BLAS/OpenMP threads where the predictor imports numpy, torch or the like (default true). */
   sweepBlas?: boolean
+  /** Sweep server-side batching even where the config does not turn it on (--batch). */
+  sweepBatch?: boolean
   /** --data as for loadtest; default the project's payloads/ directory, else {}. */
   data?: string
   /** The shortest counted window. */
@@ -130,6 +133,15 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
 
   const search = options.search === 'exhaustive' ? exhaustiveSearch : quickSearch
   const candidates = await search(measure, {processes, threads, blasThreads: blas.values, aborted})
+  // Batching, from the best candidate so far: Cortex's rule needs its throughput.
+  const base = candidates.filter((c) => score(c) > 0).reduce<CandidateResult | null>((a, b) => (a === null || score(b) > score(a) ? b : a), null)
+  const batches = base ? batchValues(api.predictor.server_side_batching, options.sweepBatch === true, score(base)) : []
+  if (batches.length > 0 && base) log(`Sweeping server-side batching from ${candidateLabel(base)}: ${batches.map((b) => `${b.maxBatchSize} / ${b.intervalMs} ms`).join(', ')}.`)
+  for (const batch of batches) {
+    if (aborted()) break
+    const candidate = withBatching(base!, batch)
+    if (!candidates.some((c) => candidateKey(c) === candidateKey(candidate))) candidates.push(await measure(candidate))
+  }
   const {pick, alternative} = pickCheapest(candidates, (r, factor) => candidateCost(r, costContext, factor))
   const warnings = tuneWarnings(candidates, pick, constraints, placement)
 
@@ -160,7 +172,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     file: project.file,
     constraints,
     search: options.search,
-    grid: {processes, threads, blasThreads: blas.values},
+    grid: {processes, threads, blasThreads: blas.values, batches},
     window,
     placement,
     prices,
@@ -266,7 +278,7 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
       api: ctx.api,
       readinessTimeoutMs: options.readinessTimeoutMs,
       cpus: options.pin === false ? undefined : ctx.placement.replicaCpus,
-      overrides: {processes: candidate.processes, threads: candidate.threads, maxReplicaConcurrency: NO_SHEDDING, env: blasEnv(candidate.blasThreads)},
+      overrides: {processes: candidate.processes, threads: candidate.threads, maxReplicaConcurrency: NO_SHEDDING, env: blasEnv(candidate.blasThreads), batching: candidate.batch ?? undefined},
       log: (line) => {
         logs.push(line)
         if (logs.length > 40) logs.shift()

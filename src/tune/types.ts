@@ -11,12 +11,21 @@ export interface Candidate {
    * pool or the predictor's own env.
    */
   blasThreads: number | null
+  /** Server-side batching, where tune swept it; null or absent: as the config has it. */
+  batch?: Batching | null
 }
 
-export const candidateKey = (c: Candidate): string => `${c.processes}x${c.threads}${c.blasThreads === null ? '' : `·blas${c.blasThreads}`}`
+export interface Batching {
+  maxBatchSize: number
+  intervalMs: number
+}
 
-/** "2 × 1", or "2 × 1, BLAS 1" where BLAS threads were swept: how reports name a candidate. */
-export const candidateLabel = (c: Candidate): string => `${c.processes} × ${c.threads}${c.blasThreads === null ? '' : `, BLAS ${c.blasThreads}`}`
+export const candidateKey = (c: Candidate): string =>
+  `${c.processes}x${c.threads}${c.blasThreads === null ? '' : `·blas${c.blasThreads}`}${c.batch ? `·batch${c.batch.maxBatchSize}@${c.batch.intervalMs}` : ''}`
+
+/** "2 × 1", with ", BLAS 1" where BLAS threads were swept and ", batch 8 / 20 ms" where batching was: how reports name a candidate. */
+export const candidateLabel = (c: Candidate): string =>
+  `${c.processes} × ${c.threads}${c.blasThreads === null ? '' : `, BLAS ${c.blasThreads}`}${c.batch ? `, batch ${c.batch.maxBatchSize} / ${c.batch.intervalMs} ms` : ''}`
 
 /** The load generator's health over one window: a saturated generator measured itself, not the replica. */
 export interface GeneratorHealth {
@@ -225,7 +234,7 @@ export interface TuneResult {
   file: string
   constraints: TuneConstraints
   search: 'quick' | 'exhaustive'
-  grid: {processes: number[]; threads: number[]; blasThreads: Array<number | null>}
+  grid: {processes: number[]; threads: number[]; blasThreads: Array<number | null>; batches: Batching[]}
   window: WindowPlan
   placement: Placement
   prices: Prices

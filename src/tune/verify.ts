@@ -41,6 +41,12 @@ export function verificationEdits(api: string, rec: Recommendation): ConfigEdit[
     {api, path: ['predictor', 'processes_per_replica'], value: rec.processes_per_replica},
     {api, path: ['predictor', 'threads_per_process'], value: rec.threads_per_process},
     ...Object.entries(rec.env).map(([name, value]): ConfigEdit => ({api, path: ['predictor', 'env', name], value})),
+    ...(rec.batch
+      ? [
+          {api, path: ['predictor', 'server_side_batching', 'max_batch_size'], value: rec.batch.maxBatchSize},
+          {api, path: ['predictor', 'server_side_batching', 'batch_interval'], value: `${rec.batch.intervalMs}ms`},
+        ]
+      : []),
     {api, path: ['autoscaling', 'max_replica_concurrency'], value: rec.max_replica_concurrency},
     {api, path: ['autoscaling', 'target_replica_concurrency'], value: rec.target_replica_concurrency},
   ]

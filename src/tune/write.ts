@@ -15,6 +15,12 @@ export function recommendationWrites(project: Project, api: string, rec: Recomme
     {path: 'predictor.processes_per_replica', value: rec.processes_per_replica, why: 'the recommended candidate'},
     {path: 'predictor.threads_per_process', value: rec.threads_per_process, why: 'the recommended candidate'},
     ...Object.entries(rec.env).map(([name, value]) => ({path: `predictor.env.${name}`, value, why: 'BLAS/OpenMP threads per process, as measured'})),
+    ...(rec.batch
+      ? [
+          {path: 'predictor.server_side_batching.max_batch_size', value: rec.batch.maxBatchSize, why: "the batch size measured best: about throughput × batch_interval (Cortex's rule)"},
+          {path: 'predictor.server_side_batching.batch_interval', value: `${rec.batch.intervalMs}ms`, why: 'the longest a request waits for its batch to fill'},
+        ]
+      : []),
     {path: 'compute.mem', value: rec.compute.mem, why: "the replica's measured memory (at least per process × processes), plus 25% headroom"},
     {path: 'autoscaling.min_replicas', value: rec.min_replicas, why: `ceil(peak / ${Math.round(rec.perReplicaRate)} req/s per replica)`},
     {path: 'autoscaling.max_replica_concurrency', value: rec.max_replica_concurrency, why: 'running slots plus the queue that still meets the p99 SLO; past it the replica sheds with 503'},

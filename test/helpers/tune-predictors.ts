@@ -23,6 +23,12 @@ export const numpyPool = (): TunePredictor => ({source: fixture('numpy_bound.py'
 /** The same, with BLAS held to one thread in its env. */
 export const numpyOneThread = (): TunePredictor => ({source: fixture('numpy_bound.py'), predictorExtra: '  interpreter: /usr/bin/python3\n  env:\n    OPENBLAS_NUM_THREADS: "1"\n'})
 
+/** 20 ms per predict call whatever the batch size, with server-side batching of 4 requests within 20 ms. */
+export const batchedSleep = (): TunePredictor => ({
+  source: fixture('batch_sleep.py'),
+  predictorExtra: '  server_side_batching:\n    max_batch_size: 4\n    batch_interval: 20ms\n',
+})
+
 /** mlserve.yaml for one of them, compute.cpu 1; the first comment line must survive --write. */
 export function tuneConfig(predictor: TunePredictor): string {
   return `# Tuning writes below; this comment must survive.

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {execa} from 'execa'
 import {cliPath, runCli, startRunCli} from '../helpers/cli.js'
 import {makeProject, type TestProject} from '../helpers/projects.js'
-import {cpuBound, ioBound, numpyOneThread, numpyPool, tuneConfig, type TunePredictor} from '../helpers/tune-predictors.js'
+import {batchedSleep, cpuBound, ioBound, numpyOneThread, numpyPool, tuneConfig, type TunePredictor} from '../helpers/tune-predictors.js'
 import {candidateLabel, type TuneResult} from '../../src/tune/types.js'
 
 const projects: TestProject[] = []
@@ -113,6 +113,21 @@ describe('recommendations on predictors with known behaviour, proven by running 
     assert.ok(rec, measured(result))
     assert.equal(rec.blasThreads, 1, `the default pool costs the same or more on one CPU, so a tie goes to one BLAS thread\n${measured(result)}`)
     assert.equal(rec.env.OPENBLAS_NUM_THREADS, '1')
+    assert.ok(rec.verifications.at(-1)!.passed, measured(result))
+  })
+
+  test('server-side batching: the config\'s pair is halved and doubled, and a larger batch that serves the peak with fewer replicas is the pick', async () => {
+    const project = tuneProject(batchedSleep())
+    // 20 ms per call: batches of 4 sustain under 200 req/s, batches of 8 nearly 400.
+    const result = await tuneCli(project, ['--slo-p99', '500', '--peak-rps', '300', '--processes', '1', '--threads', '4'], ['--window', '2s', '--window-requests', '300'])
+    assert.deepEqual(result.grid.batches, [
+      {maxBatchSize: 2, intervalMs: 10},
+      {maxBatchSize: 8, intervalMs: 40},
+    ])
+    const rec = result.recommendation!
+    assert.ok(rec, measured(result))
+    assert.deepEqual(rec.batch, {maxBatchSize: 8, intervalMs: 40}, measured(result))
+    assert.equal(rec.threads_per_process, 8, 'threads hold a full batch')
     assert.ok(rec.verifications.at(-1)!.passed, measured(result))
   })
 

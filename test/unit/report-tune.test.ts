@@ -129,7 +129,7 @@ function fixture(): TuneResult {
     file: '/tmp/p/mlserve.yaml',
     constraints: {sloP99Ms: SLO, peakRps: 1500, utilization: 0.7, memLimitBytes: null},
     search: 'quick',
-    grid: {processes: [1, 2, 4], threads: [1, 4, 16], blasThreads: [null]},
+    grid: {processes: [1, 2, 4], threads: [1, 4, 16], blasThreads: [null], batches: []},
     window: {minSeconds: 10, minRequests: 1000, maxSeconds: 30, settleSeconds: 3, reason: 'windows of ≥ 10 s and ≥ 1,000 requests so p99 rests on 10 samples'},
     placement: {cpu: 2, replicaCpus: [0, 1], generatorCpus: [2, 3], fits: true, note: 'replica pinned to CPUs 0-1; gateway and generator on 2-3'},
     prices: {source: 'flags', perReplicaHour: null, perCpuHour: 0.04, perGiBHour: 0.005},

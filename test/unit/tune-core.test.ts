@@ -12,9 +12,10 @@ import {findCapacity, type CapacityProbe, type CapacityOptions, type OpenWindow}
 import {exhaustiveSearch, pickCheapest, quickSearch} from '../../src/tune/search.js'
 import {candidateCost, DEFAULT_PRICES, recommend, sizingCapacity, tuneWarnings, type SizingContext} from '../../src/tune/sizing.js'
 import {blasCandidates, blasLibrary} from '../../src/tune/blas.js'
+import {batchValues, withBatching} from '../../src/tune/batching.js'
 import {planWindow, windowSeconds} from '../../src/tune/window.js'
 import {recommendationWrites} from '../../src/tune/write.js'
-import type {Candidate, CandidateResult, Placement, RateWindow, TuneConstraints} from '../../src/tune/types.js'
+import {candidateLabel, type Candidate, type CandidateResult, type Placement, type RateWindow, type TuneConstraints} from '../../src/tune/types.js'
 
 const health = {saturated: false, latePercent: 0, waitedForConnection: 0}
 
@@ -275,6 +276,22 @@ test('BLAS: swept where the predictor imports numpy or torch and its env does no
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
+})
+
+test("batching: Cortex's rule from the measured throughput, or the config's own pair halved and doubled; threads hold a full batch", () => {
+  assert.deepEqual(batchValues(undefined, false, 300), [], 'not configured, no --batch: not swept')
+  assert.deepEqual(batchValues(undefined, true, 300), [
+    {maxBatchSize: 3, intervalMs: 10},
+    {maxBatchSize: 6, intervalMs: 20},
+    {maxBatchSize: 12, intervalMs: 40},
+  ])
+  assert.deepEqual(batchValues({max_batch_size: 8, batch_interval: '20ms'}, false, 0), [
+    {maxBatchSize: 4, intervalMs: 10},
+    {maxBatchSize: 16, intervalMs: 40},
+  ], 'the configured pair itself is what the other candidates run')
+  const c = withBatching({processes: 1, threads: 2, blasThreads: null}, {maxBatchSize: 8, intervalMs: 20})
+  assert.equal(c.threads, 8)
+  assert.match(candidateLabel(c), /1 × 8, batch 8 \/ 20 ms/)
 })
 
 test('--write lists every change with why, init_replicas and max_replicas included', () => {
