@@ -23,6 +23,8 @@ export const MAX_FAILED_SHARE = 0.001
 const PLATEAU_GAIN = 0.05
 const MAX_BISECT_STEPS = 7
 const MAX_STEP_DOWNS = 2
+/** Extra windows at a rate whose generator fell behind, before the candidate is marked. */
+const MAX_GENERATOR_RETRIES = 2
 /** The lowest fraction of the plateau tried before a candidate is said to fail even unloaded. */
 const LOWEST_SHARE = 1 / 64
 
@@ -132,7 +134,7 @@ export async function findCapacity(probe: CapacityProbe, options: CapacityOption
       lowestFailingRate,
       noise: {throughputSpread: spread(atCapacity.map((w) => w.throughput)), p99Spread: spread(atCapacity.map((w) => w.p99Ms)), band},
       utilizationAtCapacity: utilizations.length > 0 ? utilizations.reduce((a, b) => a + b, 0) / utilizations.length : null,
-      generatorSaturated: atCapacity.some((w) => w.generator.saturated),
+      generatorSaturated: atCapacity.filter((w) => !w.generator.saturated).length < Math.min(options.repeats, atCapacity.length),
     }
   }
   if (upperBound <= 0 || aborted()) return result(0, [], null)
@@ -168,7 +170,9 @@ export async function findCapacity(probe: CapacityProbe, options: CapacityOption
     // Run the passing rate again; a repeat that fails makes it a failing rate, and the search goes on below it.
     const rate: number = lo
     const at = (): RateWindow[] => windows.filter((w) => w.rate === rate)
-    while (at().length < options.repeats && held(rate) && !aborted()) await measure(rate, 'repeat')
+    // A window whose generator fell behind measured the generator too: it is run again, up to twice per rate.
+    const clean = (): number => at().filter((w) => !w.generator.saturated).length
+    while (clean() < options.repeats && at().length < options.repeats + MAX_GENERATOR_RETRIES && held(rate) && !aborted()) await measure(rate, 'repeat')
     if (held(rate)) return result(rate, at(), high)
     high = rate
     const below = windows.filter((w) => w.rate < rate && held(w.rate))

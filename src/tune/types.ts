@@ -114,7 +114,7 @@ export interface CapacityResult {
   noise: {throughputSpread: number; p99Spread: number; band: number}
   /** CPU utilization of the replica's CPUs at capacity (mean over the windows there). */
   utilizationAtCapacity: number | null
-  /** A window that decided the capacity was measured by a saturated generator. */
+  /** Fewer than `repeats` windows at the capacity had a generator that kept up, after up to 2 more tries. */
   generatorSaturated: boolean
 }
 

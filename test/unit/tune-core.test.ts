@@ -105,6 +105,28 @@ test('capacity: a noisy knee where repeats keep failing walks down to a rate tha
   assert.ok(result.atCapacity.length >= 3 && result.atCapacity.every((w) => w.passes))
 })
 
+test('capacity: a window whose generator fell behind is run again; a candidate is marked only when it keeps falling behind', async () => {
+  const base = model(4, () => 1)({processes: 1, threads: 1, blasThreads: null})
+  let saturatedRepeats = 1
+  const once: CapacityProbe = {
+    ...base,
+    openLoop: async (rate, phase) => {
+      const w = await base.openLoop(rate, phase)
+      return phase === 'repeat' && saturatedRepeats-- > 0 ? {...w, generator: {...w.generator, saturated: true}} : w
+    },
+  }
+  const retried = await findCapacity(once, options(1, 100))
+  assert.equal(retried.generatorSaturated, false)
+  assert.equal(retried.atCapacity.length, 4, 'three clean windows and the one run again')
+  const always: CapacityProbe = {...base, openLoop: async (rate, phase) => {
+    const w = await base.openLoop(rate, phase)
+    return {...w, generator: {...w.generator, saturated: true}}
+  }}
+  const marked = await findCapacity(always, options(1, 100))
+  assert.equal(marked.generatorSaturated, true)
+  assert.equal(marked.atCapacity.length, 5, 'two more tries, then marked')
+})
+
 test('capacity: a candidate that fails the SLO even unloaded has capacity 0', async () => {
   const result = await findCapacity(model(800, () => 1)({processes: 1, threads: 1, blasThreads: null}), options(1, 500))
   assert.equal(result.meetsSlo, false)
