@@ -107,18 +107,22 @@ export async function quickSearch(measure: Measure, options: SearchOptions): Pro
 export type CostAt = (result: CandidateResult, factor: number) => CandidateCost | null
 
 /**
- * The candidate to recommend: the one that serves the peak at the least cost.
- * A candidate that could cost as little within its own measured noise (its
- * capacity raised by its band) ties with the cheapest, and a tie goes to fewer
+ * The candidate to recommend: the one that serves the peak at the least cost,
+ * each sized from its confirmed capacity. A candidate whose cost is within the
+ * cheapest one's measured noise (what the cheapest would cost with its
+ * capacity lowered by its band) ties with it, and a tie goes to fewer
  * processes (each holds a copy of the model), then fewer threads, then fewer
- * BLAS threads. The alternative is the candidate with the most capacity per
- * replica, when it is not the pick.
+ * BLAS threads. A noisy candidate gains nothing from its own noise: it is
+ * sized from what held. The alternative is the candidate with the most
+ * capacity per replica, when it is not the pick.
  */
 export function pickCheapest(results: CandidateResult[], costAt: CostAt): {pick: CandidateResult | null; alternative: CandidateResult | null} {
   const ok = results.filter((r) => score(r) > 0 && r.cost !== null)
   if (ok.length === 0) return {pick: null, alternative: null}
-  const cheapest = Math.min(...ok.map((r) => r.cost!.perHour))
-  const ties = ok.filter((r) => (costAt(r, 1 + (r.capacity?.noise.band ?? 0))?.perHour ?? Infinity) <= cheapest * (1 + 1e-9))
+  const cheapest = ok.reduce((a, b) => (b.cost!.perHour < a.cost!.perHour ? b : a))
+  const band = cheapest.capacity?.noise.band ?? 0
+  const ceiling = Math.max(cheapest.cost!.perHour, costAt(cheapest, Math.max(0.01, 1 - band))?.perHour ?? 0) * (1 + 1e-9)
+  const ties = ok.filter((r) => r.cost!.perHour <= ceiling)
   ties.sort((a, b) => a.processes - b.processes || a.threads - b.threads || (a.blasThreads ?? Infinity) - (b.blasThreads ?? Infinity) || a.cost!.perHour - b.cost!.perHour)
   const pick = ties[0]
   const most = ok.reduce((a, b) => (score(b) > score(a) ? b : a))
