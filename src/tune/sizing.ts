@@ -110,7 +110,7 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
     `Use ${label} (processes_per_replica: ${best.processes}, threads_per_process: ${best.threads}${best.blasThreads === null ? '' : `, BLAS threads ${best.blasThreads}`}) ` +
     `with max_replica_concurrency: ${maxReplicaConcurrency}, target_replica_concurrency: ${target}, min_replicas: ${minReplicas} and compute cpu ${cpu}, mem ${mem}: ` +
     `one replica ${projected ? 'is projected to sustain' : 'sustains'} ${fmt(capacity)} req/s at p99 ≤ ${fmt(constraints.sloP99Ms)} ms with under 0.1% shed and errors, ` +
-    `so ${plural(minReplicas, 'replica')} at ${fmt(rate)} req/s each serve a peak of ${fmt(constraints.peakRps)} req/s.`
+    `so ${minReplicas === 1 ? `1 replica at ${fmt(rate)} req/s serves` : `${minReplicas} replicas at ${fmt(rate)} req/s each serve`} a peak of ${fmt(constraints.peakRps)} req/s.`
 
   const window = measured.atCapacity
   const p99s = window.map((w) => w.p99Ms)
@@ -118,7 +118,11 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
   parts.push(
     `One replica of ${label} on ${plural(placement.replicaCpus.length, 'CPU')} held p99 ${fmt(Math.min(...p99s), 1)}–${fmt(Math.max(...p99s), 1)} ms (SLO ${fmt(constraints.sloP99Ms)} ms) ` +
       `over ${plural(window.length, 'open-loop window')} at ${fmt(measured.capacity)} req/s` +
-      (measured.lowestFailingRate !== null ? `, and missed it at ${fmt(measured.lowestFailingRate)} req/s` : '') +
+      (measured.lowestFailingRate === null
+        ? ''
+        : measured.lowestFailingRate >= measured.upperBound && !measured.windows.some((w) => w.rate === measured.lowestFailingRate)
+          ? `, the last step below the closed-loop plateau, where a queue never settles`
+          : `, and missed it at ${fmt(measured.lowestFailingRate)} req/s`) +
       (measured.utilizationAtCapacity !== null ? `; its CPUs were ${fmt(measured.utilizationAtCapacity * 100)}% busy there` : '') +
       ` (the closed-loop plateau, ${fmt(measured.upperBound)} req/s, only bounded the search).`,
   )
@@ -142,7 +146,7 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
   )
   parts.push(
     `Cost: ${plural(minReplicas, 'replica')} × (${fmt(cost.cpu)} CPU, ${fmt(cost.memMiB)} MiB: the replica's ${fmt(Math.max(best.memory!.replicaMiB, best.memory!.perProcessMiB * best.processes))} MiB measured plus ${fmt(MEM_HEADROOM * 100)}%, in 64 MiB steps) ` +
-      (ctx.prices.source === 'flags' ? `= $${fmt(cost.perHour, 4)} per hour.` : `, ranked by Fargate's ratio of CPU to memory prices (no price was given).`),
+      (ctx.prices.source === 'flags' ? `= $${fmt(cost.perHour, 4)} per hour.` : `ranked by Fargate's ratio of CPU to memory prices (no price was given).`),
   )
   if (ctx.alternative && alt) {
     parts.push(
