@@ -201,7 +201,12 @@ export function tuneWarnings(results: CandidateResult[], best: CandidateResult |
     warnings.push(`${candidateLabel(r)} needs about ${fmt(r.memory!.replicaMiB)} MiB per replica (${fmt(r.memory!.perProcessMiB)} MiB per process), more than compute.mem allows; it was not considered.`)
   }
   for (const r of results.filter((x) => x.status === 'generator-saturated')) {
-    warnings.push(`${candidateLabel(r)}: the load generator could not keep up while measuring its capacity, so the figure may be the generator's, not the replica's; it was not recommended. Give the generator a CPU of its own, or tune on a larger machine.`)
+    const host = Math.max(0, ...(r.capacity?.atCapacity ?? []).map((w) => w.generator.hostCpuUtilization ?? 0))
+    warnings.push(
+      `${candidateLabel(r)}: the load generator could not keep up while measuring its capacity` +
+        (host > 0.9 ? ` (with the gateway, it kept CPU ${placement.generatorCpus.join(',')} ${fmt(host * 100)}% busy: a fast predictor on a small machine)` : '') +
+        `, so the figure may be the generator's, not the replica's; it was not recommended. Tune on a machine with more CPUs than compute.cpu + 1, or with --no-pin (every CPU shared; the figures then include that contention).`,
+    )
   }
   return warnings
 }

@@ -234,8 +234,9 @@ interface CandidateContext {
 }
 
 /** One open-loop window, with the replica's CPU use over it. */
-async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request: RequestSource; window: WindowPlan; plateau: number; cpus: number; sloP99Ms: number; signal?: AbortSignal; durationMs?: number}): Promise<OpenWindow> {
+async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request: RequestSource; window: WindowPlan; plateau: number; cpus: number; hostCpus: number; sloP99Ms: number; signal?: AbortSignal; durationMs?: number}): Promise<OpenWindow> {
   const cpu0 = await runtime.cpuSeconds()
+  const host0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   const run = await runOpenLoop({
     url: runtime.url,
@@ -248,7 +249,9 @@ async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request
     signal: ctx.signal,
   })
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9
+  const host = process.cpuUsage(host0)
   const cpu1 = await runtime.cpuSeconds()
+  const hostCpuUtilization = wallS > 0 ? (host.user + host.system) / 1e6 / (wallS * Math.max(1, ctx.hostCpus)) : null
   return {
     rate,
     throughput: run.throughput,
@@ -260,7 +263,7 @@ async function openWindow(runtime: ReplicaUnderTest, rate: number, ctx: {request
     durationS: run.durationS,
     meanInFlight: (run.throughput * run.latencyMs.mean) / 1000,
     cpuUtilization: cpu0 !== null && cpu1 !== null && wallS > 0 ? (cpu1 - cpu0) / (wallS * ctx.cpus) : null,
-    generator: health(run, ctx.sloP99Ms),
+    generator: health(run, ctx.sloP99Ms, hostCpuUtilization),
   }
 }
 
@@ -301,7 +304,7 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
           const run = await runClosedLoop({url: replica.url, connections: concurrency, durationMs: closedMs, warmupMs: 300, request: ctx.request, signal: options.signal})
           return {throughput: run.throughput, meanMs: run.latencyMs.mean, p50Ms: run.latencyMs.p50, p99Ms: run.latencyMs.p99, generator: health(run, ctx.constraints.sloP99Ms)}
         },
-        openLoop: (rate) => openWindow(replica, rate, {request: ctx.request, window: ctx.window, plateau, cpus, sloP99Ms: ctx.constraints.sloP99Ms, signal: options.signal}),
+        openLoop: (rate) => openWindow(replica, rate, {request: ctx.request, window: ctx.window, plateau, cpus, hostCpus: ctx.placement.generatorCpus.length, sloP99Ms: ctx.constraints.sloP99Ms, signal: options.signal}),
         onPlateau: (point) => {
           plateau = Math.max(plateau, point.throughput)
           ctx.progress('plateau', {plateau: point})
@@ -321,7 +324,7 @@ async function measureCandidate(candidate: Candidate, ctx: CandidateContext): Pr
     // The load it would be given: the mean time in system there is Little's law's W.
     if (capacity.meetsSlo && !ctx.aborted()) {
       const rate = capacity.capacity * ctx.constraints.utilization
-      const open = await openWindow(replica, rate, {request: ctx.request, window: ctx.window, plateau, cpus, sloP99Ms: ctx.constraints.sloP99Ms, signal: options.signal})
+      const open = await openWindow(replica, rate, {request: ctx.request, window: ctx.window, plateau, cpus, hostCpus: ctx.placement.generatorCpus.length, sloP99Ms: ctx.constraints.sloP99Ms, signal: options.signal})
       const operating: RateWindow = {...open, phase: 'operating', passes: passes(open, ctx.constraints.sloP99Ms)}
       capacity.windows.push(operating)
       ctx.progress('operating', {window: operating})

@@ -34,6 +34,12 @@ export interface GeneratorHealth {
   latePercent: number
   /** Sends that waited for a free connection (the replica held them all). */
   waitedForConnection: number
+  /**
+   * CPU time of this process (the load generator and the gateway's thread) over
+   * the window ÷ (window × the CPUs they were given); null where not measured.
+   * Near 1, they, not the replica, set the pace.
+   */
+  hostCpuUtilization?: number | null
 }
 
 /** One closed-loop point of the sweep that bounds the search from above. */
