@@ -13,6 +13,7 @@ import {runOpenLoop, type RequestSource} from '../loadtest/index.js'
 import {formatCpuList, pinnedArgv} from '../runtime/index.js'
 import {MAX_FAILED_SHARE} from './capacity.js'
 import {generatorHealth} from './generator.js'
+import {recommendationWrites} from './write.js'
 import type {Recommendation, Verification} from './types.js'
 
 export interface VerifyOptions {
@@ -35,21 +36,15 @@ export interface VerifyOptions {
 
 const binRun = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
-/** The config edits that make one replica of the recommendation. */
-export function verificationEdits(api: string, rec: Recommendation): ConfigEdit[] {
-  return [
-    {api, path: ['predictor', 'processes_per_replica'], value: rec.processes_per_replica},
-    {api, path: ['predictor', 'threads_per_process'], value: rec.threads_per_process},
-    ...Object.entries(rec.env).map(([name, value]): ConfigEdit => ({api, path: ['predictor', 'env', name], value})),
-    ...(rec.batch
-      ? [
-          {api, path: ['predictor', 'server_side_batching', 'max_batch_size'], value: rec.batch.maxBatchSize},
-          {api, path: ['predictor', 'server_side_batching', 'batch_interval'], value: `${rec.batch.intervalMs}ms`},
-        ]
-      : []),
-    {api, path: ['autoscaling', 'max_replica_concurrency'], value: rec.max_replica_concurrency},
-    {api, path: ['autoscaling', 'target_replica_concurrency'], value: rec.target_replica_concurrency},
-  ]
+/**
+ * The config edits that make one replica of the recommendation: what --write
+ * writes for the predictor and the replica's admission, without the sizing of
+ * the deployment (replicas, compute), which one replica does not need.
+ */
+export function verificationEdits(project: Project, api: string, rec: Recommendation): ConfigEdit[] {
+  return recommendationWrites(project, api, rec, {initReplicas: false})
+    .filter((w) => w.path.startsWith('predictor.') || w.path === 'autoscaling.max_replica_concurrency' || w.path === 'autoscaling.target_replica_concurrency')
+    .map((w) => ({api, path: w.path.split('.'), value: w.value}))
 }
 
 export async function verifyRecommendation(options: VerifyOptions): Promise<Verification> {
@@ -59,7 +54,7 @@ export async function verifyRecommendation(options: VerifyOptions): Promise<Veri
   let child: ResultPromise | null = null
   try {
     await copyFile(project.file, file)
-    await updateConfigFile(file, verificationEdits(api, rec))
+    await updateConfigFile(file, verificationEdits(project, api, rec))
     const args = [binRun, 'run', file, '--api', api, '--replicas', '1', '--port', '0', '--json', '--readiness-timeout', `${Math.ceil(options.readinessTimeoutMs / 1000)}s`]
     let argv = [process.execPath, ...args]
     if (options.replicaCpus) {
