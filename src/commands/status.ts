@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
 import type {RuntimeStatus} from '../runtime/index.js'
+import type {SplitterStatus} from '../runtime/gateway/traffic-types.js'
 
 export interface StatusResult {
   runtimes: RuntimeStatus[]
@@ -11,7 +12,7 @@ export default class Status extends BaseCommand {
   static override summary = 'Show the APIs and replicas of running runtimes.'
 
   static override description =
-    'Lists every `mlserve run` on this machine (or the gateway at --url): each API with its endpoint, and each replica with its readiness, requests running and queued against its slots (processes × threads) and max_replica_concurrency, requests shed, and restarts.'
+    'Lists every `mlserve run` on this machine (or the gateway at --url): each API with its endpoint, and each replica with its readiness, requests running and queued against its slots (processes × threads) and max_replica_concurrency, requests shed, and restarts; then each TrafficSplitter with its endpoint, weights and shadow (`mlserve traffic show` adds each API\'s live figures).'
 
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --url http://127.0.0.1:8888 --json']
 
@@ -46,6 +47,20 @@ export default class Status extends BaseCommand {
         }
       }
       this.say(table.toString())
+      // Runtimes started by an mlserve without traffic policies answer no splitters.
+      const splitters = (runtime as RuntimeStatus & {splitters?: SplitterStatus[]}).splitters ?? []
+      if (splitters.length > 0) {
+        const split = new Table({head: ['splitter', 'endpoint', 'weights', 'shadow'], style: {head: [], border: []}})
+        for (const splitter of splitters) {
+          split.push([
+            splitter.name,
+            splitter.endpoint,
+            Object.entries(splitter.weights).map(([api, weight]) => `${api} ${weight}`).join(' · '),
+            splitter.shadow ? `${splitter.shadow.api} ${splitter.shadow.percent}%` : '-',
+          ])
+        }
+        this.say(split.toString())
+      }
     }
     return {runtimes}
   }
