@@ -15,3 +15,4 @@ export {
 } from './loadtest.js'
 export {lineChart, niceTicks} from './svg.js'
 export {ms, num, pct} from './format.js'
+export {renderDiffText} from './traffic-diff.js'
