@@ -213,6 +213,8 @@ export function parseWeightArgs(words: string[], command = 'traffic set'): Recor
   if (words.length === 0) throw usage('no API=WEIGHT was given (such as iris-a=90).')
   const weights: Record<string, number> = {}
   for (const word of words) {
+    // Without strict parsing, a mistyped flag arrives here as a word.
+    if (word.startsWith('-')) throw usage(`${JSON.stringify(word)} is neither API=WEIGHT nor a flag of the command.`)
     const m = /^([^=\s]+)=(.*)$/.exec(word)
     if (!m) throw usage(`${JSON.stringify(word)} is not API=WEIGHT (such as iris-a=90).`)
     const [, api, text] = m

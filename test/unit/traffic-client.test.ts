@@ -61,6 +61,7 @@ test('a word that is not API=WEIGHT is a usage error naming it', () => {
   assert.throws(() => parseWeightArgs(['iris-a=']), isCode('MLS_USAGE', /"iris-a="/))
   assert.throws(() => parseWeightArgs(['iris-a=50', 'iris-a=50']), isCode('MLS_USAGE', /iris-a is given twice/))
   assert.throws(() => parseWeightArgs([]), isCode('MLS_USAGE', /no API=WEIGHT/))
+  assert.throws(() => parseWeightArgs(['iris-a=50', '--wirte']), isCode('MLS_USAGE', /"--wirte" is neither API=WEIGHT nor a flag/))
 })
 
 test('the one non-shadow API left out gets what the others leave of 100', () => {

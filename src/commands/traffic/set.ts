@@ -29,6 +29,8 @@ export default class TrafficSet extends BaseCommand {
   // The weights are any number of API=WEIGHT words after the splitter.
   static override strict = false
 
+  static override usage = '<%= command.id %> SPLITTER API=WEIGHT... [--url <value>] [--write [--dir <value>]] [--json]'
+
   static override args = {
     splitter: Args.string({description: 'The TrafficSplitter to change.', required: true}),
   }
