@@ -7,7 +7,13 @@
 // event instead (autocannon times each request with process.hrtime, from when
 // it is written to when its answer is parsed) and recorded in microseconds
 // here. Its rate limiting and coordinated-omission correction are not used.
+//
+// The API that answered (X-Mlserve-Api) comes from each client's 'headers'
+// event (its parser's raw header list, already built), which fires before the
+// same answer's 'response': the per-request onResponse hook would build a
+// header object for every answer instead.
 import autocannon from 'autocannon'
+import {apiOfRawHeaders} from './by-api.js'
 import {nowNs} from './clock.js'
 import {checkLength, checkUrl, DEFAULT_DURATION_MS, DEFAULT_TIMEOUT_MS, startCpuMeter, startSecondTicks} from './common.js'
 import {Recorder} from './recorder.js'
@@ -74,14 +80,23 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoadRes
     }
     options.signal?.addEventListener('abort', abortListener, {once: true})
     try {
+      // Each connection's latest answer's API: one connection has one request in flight, so its 'headers' and 'response' pair up.
+      const answeredBy = new WeakMap<object, string | undefined>()
+      const setupClient = (client: autocannon.Client): void => {
+        // The typings say 'headers' passes a header object; autocannon 8 passes its parser's info, whose `headers` is the raw list.
+        ;(client as NodeJS.EventEmitter).on('headers', (info: {headers?: string[]}) => {
+          answeredBy.set(client, info.headers ? apiOfRawHeaders(info.headers) : undefined)
+        })
+      }
+      const measured: autocannon.Options = {...base, setupClient}
       // autocannon stops by itself after `duration` only at its next sample tick;
       // the window is ended here, on time, and anything after it is ignored.
-      const runOptions: autocannon.Options = amount === undefined ? {...base, duration: durationMs! / 1000 + 1} : {...base, amount}
+      const runOptions: autocannon.Options = amount === undefined ? {...measured, duration: durationMs! / 1000 + 1} : {...measured, amount}
       await runInstance(runOptions, durationMs, options.signal, (instance) => {
-        instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+        instance.on('response', (client, statusCode, _bytes, responseTimeMs) => {
           const at = nowNs()
           if (stoppedAt !== null || at > windowEndNs) return
-          recorder.recordAnswer(statusCode, responseTimeMs * 1e6, at)
+          recorder.recordAnswer(statusCode, responseTimeMs * 1e6, at, answeredBy.get(client))
         })
         instance.on('reqError', (error: Error) => {
           const at = nowNs()

@@ -20,6 +20,8 @@
 //   included) + timeouts + connection errors. Shed answers are also counted
 //   apart (`requests.shed`).
 // - throughput: 2xx answers per second over the measured window.
+// - by API: answers carrying the gateway's `X-Mlserve-Api` header are also
+//   counted by the API they name (`byApi`), to check a traffic split.
 // This part uses src/runtime only to start one replica for an `--api` target.
 export {runClosedLoop} from './closed-loop.js'
 export {runOpenLoop} from './open-loop.js'
@@ -28,6 +30,7 @@ export {loadRequestSource, bodyAt, parseHeaders} from './request.js'
 export {startApiTarget, probeTarget, type ApiTarget} from './target.js'
 export {createSchedule, mulberry32} from './schedule.js'
 export {LatencyHistogram} from './histogram.js'
+export {ApiTally, API_HEADER, MAX_APIS, OTHER_APIS, apiOfHeaders, apiOfRawHeaders} from './by-api.js'
 export {
   Recorder,
   assessGenerator,
@@ -39,6 +42,7 @@ export {
 } from './recorder.js'
 export {nowNs} from './clock.js'
 export type {
+  ApiLoadStats,
   Arrival,
   ClosedLoopOptions,
   GeneratorStats,

@@ -13,6 +13,7 @@
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {Client, Pool, type Dispatcher} from 'undici'
+import {apiOfHeaders} from './by-api.js'
 import {nowNs} from './clock.js'
 import {checkLength, checkUrl, DEFAULT_DURATION_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_MS, startCpuMeter, startSecondTicks} from './common.js'
 import {Recorder} from './recorder.js'
@@ -29,6 +30,8 @@ const START_DELAY_NS = 20e6
 /** One request: its planned time, and the undici handler that records its outcome. */
 class PlannedRequest implements Dispatcher.DispatchHandler {
   status = 0
+  /** The API the answer named (X-Mlserve-Api), from the headers undici has already parsed. */
+  api: string | undefined = undefined
   waited = false
   constructor(
     readonly plannedNs: number,
@@ -38,8 +41,9 @@ class PlannedRequest implements Dispatcher.DispatchHandler {
   ) {}
 
   onRequestStart(): void {}
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     this.status = statusCode
+    this.api = apiOfHeaders(headers)
   }
   onResponseData(): void {}
   onResponseEnd(): void {
@@ -163,7 +167,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
       if (closed || !flying.delete(planned)) return
       const at = nowNs()
       if (planned.measured) {
-        if (error === null) recorder.recordAnswer(planned.status, at - planned.plannedNs, at)
+        if (error === null) recorder.recordAnswer(planned.status, at - planned.plannedNs, at, planned.api)
         else if (TIMEOUT_CODES.has((error as {code?: string}).code ?? '')) recorder.recordTimeout(at - planned.plannedNs, at)
         else recorder.recordConnectionError(at)
       }

@@ -4,6 +4,7 @@
 // otherwise pass for good latency), per-second buckets, send lateness and the
 // generator's CPU, turned into a LoadResult at the end. The runners only decide when a request is sent
 // and when it ends; every number in a result is computed here.
+import {ApiTally} from './by-api.js'
 import {LatencyHistogram} from './histogram.js'
 import type {
   GeneratorStats,
@@ -61,6 +62,8 @@ export class Recorder {
   private previousLatency = new LatencyHistogram()
   private previous: {bucket: Bucket; lengthS: number} | null = null
   private readonly lateness = new LatencyHistogram()
+  /** Answers by the API that gave them, for answers that named one. */
+  private readonly byApi = new ApiTally()
   private bucket = emptyBucket()
   private second = 0
   private readonly lateThresholdNs: number
@@ -96,9 +99,10 @@ export class Recorder {
     this.lastSendNs = actualNs
   }
 
-  /** An HTTP answer of any status, finished at `atNs` after `latencyNs`. */
-  recordAnswer(status: number, latencyNs: number, atNs: number): void {
+  /** An HTTP answer of any status, finished at `atNs` after `latencyNs`; `api` is the API it named (the `X-Mlserve-Api` header), if any. */
+  recordAnswer(status: number, latencyNs: number, atNs: number, api?: string): void {
     this.advance(atNs)
+    if (api !== undefined) this.byApi.record(api, status, latencyNs)
     const c = this.counts
     c.total++
     c.byStatus[status] = (c.byStatus[status] ?? 0) + 1
@@ -261,6 +265,7 @@ export class Recorder {
       ? {p50: this.lateness.percentileMs(50) ?? 0, p99: this.lateness.percentileMs(99) ?? 0, max: this.lateness.maxMs() ?? 0}
       : null
 
+    const byApi = this.byApi.result(answers)
     const result: LoadResult = {
       model: this.options.model,
       target: {url: input.url, api: input.api ?? null, method: input.request.method, payloads: input.request.bodies.length, data: input.request.description ?? (input.request.bodies.length > 0 ? `${input.request.bodies.length} bodies` : 'none')},
@@ -276,6 +281,7 @@ export class Recorder {
       latencyMs: this.latency.summary(),
       shedLatencyMs: this.shedLatency.summary(),
       errorLatencyMs: this.errorLatency.summary(),
+      ...(byApi ? {byApi} : {}),
       timeline: this.timeline,
       generator: {...generator, lateness},
       warnings: measurementWarnings({total: c.total, ok: c.ok, durationS, timeouts: c.timeouts, timeoutMs: input.settings.timeoutMs, aborted: input.aborted}),
@@ -286,6 +292,7 @@ export class Recorder {
     this.secondLatency.destroy()
     this.previousLatency.destroy()
     this.lateness.destroy()
+    this.byApi.destroy()
     return result
   }
 }

@@ -164,6 +164,27 @@ export interface ThresholdReport {
   checked: ThresholdSpec
 }
 
+/**
+ * The answers that named one API. The mlserve gateway names the API that
+ * answered (or was chosen, for a shed) in the `X-Mlserve-Api` header, so
+ * through a TrafficSplitter endpoint this shows how the split spread the load.
+ */
+export interface ApiLoadStats {
+  /** Answers of any status that named this API. */
+  requests: number
+  /** 2xx answers. */
+  ok: number
+  /** 503 answers. */
+  shed: number
+  /** Answers with any other status. */
+  errors: number
+  /** requests / every HTTP answer in the window (0–1). Answers that named no API count in the whole but in no API, so shares can sum to less than 1; timeouts and connection errors, which have no answer, count in neither. */
+  share: number
+  /** Latency of this API's 2xx answers in ms, on the same basis as `latencyMs`; null when it had none. */
+  p50Ms: number | null
+  p99Ms: number | null
+}
+
 export interface LoadResult {
   model: LoadModel
   target: {url: string; api: string | null; method: string; payloads: number; data: string}
@@ -192,6 +213,8 @@ export interface LoadResult {
   shedLatencyMs: LatencySummary
   /** Latency of the other HTTP errors and of timeouts (at the time they were given up); connection errors have none. */
   errorLatencyMs: LatencySummary
+  /** Answers by the API that gave them (the `X-Mlserve-Api` header), keyed by API name in name order; absent when no answer carried the header. */
+  byApi?: Record<string, ApiLoadStats>
   timeline: SecondStats[]
   generator: GeneratorStats
   /** Warnings about the measurement other than the generator's: too few requests, timeouts, an abort. */

@@ -69,6 +69,23 @@ function latencyBasis(r: LoadResult): string {
   return r.model === 'open' ? 'from the planned send time' : 'per request'
 }
 
+const BY_API_HEAD = ['API', 'answers', 'share', 'ok', 'shed (503)', 'errors', 'p50 ms', 'p99 ms']
+
+/** One row per API the answers named (X-Mlserve-Api), in the result's order; empty when none did. The latencies are of the API's 2xx answers. */
+function byApiRows(r: LoadResult): string[][] {
+  return Object.entries(r.byApi ?? {}).map(([name, a]) => [name, num(a.requests, 0), pct(a.share, 1), num(a.ok, 0), num(a.shed, 0), num(a.errors, 0), ms(a.p50Ms), ms(a.p99Ms)])
+}
+
+/** "12 answers named no API." when some HTTP answers carried no X-Mlserve-Api (so the shares sum to less than 100%), else null. */
+function unnamedText(r: LoadResult): string | null {
+  if (!r.byApi) return null
+  const c = r.requests
+  const answers = c.total - c.timeouts - c.connectionErrors
+  const named = Object.values(r.byApi).reduce((sum, a) => sum + a.requests, 0)
+  const unnamed = answers - named
+  return unnamed > 0 ? `${num(unnamed, 0)} answer${unnamed === 1 ? '' : 's'} named no API.` : null
+}
+
 function failedText(r: LoadResult): string {
   const c = r.requests
   return `${num(c.failed, 0)} (${pct(r.errorRate)}): ${num(c.shed, 0)} shed (503), ${num(c.httpErrors, 0)} other HTTP errors, ${num(c.timeouts, 0)} timeouts, ${num(c.connectionErrors, 0)} connection errors`
@@ -105,7 +122,15 @@ export function renderLoadTable(result: LoadResult): string {
   for (const row of rows) summary.push(row)
   const latency = new Table({...plain, head: [`latency (ms, ${result.model === 'open' ? 'from planned send' : 'per request'})`, ...LATENCY_HEAD]})
   for (const row of latencyRows(result)) latency.push(row)
-  return `${summary.toString()}\n${latency.toString()}`
+  const tables = [summary.toString(), latency.toString()]
+  if (result.byApi) {
+    const byApi = new Table({...plain, head: [`by API (latency of 2xx, ms)`, ...BY_API_HEAD.slice(1)]})
+    for (const row of byApiRows(result)) byApi.push(row)
+    tables.push(byApi.toString())
+    const unnamed = unnamedText(result)
+    if (unnamed) tables.push(unnamed)
+  }
+  return tables.join('\n')
 }
 
 export function renderLoadJson(result: LoadResult): string {
@@ -189,6 +214,14 @@ export function renderLoadMarkdown(result: LoadResult): string {
   out.push('')
   out.push(mdTable(['', ...LATENCY_HEAD], latencyRows(result)))
   out.push('')
+  if (result.byApi) {
+    out.push('## By API')
+    out.push('')
+    out.push(mdTable(BY_API_HEAD, byApiRows(result)))
+    const unnamed = unnamedText(result)
+    if (unnamed) out.push('', unnamed)
+    out.push('')
+  }
   out.push('## Status codes')
   out.push('')
   out.push(mdTable(['status', 'count'], Object.entries(c.byStatus).sort(([a], [b]) => Number(a) - Number(b))))
@@ -258,6 +291,7 @@ export function renderLoadHtml(result: LoadResult): string {
   const warnings = [...result.generator.warnings, ...result.warnings]
   const send = sendText(result)
   const thresholds = result.thresholds
+  const unnamed = unnamedText(result)
   const body = [
     `<h1>Load test</h1>`,
     `<p class="target">${escapeHtml(result.target.url)}${result.target.api ? ` &middot; API <code>${escapeHtml(result.target.api)}</code>, one replica` : ''}</p>`,
@@ -279,6 +313,13 @@ export function renderLoadHtml(result: LoadResult): string {
       [[num(c.total, 0), num(c.ok, 0), num(c.failed, 0), num(c.shed, 0), num(c.httpErrors, 0), num(c.timeouts, 0), num(c.connectionErrors, 0), num(result.responseRate, 1)]],
     ),
     table(['status', 'count'], Object.entries(c.byStatus).sort(([a], [b]) => Number(a) - Number(b)).map(([k, v]) => [k, num(v, 0)])),
+    ...(result.byApi
+      ? [
+          `<h2>By API</h2>`,
+          `<p>Answers by the API that gave them (the gateway's X-Mlserve-Api header); the latency is of each API's 2xx answers.${unnamed ? ` ${escapeHtml(unnamed)}` : ''}</p>`,
+          table(BY_API_HEAD, byApiRows(result)),
+        ]
+      : []),
     `<h2>Generator</h2>`,
     table(['', ''], [['CPU', `${num(result.generator.cpuPercent, 1)}% of a core`], ...(send ? [['sends', send]] : []), ['saturated', result.generator.saturated ? 'yes' : 'no']]),
     `<h2>Timeline</h2>`,
