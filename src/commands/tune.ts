@@ -103,6 +103,9 @@ export default class Tune extends BaseCommand {
       this.note(result.aborted ? 'Not writing mlserve.yaml: the run was stopped early.' : 'Not writing mlserve.yaml: there is no recommendation.')
     }
 
+    // Kept for later commands (a traffic rollout sizes replicas from it); a record that cannot be written costs only a warning.
+    await (await import('../tune/record.js')).writeTuneRecord(project.dir, result).catch((error: Error) => this.note(`Could not record the result under .mlserve/tune: ${error.message}`))
+
     const {renderTuneText} = await import('../report/tune-text.js')
     this.say('')
     this.say(renderTuneText(result))
