@@ -336,6 +336,61 @@ export const errorRegistry = {
     message: (p) => `The request is not valid HTTP/1.1: ${p.reason}.`,
     suggestion: () => 'Send a well-formed HTTP/1.1 request (RFC 9112).',
   }),
+  // The gateway's control routes (/traffic, /apply): loopback only, and a token for what changes state.
+  MLS_GATEWAY_CONTROL_FORBIDDEN: define<{path: string; address: string}>({
+    exitCode: 1,
+    httpStatus: 403,
+    message: (p) => `${p.path} answers only requests from this machine's loopback; this one came from ${p.address}.`,
+    suggestion: () => 'Run `mlserve traffic` or `mlserve apply` on the machine that runs the runtime.',
+  }),
+  MLS_GATEWAY_CONTROL_UNAUTHORIZED: define<{path: string}>({
+    exitCode: 1,
+    httpStatus: 401,
+    message: (p) => `Changing the runtime through ${p.path} needs its token, and the request carried none or a wrong one.`,
+    suggestion: () =>
+      "Use `mlserve traffic` or `mlserve apply` as the user who started `mlserve run`: they read the token from the runtime's state file, which only that user can read.",
+  }),
+  MLS_GATEWAY_CONTROL_BAD_REQUEST: define<{path: string; reason: string}>({
+    exitCode: 2,
+    httpStatus: 400,
+    message: (p) => `The request to ${p.path} is not valid: ${p.reason}.`,
+    suggestion: () => 'Send it with `mlserve traffic` or `mlserve apply`; docs/traffic.md describes the control routes.',
+  }),
+  MLS_GATEWAY_SPLITTER_NOT_FOUND: define<{splitter: string; available: string[]}>({
+    exitCode: 2,
+    httpStatus: 404,
+    message: (p) => `This runtime serves no TrafficSplitter named "${p.splitter}".`,
+    suggestion: (p) =>
+      p.available.length > 0 ? `The runtime serves: ${p.available.join(', ')}.` : 'The runtime serves no TrafficSplitter; add one to mlserve.yaml and run `mlserve apply`.',
+  }),
+  MLS_GATEWAY_BAD_WEIGHTS: define<{splitter: string; reason: string}>({
+    exitCode: 2,
+    httpStatus: 400,
+    message: (p) => `The weights for TrafficSplitter "${p.splitter}" are not valid: ${p.reason}.`,
+    suggestion: () => 'Give each API of the splitter a whole-number weight from 0 to 100, with the non-shadow weights adding up to 100, e.g. `mlserve traffic set iris iris-a=90 iris-b=10`.',
+  }),
+  MLS_GATEWAY_NOTHING_TO_ROLL_BACK: define<{splitter: string}>({
+    exitCode: 1,
+    httpStatus: 409,
+    message: (p) => `TrafficSplitter "${p.splitter}" has no earlier weights to restore: they have not changed since the runtime started.`,
+    suggestion: () => '`mlserve traffic show` lists the weights in force; set others with `mlserve traffic set`.',
+  }),
+  MLS_GATEWAY_APPLY_FAILED: define<{reason: string}>({
+    exitCode: 1,
+    httpStatus: 500,
+    message: (p) => `The runtime could not apply the new config: ${p.reason}.`,
+    suggestion: () => 'Nothing that serves traffic was changed for the APIs that failed; the log of `mlserve run` says why, fix mlserve.yaml and run `mlserve apply` again.',
+  }),
+  MLS_ROLLOUT_ROLLED_BACK: define<{splitter: string; api: string; step: number; reason: string; restored: string}>({
+    exitCode: 1,
+    message: (p) => `The rollout of "${p.api}" on TrafficSplitter "${p.splitter}" failed at ${p.step}%: ${p.reason}. The weights were rolled back to ${p.restored}.`,
+    suggestion: (p) => `\`mlserve traffic show ${p.splitter}\` shows the API's figures; fix ${p.api} and roll out again.`,
+  }),
+  MLS_ROLLOUT_NOT_ENOUGH_REPLICAS: define<{api: string; share: number; ready: number; needed: number; source: string}>({
+    exitCode: 1,
+    message: (p) => `API "${p.api}" has ${p.ready} ready replica${p.ready === 1 ? '' : 's'}, but ${p.share}% of the traffic needs ${p.needed} (from ${p.source}).`,
+    suggestion: (p) => `Raise autoscaling.min_replicas of ${p.api} to at least ${p.needed} and run \`mlserve apply\` before shifting this share; the weights were left as they were.`,
+  }),
 } as const
 
 export type ErrorCode = keyof typeof errorRegistry

@@ -154,6 +154,9 @@ function checkSplitter(api: TrafficSplitterConfig, i: number, realtime: Set<stri
     if (entry.shadow && ++shadows > 1) {
       sink.fieldError([i, 'apis', j, 'shadow'], 'a TrafficSplitter can have at most one shadow API')
     }
+    if (entry.shadow_percent !== undefined && !entry.shadow) {
+      sink.fieldError([i, 'apis', j, 'shadow_percent'], 'shadow_percent applies only to the shadow API; add shadow: true to this entry, or remove shadow_percent')
+    }
     if (seen.has(entry.name)) {
       sink.fieldError([i, 'apis', j, 'name'], `${JSON.stringify(entry.name)} is listed more than once`)
       return

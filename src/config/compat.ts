@@ -81,9 +81,6 @@ export const NOT_YET_ACTED_ON: Readonly<Record<string, Readonly<Record<string, N
       'upscale_tolerance',
     ].map((key) => [key, {instead: NO_AUTOSCALER}]),
   ),
-  TrafficSplitter: {
-    apis: {instead: 'mlserve run does not split traffic yet; each listed API is served at its own endpoint'},
-  },
 }
 
 export function notActedOnMessage(field: string, entry: NotActedOnField): string {

@@ -300,7 +300,11 @@ export const TrafficSplitEntrySchema = z.strictObject(
     name: text('the name of a RealtimeAPI').meta({description: 'A RealtimeAPI that receives a share of the traffic.'}),
     weight: int(0, 100).meta({description: 'The percentage of requests it receives (non-shadow weights add up to 100).'}),
     shadow: z.boolean({error: 'true or false'}).default(false).meta({
-      description: 'A shadow API receives a copy of weight% of the requests; its answers are thrown away. At most one.',
+      description:
+        "A shadow API receives fire-and-forget copies of the splitter's requests; its answers are thrown away. Its weight, when above 0, is the percentage of requests copied (as in Cortex); shadow_percent overrides it. At most one.",
+    }),
+    shadow_percent: int(1, 100).optional().meta({
+      description: 'For the shadow API only: the percentage of requests copied to it (Ray Serve\'s shadow fraction). Default: the entry\'s weight when above 0, else 100.',
     }),
   },
   {error: 'a mapping with name and weight'},

@@ -15,6 +15,12 @@ export interface ReplicaGaugeSource {
 // Seconds; spans sub-millisecond no-op predictors up to the 29 s of an API gateway.
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
+/** The traffic policies' figures, read at scrape time. */
+export interface TrafficGaugeSource {
+  weights: () => Array<{splitter: string; api: string; weight: number}>
+  shadows: () => Array<{api: string; sent: number; completed: number; shed: number; failed: number}>
+}
+
 export interface RequestObserver {
   observe(code: number, seconds: number): void
 }
@@ -65,6 +71,32 @@ export class RuntimeMetrics {
       labelNames: ['api', 'replica'],
       buckets: DURATION_BUCKETS,
       registers: [this.registry],
+    })
+  }
+
+  addTraffic(source: TrafficGaugeSource): void {
+    new Gauge({
+      name: 'mlserve_traffic_weight',
+      help: "A TrafficSplitter's weight for one of its APIs: the percentage of its requests that API receives.",
+      labelNames: ['splitter', 'api'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const w of source.weights()) this.set({splitter: w.splitter, api: w.api}, w.weight)
+      },
+    })
+    new Counter({
+      name: 'mlserve_shadow_copies_total',
+      help: 'Copies of requests sent to an API as a shadow, by outcome: sent (dispatched), completed, failed (5xx or no answer), shed (no free slot, never queued).',
+      labelNames: ['api', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const s of source.shadows()) {
+          if (s.sent + s.shed === 0) continue
+          for (const outcome of ['sent', 'completed', 'failed', 'shed'] as const) this.inc({api: s.api, outcome}, s[outcome])
+        }
+      },
     })
   }
 

@@ -1,20 +1,20 @@
 // From a validated config to what will run: which APIs, how many replicas of
 // each, and each replica's spec (interpreter, concurrency, GPUs). Every check
 // that can fail before a process starts happens here.
-import {checkRunnable, parseDurationMs, realtimeApis, type Project, type RealtimeApiConfig} from '../config/index.js'
+import {checkRunnable, parseDurationMs, realtimeApis, trafficSplitters, type Project, type RealtimeApiConfig, type TrafficSplitterConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {assignGpus, listGpus} from './gpu.js'
 import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
 import type {ReplicaSpec} from './replica.js'
 import type {DockerPlan} from './docker-replica.js'
 import {runtimeDefaults} from './defaults.js'
-import {reservedPaths, type GatewayLimits} from './gateway/index.js'
+import {reservedPaths, type GatewayLimits, type GatewaySplitter} from './gateway/index.js'
 
 export interface PlanOptions {
   host: string
   /** 0 picks a free port. */
   port: number
-  /** Only these APIs (default: every RealtimeAPI in the file). */
+  /** Only these APIs (default: every API in the file); a TrafficSplitter's name selects it with its APIs. */
   apis?: string[]
   /** Replicas per API; default autoscaling.min_replicas, as Cortex starts. */
   replicas?: number
@@ -74,6 +74,8 @@ export interface RuntimePlan {
   driver: 'process' | 'docker'
   docker: DockerPlan | null
   apis: ApiPlan[]
+  /** The TrafficSplitters served, each over APIs of this plan. */
+  splitters: GatewaySplitter[]
   /** Paths the gateway keeps, which no endpoint took. */
   reservedPaths: string[]
   announce: boolean
@@ -84,14 +86,31 @@ export {runtimeDefaults}
 /** Checks a project against what a run needs and decides everything that will run, before anything starts. */
 export async function planRuntime(project: Project, options: PlanOptions): Promise<RuntimePlan> {
   const all = realtimeApis(project)
+  const allSplitters = trafficSplitters(project)
   let selected = all
+  let splitters = allSplitters
   if (options.apis && options.apis.length > 0) {
-    selected = options.apis.map((name) => {
-      const api = all.find((candidate) => candidate.name === name)
-      if (!api) throw mlserveError('MLS_API_NOT_FOUND', {name, file: project.file, available: all.map((a) => a.name)})
-      return api
-    })
+    const names = new Set<string>()
+    splitters = []
+    for (const name of options.apis) {
+      const splitter = allSplitters.find((candidate) => candidate.name === name)
+      if (splitter) {
+        splitters.push(splitter)
+        for (const entry of splitter.apis) names.add(entry.name)
+      } else if (all.some((candidate) => candidate.name === name)) {
+        names.add(name)
+      } else {
+        throw mlserveError('MLS_API_NOT_FOUND', {name, file: project.file, available: [...all, ...allSplitters].map((a) => a.name)})
+      }
+    }
+    selected = all.filter((api) => names.has(api.name))
+    // A splitter is served with the APIs it routes to; one whose APIs were all selected by name comes too.
+    for (const splitter of allSplitters) {
+      if (!splitters.includes(splitter) && splitter.apis.every((entry) => names.has(entry.name))) splitters.push(splitter)
+    }
   }
+  // A splitter naming an API not in this file (Cortex allowed that; a warning at load) cannot be served here.
+  splitters = splitters.filter((splitter) => splitter.apis.every((entry) => selected.some((api) => api.name === entry.name)))
   if (selected.length === 0) {
     throw mlserveError('MLS_API_NOT_FOUND', {name: '(any RealtimeAPI)', file: project.file, available: []})
   }
@@ -100,10 +119,16 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
   const plans: ApiPlan[] = []
   for (const api of selected) {
     const endpoint = api.networking.endpoint
-    if (reserved.includes(endpoint)) {
+    if (reserved.includes(endpoint) || endpoint.startsWith('/traffic/')) {
       throw mlserveError('MLS_ENDPOINT_RESERVED', {api: api.name, endpoint, reserved})
     }
     plans.push(await planApi(project, api, options))
+  }
+  for (const splitter of splitters) {
+    const endpoint = splitter.networking.endpoint
+    if (reserved.includes(endpoint) || endpoint.startsWith('/traffic/')) {
+      throw mlserveError('MLS_ENDPOINT_RESERVED', {api: splitter.name, endpoint, reserved})
+    }
   }
 
   const driver = options.driver ?? 'process'
@@ -128,8 +153,20 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
     driver,
     docker,
     apis: plans,
+    splitters: splitters.map(splitterPlan),
     reservedPaths: reserved,
     announce: options.announce !== false,
+  }
+}
+
+function splitterPlan(splitter: TrafficSplitterConfig): GatewaySplitter {
+  const shadow = splitter.apis.find((entry) => entry.shadow)
+  return {
+    name: splitter.name,
+    endpoint: splitter.networking.endpoint,
+    apis: splitter.apis.filter((entry) => !entry.shadow).map((entry) => ({name: entry.name, weight: entry.weight})),
+    // Cortex mirrors weight% of requests to its shadow (its examples give the shadow weight 100); weight 0 there means "not set", so every request.
+    shadow: shadow ? {api: shadow.name, percent: shadow.shadow_percent ?? (shadow.weight > 0 ? shadow.weight : 100)} : null,
   }
 }
 

@@ -1,7 +1,8 @@
 // A runtime: the gateway plus every replica of a plan, started together and
 // stopped together. `mlserve run` uses it, and so does the replica under test
 // that load tests and tuning measure.
-import {Gateway, type ApiStatus} from './gateway/index.js'
+import {randomBytes} from 'node:crypto'
+import {Gateway, type ApiStatus, type SplitterStatus} from './gateway/index.js'
 import {runtimeDefaults} from './defaults.js'
 import type {RuntimePlan} from './plan.js'
 import {ProcessReplica} from './process-replica.js'
@@ -21,6 +22,7 @@ export interface RuntimeStatus {
   pid: number
   project: string
   apis: ApiStatus[]
+  splitters: SplitterStatus[]
 }
 
 export class Runtime {
@@ -28,11 +30,15 @@ export class Runtime {
   private stopped: Promise<void> | null = null
   private forced = false
   private recordFile: string | null = null
+  /** Changes (mlserve apply) run one at a time. */
+  private applying: Promise<unknown> = Promise.resolve()
 
   private constructor(
-    readonly plan: RuntimePlan,
+    public plan: RuntimePlan,
     readonly gateway: Gateway,
     readonly replicas: Replica[],
+    readonly makeReplica: (spec: ReplicaSpec) => Replica,
+    readonly log: (line: string) => void,
   ) {}
 
   /** Binds the gateway port, starts every replica of the plan and resolves once all are ready. */
@@ -49,14 +55,20 @@ export class Runtime {
       replicas.push(...apiReplicas)
       return {name: api.name, endpoint: api.endpoint, maxReplicaConcurrency: api.maxReplicaConcurrency, replicas: apiReplicas}
     })
+    // Only a runtime that announces itself hands its token out (in its state file); one that does not takes no changes.
+    const token = plan.announce ? randomBytes(32).toString('hex') : null
+    let runtime: Runtime | null = null
     const gateway = new Gateway(gatewayApis, {
       ...plan.gateway,
       accessLog: plan.gateway.accessLog ? log : undefined,
       identity: {pid: process.pid, project: plan.project.file},
+      splitters: plan.splitters,
+      token,
+      apply: (next) => runtime!.apply(next as RuntimePlan),
     })
     // The port is checked before any replica starts, so a clash fails at once.
     await gateway.listen()
-    const runtime = new Runtime(plan, gateway, replicas)
+    runtime = new Runtime(plan, gateway, replicas, makeReplica, log)
     const results = await Promise.allSettled(replicas.map((replica) => replica.start()))
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
     if (failure) {
@@ -70,6 +82,9 @@ export class Runtime {
         project: plan.project.file,
         startedAt: new Date().toISOString(),
         apis: plan.apis.map((api) => ({name: api.name, endpoint: api.endpoint})),
+        splitters: plan.splitters.map((splitter) => ({name: splitter.name, endpoint: splitter.endpoint})),
+        driver: plan.driver,
+        token: token!,
       })
     }
     return runtime
@@ -85,7 +100,22 @@ export class Runtime {
   }
 
   status(): RuntimeStatus {
-    return {url: this.url, pid: process.pid, project: this.plan.project.file, apis: this.gateway.status()}
+    return {url: this.url, pid: process.pid, project: this.plan.project.file, apis: this.gateway.status(), splitters: this.gateway.splitterStatus()}
+  }
+
+  /**
+   * Moves the running runtime to a new plan (mlserve apply), as \`cortex deploy\`
+   * updates a running API: new replicas start and are ready before traffic
+   * moves to them, removed ones drain, and changed predictors are replaced one
+   * replica at a time. Changes run one after another.
+   */
+  apply(next: RuntimePlan): Promise<{changes: string[]}> {
+    const run = this.applying.then(async () => {
+      const {reconcile} = await import('./reconcile.js')
+      return reconcile(this, next)
+    })
+    this.applying = run.catch(() => undefined)
+    return run
   }
 
   /**

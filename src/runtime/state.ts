@@ -10,6 +10,11 @@ export interface RuntimeRecord {
   project: string
   startedAt: string
   apis: Array<{name: string; endpoint: string}>
+  splitters: Array<{name: string; endpoint: string}>
+  /** How its replicas run; mlserve apply plans with the same driver. */
+  driver: 'process' | 'docker'
+  /** What changes the runtime through its traffic routes must carry: this file is readable by its owner only. */
+  token: string
 }
 
 export function stateDir(): string {
@@ -21,7 +26,7 @@ export function writeRuntimeRecord(record: RuntimeRecord): string {
   mkdirSync(dir, {recursive: true, mode: 0o700})
   const file = join(dir, `runtime-${record.pid}-${new URL(record.url).port}.json`)
   const temp = `${file}.${process.pid}.tmp`
-  writeFileSync(temp, JSON.stringify(record, null, 2))
+  writeFileSync(temp, JSON.stringify(record, null, 2), {mode: 0o600})
   renameSync(temp, file)
   return file
 }

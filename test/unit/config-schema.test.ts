@@ -440,9 +440,8 @@ apis:
   - {name: iris-b, weight: 50}
 `)
     assert.equal(project.apis.length, 1)
-    assert.deepEqual(project.warnings.map((w) => [w.line, w.column, w.path]), [[3, 1, 'apis'], [4, 12, 'apis[0].name'], [5, 12, 'apis[1].name']])
-    assert.match(project.warnings[0].message, /^apis is parsed but not yet acted on: mlserve run does not split traffic yet/)
-    assert.match(project.warnings[1].message, /"iris-a" is not defined in this file/)
+    assert.deepEqual(project.warnings.map((w) => [w.line, w.column, w.path]), [[4, 12, 'apis[0].name'], [5, 12, 'apis[1].name']])
+    assert.match(project.warnings[0].message, /"iris-a" is not defined in this file/)
     assert.throws(() => selectApi(project), (e: MlserveError) => e.code === 'MLS_NO_REALTIME_API')
   })
 

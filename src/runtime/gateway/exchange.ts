@@ -14,7 +14,7 @@ import type {Dispatcher} from 'undici'
 import type {AdmissionOutcome, GrantListener, Ticket} from '../admission.js'
 import {lingerAfter, sendError, type GatewayCode, type GatewayParams} from './answers.js'
 import type {ReplicaRoute} from './replica-route.js'
-import type {Router} from './routing.js'
+import type {RouteRequest, Router, ShadowCopy} from './routing.js'
 
 /** The limits an exchange works under; one object shared by every exchange of a gateway. */
 export interface ExchangePolicy {
@@ -73,6 +73,10 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   private contentType: string | undefined
   private response: Buffer | Buffer[] | null = null
   private refusals = 0
+  private body: Buffer | null = null
+  private readonly routeRequest: RouteRequest
+  /** The copy sent to a shadow API, told how this request was answered. */
+  private shadow: ShadowCopy | undefined = undefined
 
   constructor(
     readonly req: IncomingMessage,
@@ -82,11 +86,14 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     private readonly onFinished: FinishedListener,
     readonly requestId: string,
     readonly startedAt: number,
-    private readonly query: string,
-  ) {}
+    query: string,
+  ) {
+    this.routeRequest = {headers: req.headers, query}
+  }
 
+  /** The API that answers: the one chosen for it, else the endpoint's (a splitter's name before a choice). */
   get api(): string {
-    return this.router.name
+    return this.route?.api ?? this.router.name
   }
 
   start(): void {
@@ -115,17 +122,22 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     this.phase = 'placing'
     this.timer = setTimeout(onTimeout, this.policy.timeoutMs)
     ;(this.timer as Carrier)[kExchange] = this
+    this.body = this.chunks ? Buffer.concat(this.chunks, this.size) : this.first ?? EMPTY
+    this.first = null
+    this.chunks = null
     this.place()
+    if (this.router.copy && (this.phase as string) !== 'answered') this.shadow = this.router.copy(this.routeRequest, this.body, this.requestId)
   }
 
   /** Admits the request on the replica the router picks: runs it, queues it, or sheds it. */
   private place(): void {
-    const route = this.router.pick({headers: this.req.headers, query: this.query})
+    const route = this.router.pick(this.routeRequest)
     if (route === null) {
       this.answerError(null, 'MLS_GATEWAY_NO_REPLICA', {api: this.api}, {'Retry-After': this.policy.retryAfter}, {api: this.api})
       return
     }
     this.route = route
+    this.res.setHeader('X-Mlserve-Api', route.api)
     const ticket = route.admission.admit(this)
     if (ticket === null) {
       const maxReplicaConcurrency = route.admission.maxConcurrency
@@ -170,8 +182,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     if (contentType) headers.push('content-type', contentType)
     const accept = req.headers.accept
     if (accept) headers.push('accept', accept)
-    const body = this.chunks ? Buffer.concat(this.chunks, this.size) : this.first
-    pool.dispatch({path: route.predictPath + this.query, method: 'POST', headers, body, headersTimeout: 0, bodyTimeout: 0}, this)
+    pool.dispatch({path: route.predictPath + this.routeRequest.query, method: 'POST', headers, body: this.body, headersTimeout: 0, bodyTimeout: 0}, this)
   }
 
   onRequestStart(): void {}
@@ -197,6 +208,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     const payload = response === null ? EMPTY : Array.isArray(response) ? Buffer.concat(response) : response
     this.phase = 'answered'
     this.settle()
+    this.shadow?.primaryAnswered(this.api, this.status, payload)
     const {res} = this
     if (!res.headersSent) {
       res.setHeader('content-length', payload.length)
@@ -275,7 +287,9 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   ): void {
     if (this.phase !== 'abandoned') this.phase = 'answered'
     this.settle()
-    this.onFinished(this, sendError(this.res, code, params, {extra, headers}), route)
+    const status = sendError(this.res, code, params, {extra, headers})
+    this.shadow?.primaryAnswered(this.api, status, null)
+    this.onFinished(this, status, route)
   }
 }
 

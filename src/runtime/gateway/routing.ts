@@ -1,51 +1,41 @@
-// Routing: which replica takes a request. Every policy (the least-loaded pick
-// within an API today; a weighted split, a shadow or session affinity next)
-// implements `Router`, and the gateway asks only this interface, so a policy is
-// a module of its own rather than an `if` on the request path.
+// Routing: which replica takes a request. Every policy implements `Router`:
+// one API's replicas (api-route.ts: least loaded, or by shard key), a weighted
+// split over APIs (split.ts) with its shadow (shadow.ts). The gateway asks only
+// this interface, so a policy is a module of its own rather than an `if` on
+// the request path.
 import type {IncomingHttpHeaders} from 'node:http'
 import type {ReplicaRoute} from './replica-route.js'
+import {hashKey, shardKeyOf} from './shard-key.js'
 
 /** What a router may look at: enough for a split by weight, a shard key or a session header. */
 export interface RouteRequest {
   headers: IncomingHttpHeaders
   query: string
+  /** The shard key's hash, once read: undefined until then, null when the request has none. */
+  shard?: number | null
+}
+
+/** A copy of a request sent to a shadow API, told how the primary answered so the two can be compared. */
+export interface ShadowCopy {
+  primaryAnswered(api: string, status: number, body: Buffer | null): void
 }
 
 export interface Router {
-  /** The API (or splitter) name that answers, for errors and metrics. */
+  /** The API (or splitter) name, for errors and metrics before an API is chosen. */
   readonly name: string
-  /** Every replica the router may pick, for status and draining. */
-  readonly replicas: readonly ReplicaRoute[]
+  /** The API that answers before a replica is chosen (an API's own endpoint), or null (a splitter, which has not chosen yet). */
+  readonly answersAs: string | null
   /** The replica to admit the request on, or null when none is routable. */
   pick(request: RouteRequest): ReplicaRoute | null
+  /** Sends a copy of the request to a shadow API, when the router has one and picks this request. */
+  copy?(request: RouteRequest, body: Buffer, requestId: string): ShadowCopy | undefined
 }
 
-/** One API's replicas: the ready replica holding the fewest requests; ties rotate so load spreads evenly. */
-export class LeastLoadedRouter implements Router {
-  private next = 0
-
-  constructor(
-    readonly name: string,
-    readonly replicas: readonly ReplicaRoute[],
-  ) {}
-
-  pick(): ReplicaRoute | null {
-    const {replicas} = this
-    const n = replicas.length
-    let best: ReplicaRoute | null = null
-    let bestLoad = Infinity
-    const start = this.next
-    this.next = start + 1 === n ? 0 : start + 1
-    for (let i = 0; i < n; i++) {
-      const j = start + i
-      const route = replicas[j < n ? j : j - n]
-      if (!route.isRoutable) continue
-      const load = route.admission.inFlight
-      if (load < bestLoad) {
-        best = route
-        bestLoad = load
-      }
-    }
-    return best
-  }
+/** The request's shard key (X-Shard-Key, or Ray's X-SERVE-SHARD-KEY) as a 32-bit hash, read once per request. */
+export function shardOf(request: RouteRequest): number | null {
+  if (request.shard !== undefined) return request.shard
+  const key = shardKeyOf(request.headers)
+  const shard = key === undefined ? null : hashKey(key)
+  request.shard = shard
+  return shard
 }

@@ -11,15 +11,29 @@ import {RuntimeMetrics} from '../metrics.js'
 import type {Replica, ReplicaStatus} from '../replica.js'
 import {lingerAfter, rawError, sendError} from './answers.js'
 import {answerControl, type ControlState} from './control.js'
+import {ApiRoute} from './api-route.js'
 import {Exchange, receivingExchange, type ExchangePolicy} from './exchange.js'
-import {ReplicaRoute} from './replica-route.js'
-import {LeastLoadedRouter, type Router} from './routing.js'
+import type {ReplicaRoute} from './replica-route.js'
+import type {Router} from './routing.js'
+import {ShadowMirror} from './shadow.js'
+import {SplitRouter, type Weights} from './split.js'
+import {answerTraffic, isTrafficPath, type TrafficState} from './traffic-routes.js'
+import type {SplitterStatus, TrafficStatus} from './traffic-types.js'
 
 export interface GatewayApi {
   name: string
   endpoint: string
   maxReplicaConcurrency: number
   replicas: Replica[]
+}
+
+/** A TrafficSplitter as the gateway serves it. */
+export interface GatewaySplitter {
+  name: string
+  endpoint: string
+  /** The non-shadow APIs and their weights (adding up to 100). */
+  apis: Array<{name: string; weight: number}>
+  shadow: {api: string; percent: number} | null
 }
 
 /** The gateway's address and limits: what a runtime plan decides for it. */
@@ -41,6 +55,11 @@ export interface GatewayOptions extends GatewayLimits {
   accessLog?: (line: string) => void
   /** Who serves: reported by GET /status beside the APIs. */
   identity?: {pid: number; project: string}
+  splitters?: GatewaySplitter[]
+  /** The runtime's token: what changes state through the traffic routes must carry it. Null: nothing may. */
+  token?: string | null
+  /** Applies a new plan (POST /apply, from mlserve apply). */
+  apply?: (plan: unknown) => Promise<{changes: string[]}>
 }
 
 export interface ReplicaLoad extends ReplicaStatus {
@@ -68,7 +87,11 @@ const NONE = '-'
 export class Gateway {
   readonly metrics = new RuntimeMetrics()
   private readonly server: Server
-  private readonly routers = new Map<string, LeastLoadedRouter>()
+  /** What each endpoint routes by: an API's own replicas, or a splitter. */
+  private readonly routers = new Map<string, Router>()
+  private readonly apis = new Map<string, ApiRoute>()
+  private readonly splitters = new Map<string, SplitRouter>()
+  private readonly traffic: TrafficState
   private readonly policy: ExchangePolicy
   private readonly control: ControlState
   private draining = false
@@ -80,10 +103,12 @@ export class Gateway {
     apis: GatewayApi[],
     private readonly options: GatewayOptions,
   ) {
-    for (const api of apis) {
-      const routes = api.replicas.map((replica) => new ReplicaRoute(replica, api.maxReplicaConcurrency, this.metrics, api.name))
-      this.routers.set(api.endpoint, new LeastLoadedRouter(api.name, routes))
-    }
+    for (const api of apis) this.addApi(api)
+    for (const splitter of options.splitters ?? []) this.addSplitter(splitter)
+    this.metrics.addTraffic({
+      weights: () => [...this.splitters.values()].flatMap((split) => Object.entries(split.weights).map(([api, weight]) => ({splitter: split.name, api, weight}))),
+      shadows: () => [...this.apis.values()].map((api) => ({api: api.name, ...api.figures.shadow})),
+    })
     this.policy = {timeoutMs: options.timeoutMs, maxBodyBytes: options.maxBodyBytes, retryAfter: String(options.retryAfterSeconds)}
     this.server = createServer(
       {
@@ -96,10 +121,89 @@ export class Gateway {
     )
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.clientError(error, socket))
     this.control = {
-      ready: () => !this.draining && [...this.routers.values()].every((router) => router.replicas.some((route) => route.isRoutable)),
-      status: () => ({url: this.url, ...this.options.identity, draining: this.draining, apis: this.status()}),
+      ready: () => !this.draining && [...this.apis.values()].every((api) => api.isRoutable),
+      status: () => ({url: this.url, ...this.options.identity, draining: this.draining, apis: this.status(), splitters: this.splitterStatus()}),
       metrics: () => this.metrics.render(),
       endpoints: () => [...this.routers.keys()],
+    }
+    const gateway = this
+    this.traffic = {
+      token: options.token ?? null,
+      status: () => this.trafficStatus(),
+      splitter: (name) => this.splitters.get(name),
+      splitterNames: () => [...this.splitters.keys()],
+      setWeights: (splitter, weights) => {
+        const problem = splitter.setWeights(weights)
+        if (problem === null) this.options.accessLog?.(`traffic: ${splitter.name} weights ${formatWeights(splitter.status().previous)} → ${formatWeights(splitter.weights)}`)
+        return problem
+      },
+      rollback: (splitter) => {
+        const done = splitter.rollback(gateway.apis)
+        if (done) this.options.accessLog?.(`traffic: ${splitter.name} rolled back to ${formatWeights(splitter.weights)}`)
+        return done
+      },
+      apply: options.apply,
+    }
+  }
+
+  /** Puts an API behind its endpoint (at start, and when mlserve apply adds one). */
+  addApi(api: GatewayApi): ApiRoute {
+    const route = new ApiRoute(api.name, api.endpoint, api.maxReplicaConcurrency, this.metrics)
+    for (const replica of api.replicas) route.add(replica)
+    this.apis.set(api.name, route)
+    this.routers.set(api.endpoint, route)
+    return route
+  }
+
+  api(name: string): ApiRoute | undefined {
+    return this.apis.get(name)
+  }
+
+  /** Takes an API's endpoint away (its replicas are then retired by the caller). */
+  removeApi(name: string): ApiRoute | undefined {
+    const api = this.apis.get(name)
+    if (!api) return undefined
+    this.apis.delete(name)
+    if (this.routers.get(api.endpoint) === api) this.routers.delete(api.endpoint)
+    return api
+  }
+
+  /** Serves a TrafficSplitter at its endpoint; its APIs must already be served. */
+  addSplitter(splitter: GatewaySplitter): SplitRouter {
+    const arms = splitter.apis.map(({name, weight}) => ({api: this.apis.get(name)!, weight}))
+    const shadow = splitter.shadow ? new ShadowMirror(this.apis.get(splitter.shadow.api)!, splitter.shadow.percent) : null
+    const router = new SplitRouter(splitter.name, splitter.endpoint, arms, shadow)
+    this.splitters.set(splitter.name, router)
+    this.routers.set(splitter.endpoint, router)
+    return router
+  }
+
+  splitter(name: string): SplitRouter | undefined {
+    return this.splitters.get(name)
+  }
+
+  removeSplitter(name: string): void {
+    const splitter = this.splitters.get(name)
+    if (!splitter) return
+    this.splitters.delete(name)
+    if (this.routers.get(splitter.endpoint) === splitter) this.routers.delete(splitter.endpoint)
+  }
+
+  /** Every API may be a splitter's target; new ones (mlserve apply) included. */
+  apiRoutes(): ReadonlyMap<string, ApiRoute> {
+    return this.apis
+  }
+
+  splitterStatus(): SplitterStatus[] {
+    return [...this.splitters.values()].map((splitter) => splitter.status())
+  }
+
+  trafficStatus(): TrafficStatus {
+    return {
+      splitters: this.splitterStatus(),
+      apis: Object.fromEntries(
+        [...this.apis.values()].map((api) => [api.name, api.figures.snapshot(api.endpoint, api.replicas.length, api.replicas.filter((route) => route.isRoutable).length)]),
+      ),
     }
   }
 
@@ -137,7 +241,7 @@ export class Gateway {
   /** Slots and queue places held, including those of answered requests whose replica still works on them (after a 504 or a client that left). */
   private held(): number {
     let total = 0
-    for (const router of this.routers.values()) for (const route of router.replicas) total += route.admission.inFlight
+    for (const api of this.apis.values()) for (const route of api.replicas) total += route.admission.inFlight
     return total
   }
 
@@ -161,15 +265,15 @@ export class Gateway {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     this.server.closeAllConnections()
     await closed
-    await Promise.all([...this.routers.values()].flatMap((router) => router.replicas.map((route) => route.close())))
+    await Promise.all([...this.apis.values()].flatMap((api) => api.replicas.map((route) => route.close())))
   }
 
   status(): ApiStatus[] {
-    return [...this.routers.entries()].map(([endpoint, router]) => ({
-      name: router.name,
-      endpoint,
-      ready: router.replicas.some((route) => route.isRoutable),
-      replicas: router.replicas.map((route) => ({
+    return [...this.apis.values()].map((api) => ({
+      name: api.name,
+      endpoint: api.endpoint,
+      ready: api.isRoutable,
+      replicas: api.replicas.map((route) => ({
         ...route.replica.status(),
         ready: route.isRoutable,
         running: route.admission.runningCount,
@@ -188,6 +292,12 @@ export class Gateway {
     const path = q === -1 ? url : url.slice(0, q)
     const router = this.routers.get(path)
     if (router === undefined) {
+      if (isTrafficPath(path)) {
+        void answerTraffic(req, res, path, q === -1 ? '' : url.slice(q), this.traffic).then((code) => {
+          if (code >= 400) this.record(req, NONE, null, code, started, NONE)
+        })
+        return
+      }
       const code = answerControl(req, res, path, this.control)
       if (code >= 400) this.record(req, NONE, null, code, started, NONE)
       return
@@ -195,6 +305,7 @@ export class Gateway {
     const header = req.headers['x-request-id']
     const requestId = typeof header === 'string' && header.length > 0 && header.length <= 200 ? header : randomUUID()
     res.setHeader('X-Request-ID', requestId)
+    if (router.answersAs !== null) res.setHeader('X-Mlserve-Api', router.answersAs)
 
     if (req.method !== 'POST') {
       req.resume()
@@ -230,6 +341,7 @@ export class Gateway {
     const seconds = (performance.now() - started) / 1000
     const observer = route ? route.observer : this.metrics.observer(api, NONE)
     observer.observe(code, seconds)
+    this.apis.get(api)?.figures.observe(code, seconds)
     if (this.options.accessLog) {
       this.options.accessLog(
         `${req.socket.remoteAddress ?? NONE} "${req.method} ${req.url}" ${code} ${(seconds * 1000).toFixed(1)}ms api=${api} replica=${route?.id ?? NONE} id=${requestId}`,
@@ -279,3 +391,7 @@ function parserReason(code: string | undefined): string {
   }
 }
 
+
+function formatWeights(weights: Weights | null): string {
+  return weights ? Object.entries(weights).map(([api, weight]) => `${api}=${weight}`).join(' ') : '-'
+}
