@@ -10,6 +10,8 @@ import type {RuntimeStatus} from '../runtime/index.js'
 export interface RunResult {
   url: string
   apis: Array<{name: string; url: string; replicas: number}>
+  /** The TrafficSplitters served, each at its own URL. */
+  splitters: Array<{name: string; url: string; weights: Record<string, number>}>
   stoppedBy: string
   final: RuntimeStatus
 }
@@ -17,7 +19,7 @@ export interface RunResult {
 export default class Run extends BaseCommand {
   static override summary = 'Serve the APIs of a project locally, behind a gateway with admission control.'
 
-  static override description = `Starts autoscaling.min_replicas replicas of each RealtimeAPI (or --replicas N). Each replica runs processes_per_replica processes of threads_per_process threads. The gateway serves every API at its networking.endpoint on one port: at most processes × threads requests run per replica, further ones queue, and past max_replica_concurrency a request gets 503 with Retry-After. GET /metrics serves Prometheus metrics and GET /status the live state. Ctrl-C drains the requests in flight, then stops every process.`
+  static override description = `Starts autoscaling.min_replicas replicas of each RealtimeAPI (or --replicas N). Each replica runs processes_per_replica processes of threads_per_process threads. The gateway serves every API at its networking.endpoint on one port: at most processes × threads requests run per replica, further ones queue, and past max_replica_concurrency a request gets 503 with Retry-After. Each TrafficSplitter is served at its endpoint too, splitting requests between its APIs by weight (live weights: \`mlserve traffic\`; a new mlserve.yaml: \`mlserve apply\`). GET /metrics serves Prometheus metrics and GET /status the live state. Ctrl-C drains the requests in flight, then stops every process.`
 
   static override examples = [
     '<%= config.bin %> run my-model',
@@ -59,7 +61,7 @@ export default class Run extends BaseCommand {
     const [{loadProject}, {planRuntime, Runtime}] = await Promise.all([import('../config/index.js'), import('../runtime/index.js')])
 
     const project = await loadProject(args.dir)
-    // These include each TrafficSplitter's "apis is parsed but not yet acted on" (src/config/compat.ts).
+    // Fields parsed but not acted on yet (src/config/compat.ts), among others.
     for (const warning of project.warnings) note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
     const image = flags.image
     if (flags.driver !== 'docker' && image) note('--image is used only with --driver docker; ignoring it.')
@@ -95,11 +97,17 @@ export default class Run extends BaseCommand {
 
     const status = runtime.status()
     const apis = status.apis.map((api) => ({name: api.name, url: runtime.endpointUrl(api.name), replicas: api.replicas.length}))
-    if (this.jsonEnabled()) this.logJson({event: 'ready', url: runtime.url, apis})
+    const splitters = status.splitters.map((splitter) => ({name: splitter.name, url: `${runtime.url}${splitter.endpoint}`, weights: splitter.weights}))
+    if (this.jsonEnabled()) this.logJson({event: 'ready', url: runtime.url, apis, splitters})
     say(color.green(`Ready: ${runtime.url}`))
     for (const api of status.apis) {
       const replica = api.replicas[0]
       say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency})`)
+    }
+    for (const splitter of status.splitters) {
+      const weights = Object.entries(splitter.weights).map(([api, weight]) => `${api} ${weight}%`).join(', ')
+      const shadow = splitter.shadow ? `; shadow ${splitter.shadow.api} (${splitter.shadow.percent}% copied)` : ''
+      say(`  ${color.bold(splitter.name)}  POST ${runtime.url}${splitter.endpoint}  (TrafficSplitter: ${weights}${shadow})`)
     }
     say(`  metrics  GET ${runtime.url}/metrics    status  GET ${runtime.url}/status`)
     say(color.dim('Press Ctrl-C to stop (twice to stop at once, without draining).'))
@@ -110,7 +118,7 @@ export default class Run extends BaseCommand {
     await Promise.race([runtime.stop(), interrupts.second.then(() => forced)])
     interrupts.dispose()
     say('Stopped.')
-    return {url: runtime.url, apis, stoppedBy: signal, final}
+    return {url: runtime.url, apis, splitters, stoppedBy: signal, final}
   }
 }
 
