@@ -19,6 +19,7 @@ import {cliPath, runCli, startRunCli} from '../helpers/cli.js'
 import {baseImage, buildTestImage, containersCreatedSince, containersOf, docker, removeContainersOf, removeImage, requireDocker} from '../helpers/docker.js'
 import {apiYaml, makeProject, sleepPredictor, type ApiShape, type TestProject} from '../helpers/projects.js'
 import {post, waitFor} from '../helpers/http.js'
+import {countByApi, fire, splitYaml} from '../helpers/traffic.js'
 
 const brokenPredictor = 'import mlserve_module_that_does_not_exist  # noqa: F401\n\n\nclass PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return payload\n'
 const slowPredictor = 'import time\n\n\nclass PythonPredictor:\n    def __init__(self, config):\n        time.sleep(600)\n\n    def predict(self, payload):\n        return payload\n'
@@ -140,6 +141,24 @@ describe('docker driver: serving', () => {
     const starts = firstAnswers.map((a) => a.body.start as number).sort((a, b) => a - b)
     assert.ok(starts[2] - starts[0] >= 1.9, 'the third started only after a slot freed')
     assert.equal(runtime.status().apis[0].replicas[0].shed, 5)
+  })
+})
+
+describe('docker driver: traffic policies', () => {
+  test('a TrafficSplitter splits 70/30 between two APIs whose replicas are containers, and each answer names its API', async () => {
+    const p = makeProject({
+      'mlserve.yaml': splitYaml({apis: [{name: 'model-a', weight: 70, threads: 2, config: {}}, {name: 'model-b', weight: 30, threads: 2, config: {}}]}),
+      'predictor.py': sleepPredictor,
+    })
+    projects.push(p)
+    const runtime = await start(p)
+    assert.ok(runtime.status().apis.every((api) => api.replicas.every((replica) => replica.container)), 'every replica is a container')
+    const shots = await fire(`${runtime.url}/model`, 200, {concurrency: 4})
+    assert.ok(shots.every((shot) => shot.status === 200))
+    assert.deepEqual(countByApi(shots), {'model-a': 140, 'model-b': 60})
+    // Session affinity works the same across containers: one key, one API, one container process.
+    const keyed = await fire(`${runtime.url}/model`, 20, {concurrency: 4, headers: () => ({'x-shard-key': 'user-7'})})
+    assert.equal(new Set(keyed.map((shot) => `${shot.api}/${shot.body.pid}`)).size, 1)
   })
 })
 
