@@ -5,7 +5,7 @@
 import {describe, test, after, afterEach} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {networkInterfaces, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {request} from 'undici'
 import {loadProject} from '../../src/config/index.js'
@@ -13,6 +13,7 @@ import {planRuntime, type PlanOptions} from '../../src/runtime/plan.js'
 import {Runtime, runtimeDefaults} from '../../src/runtime/runtime.js'
 import {listRuntimeRecords} from '../../src/runtime/state.js'
 import type {TrafficStatus} from '../../src/runtime/gateway/traffic-types.js'
+import {isLoopback} from '../../src/runtime/gateway/traffic-routes.js'
 import {makeProject, type TestProject} from '../helpers/projects.js'
 import {countByApi, fire, splitYaml, versionedPredictor, type SplitShape} from '../helpers/traffic.js'
 
@@ -144,6 +145,25 @@ describe('live weights', () => {
     const nothing = await control(runtime, 'POST', '/traffic/model/rollback', token)
     assert.equal(nothing.status, 409)
     assert.deepEqual((await control(runtime, 'GET', '/traffic/model', null)).body.weights, {'model-a': 90, 'model-b': 10})
+  })
+})
+
+describe('control routes from off the machine', () => {
+  test('a gateway listening on every address answers /traffic from a non-loopback address with 403, and predictions as usual', async () => {
+    // Docker's bridge or the machine's own network gives an address that is not loopback.
+    const address = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4')?.address
+    assert.ok(!isLoopback('192.0.2.7') && !isLoopback('::ffff:10.0.0.1') && isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.1'))
+    assert.ok(address, 'this machine has a non-loopback IPv4 address to test from')
+    const {runtime, token} = await start(twoVersions(90, 10), {host: '0.0.0.0'})
+    const remote = `http://${address}:${runtime.gateway.port}`
+    for (const [method, path] of [['GET', '/traffic'], ['PUT', '/traffic/model'], ['POST', '/apply']] as const) {
+      const response = await request(`${remote}${path}`, {method, headers: {authorization: `Bearer ${token}`, 'content-type': 'application/json'}, body: method === 'GET' ? undefined : '{}'})
+      const body = (await response.body.json()) as {code: string}
+      assert.equal(response.statusCode, 403, `${method} ${path}`)
+      assert.equal(body.code, 'MLS_GATEWAY_CONTROL_FORBIDDEN')
+    }
+    const shots = await fire(`${remote}/model`, 10)
+    assert.ok(shots.every((shot) => shot.status === 200))
   })
 })
 
