@@ -104,6 +104,12 @@ export class RuntimeMetrics {
     this.sources.push(source)
   }
 
+  /** A replica retired (mlserve apply): its gauges go; its counters stay, as Prometheus counters must. */
+  removeReplica(source: ReplicaGaugeSource): void {
+    const i = this.sources.indexOf(source)
+    if (i !== -1) this.sources.splice(i, 1)
+  }
+
   /** A pre-bound observer for one API and replica, so the request path does no label lookups. */
   observer(api: string, replica: string): RequestObserver {
     const key = `${api}\u0000${replica}`

@@ -6,7 +6,7 @@
 // its driver noticing anything, a health probe decides (see suspect()).
 import {Pool, request} from 'undici'
 import {AdmissionController} from '../admission.js'
-import type {RequestObserver, RuntimeMetrics} from '../metrics.js'
+import type {ReplicaGaugeSource, RequestObserver, RuntimeMetrics} from '../metrics.js'
 import type {Replica} from '../replica.js'
 
 /** How long a health probe of a suspect replica may take, and the pause between probes of a down one. */
@@ -26,24 +26,26 @@ export class ReplicaRoute {
   private health: 'ok' | 'probing' | 'down' = 'ok'
   readonly admission: AdmissionController
   readonly observer: RequestObserver
+  private readonly gauges: ReplicaGaugeSource
 
   constructor(
     readonly replica: Replica,
     maxConcurrency: number,
-    metrics: RuntimeMetrics,
+    private readonly metrics: RuntimeMetrics,
     readonly api: string,
   ) {
     const slots = replica.spec.processes * replica.spec.threads
     this.admission = new AdmissionController(slots, maxConcurrency)
     this.observer = metrics.observer(api, replica.id)
-    metrics.addReplica({
+    this.gauges = {
       api,
       replica: replica.id,
       running: () => this.admission.runningCount,
       queued: () => this.admission.queuedCount,
       shed: () => this.admission.shedTotal,
       ready: () => this.isRoutable,
-    })
+    }
+    metrics.addReplica(this.gauges)
     replica.on('ready', (origin: string) => this.connect(origin))
     replica.on('unready', () => this.disconnect())
     replica.on('slots', (n: number) => this.setSlots(n))
@@ -121,6 +123,7 @@ export class ReplicaRoute {
   }
 
   async close(): Promise<void> {
+    this.metrics.removeReplica(this.gauges)
     const pool = this.pool
     this.pool = null
     if (pool) await pool.close().catch(() => undefined)
