@@ -32,8 +32,9 @@ export default class Apply extends BaseCommand {
     const project = await loadProject(args.dir)
     for (const warning of project.warnings) if (!this.jsonEnabled()) warn(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
     const target = client.findProjectTarget(project.file, flags.url)
-    const gateway = new URL(target.url)
-    // The same plan `mlserve run` makes with its defaults; the gateway keeps its own port and limits.
+    // The address the runtime bound, as its record says (--url may name it otherwise, such as localhost).
+    const gateway = new URL(target.record?.url ?? target.url)
+    // The same plan `mlserve run` makes with its defaults; the runtime keeps the limits its own flags set.
     const plan = await planRuntime(project, {
       host: gateway.hostname.replace(/^\[|\]$/g, ''),
       port: Number(gateway.port || 80),

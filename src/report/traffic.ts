@@ -109,10 +109,7 @@ export function renderWeightChange(name: string, before: Record<string, number> 
   const apis = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after)])]
   const width = Math.max(...apis.map((api) => api.length))
   const lines = apis.map((api) => {
-    const old = before?.[api]
-    const now = after[api]
-    const mark = old === now ? '' : '  (changed)'
-    return `  ${api.padEnd(width)}  ${old ?? '-'} → ${now ?? '-'}${mark}`
+    return `  ${api.padEnd(width)}  ${before?.[api] ?? '-'} → ${after[api] ?? '-'}`
   })
   return [`${name}:`, ...lines].join('\n')
 }
