@@ -39,7 +39,8 @@ export abstract class BaseCommand extends Command {
     const ctor = this.ctor
     const args = Object.entries(ctor.args ?? {}).map(([name, arg]) => (arg.required ? name.toUpperCase() : `[${name.toUpperCase()}]`))
     return {
-      id: this.id ?? ctor.id ?? 'mlserve',
+      // A command in a topic (traffic:set) as a user types it (traffic set).
+      id: (this.id ?? ctor.id ?? 'mlserve').replaceAll(':', ' '),
       flags: [...Object.keys(ctor.flags ?? {}), ...Object.keys(ctor.baseFlags ?? {}), 'json'],
       usage: args.join(' '),
     }

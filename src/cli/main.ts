@@ -28,7 +28,8 @@ export async function main(options: MainOptions): Promise<void> {
     } catch (error) {
       const word = /^command (\S+) not found$/.exec((error as Error).message)?.[1]
       if (!(error instanceof Errors.CLIError) || word === undefined) throw error
-      const err = unknownCommand(word.replaceAll(':', ' '), config.commandIDs)
+      // Ids of commands in topics (traffic:set) as a user types them (traffic set).
+      const err = unknownCommand(word.replaceAll(':', ' '), config.commandIDs.map((id) => id.replaceAll(':', ' ')))
       reportError(err, {json: wantsJson(argv), verbose: wantsVerbose(argv)})
       process.exitCode = err.exitCode
     }
@@ -52,7 +53,8 @@ function manifestIsStale(root: string): boolean {
   const written = statSync(manifest).mtimeMs
   const commands = join(root, 'dist', 'commands')
   try {
-    return readdirSync(commands).some((name) => name.endsWith('.js') && statSync(join(commands, name)).mtimeMs > written)
+    // Recursive: commands in a topic (traffic set) live in a folder of their own.
+    return readdirSync(commands, {recursive: true, encoding: 'utf8'}).some((name) => name.endsWith('.js') && statSync(join(commands, name)).mtimeMs > written)
   } catch {
     return false
   }
