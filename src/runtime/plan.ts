@@ -6,6 +6,7 @@ import {mlserveError} from '../errors.js'
 import {assignGpus, listGpus} from './gpu.js'
 import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
 import type {ReplicaSpec} from './replica.js'
+import {codeVersion} from './code-version.js'
 import type {DockerPlan} from './docker-replica.js'
 import {runtimeDefaults} from './defaults.js'
 import {reservedPaths, type GatewayLimits, type GatewaySplitter} from './gateway/index.js'
@@ -178,6 +179,7 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
   if (predictor.type === 'python' && options.driver !== 'docker') await ensureInterpreter(interpreter, api.name)
 
   const replicaCount = options.replicas ?? api.autoscaling.min_replicas
+  const version = predictor.type === 'python' ? codeVersion(project.dir, predictorPath) : undefined
   const batching = options.overrides?.batching ?? (predictor.server_side_batching
     ? {maxBatchSize: predictor.server_side_batching.max_batch_size, intervalMs: parseDurationMs(predictor.server_side_batching.batch_interval)}
     : undefined)
@@ -200,6 +202,7 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
     cpus: options.replicaCpus ? [...options.replicaCpus] : null,
     readinessTimeoutMs: options.readinessTimeoutMs,
     maxBodyBytes: options.maxBodyBytes,
+    codeVersion: version,
   }))
   return {
     name: api.name,

@@ -137,6 +137,7 @@ function specChanges(a: ReplicaSpec, b: ReplicaSpec): string[] {
     readinessPath: 'predictor.readiness_path',
     predictPath: 'predictor.predict_path',
     gpus: 'GPU devices',
+    codeVersion: 'predictor code',
   }
   const keys = new Set([...Object.keys(a), ...Object.keys(b)] as Array<keyof ReplicaSpec>)
   const changed: string[] = []

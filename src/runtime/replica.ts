@@ -29,6 +29,8 @@ export interface ReplicaSpec {
   cpus: number[] | null
   readinessTimeoutMs: number
   maxBodyBytes: number
+  /** A fingerprint of the API's Python code (code-version.ts): mlserve apply replaces replicas whose code changed. */
+  codeVersion?: string
 }
 
 export interface ReplicaStatus {

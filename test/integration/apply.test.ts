@@ -246,6 +246,31 @@ describe('mlserve apply: a running runtime moves to the edited mlserve.yaml', ()
     assert.ok(logs.some((line) => line.startsWith('apply: api b: removed')))
     assert.deepEqual(listRuntimeRecords()[0].apis, [{name: 'a', endpoint: '/a-v2'}])
   })
+
+  test('an edited predictor file, with mlserve.yaml unchanged, is rolled out; an apply with nothing changed changes nothing', async () => {
+    const same = await plan(readFileSync(project.file, 'utf8'))
+    assert.deepEqual((await runtime.apply(same)).changes, [], 'nothing changed, nothing replaced')
+    writeFileSync(
+      join(project.dir, 'predictor.py'),
+      `${versionedPredictor}
+_predict = PythonPredictor.predict
+
+
+def _stamped(self, payload):
+    answer = _predict(self, payload)
+    answer["code"] = 2
+    return answer
+
+
+PythonPredictor.predict = _stamped
+`,
+    )
+    const {result, answers} = await steadyDuring([`${runtime.url}/model`], runtime.apply(await plan(readFileSync(project.file, 'utf8'))))
+    assert.deepEqual(answers.filter((answer) => answer.status !== 200).map((answer) => answer.status), [], 'no request failed')
+    assert.match(result.changes.join(' | '), /^api a: predictor code changed, replaced 2 replicas one at a time/)
+    const after = await fire(`${runtime.url}/model`, 6, {concurrency: 2})
+    assert.ok(after.every((shot) => shot.body.code === 2), 'the new code answers')
+  })
 })
 
 function shapeOf(name: string, version: string): {name: string; processes: number; threads: number; minReplicas: number; config: Record<string, unknown>} {
