@@ -56,24 +56,13 @@ export interface ReplicaBasis {
 export type StepVerdict = 'passed' | 'low-traffic' | 'breached' | 'no-traffic' | 'not-enough-replicas' | 'interrupted'
 
 /** One step, with the gateway's figures for the API over it. */
-export interface RolloutStep {
+export interface RolloutStep extends StepFigures {
   /** The API's share, percent. */
   share: number
   weights: Record<string, number>
   neededReplicas: number
   /** Ready replicas of the API when the step began (or when waiting for them gave up). */
   readyReplicas: number
-  /** Answers of the API over the step, shed ones included. */
-  requests: number
-  /** Answers >= 500 other than 503. */
-  errors: number
-  /** 503s from admission or no ready replica. */
-  shed: number
-  codes: Record<string, number>
-  /** errors ÷ requests; null without requests. */
-  errorRate: number | null
-  /** Of the answers that were not shed; null without any. */
-  p99Ms: number | null
   /** How long the step was held. */
   durationMs: number
   verdict: StepVerdict
@@ -167,11 +156,16 @@ export function neededReplicas(basis: number, share: number): number {
 
 /** The API's figures over a step: the reading at its end less the one at its start. */
 export interface StepFigures {
+  /** Answers of the API over the step, shed ones included. */
   requests: number
+  /** Answers >= 500 other than 503. */
   errors: number
+  /** 503s from admission or no ready replica. */
   shed: number
   codes: Record<string, number>
+  /** errors ÷ requests; null without requests. */
   errorRate: number | null
+  /** Of the answers that were not shed; null without any. */
   p99Ms: number | null
 }
 

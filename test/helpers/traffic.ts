@@ -2,7 +2,7 @@
 // (test/fixtures/traffic/versioned.py) behind a TrafficSplitter, and a bounded
 // client that records which API answered each request.
 import {readFileSync} from 'node:fs'
-import {Pool} from 'undici'
+import {Pool, request} from 'undici'
 import {apiYaml, type ApiShape} from './projects.js'
 
 export const versionedPredictor = readFileSync(new URL('../fixtures/traffic/versioned.py', import.meta.url), 'utf8')
@@ -78,4 +78,11 @@ export function countByApi(shots: Shot[]): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const shot of shots) counts[shot.api ?? '-'] = (counts[shot.api ?? '-'] ?? 0) + 1
   return counts
+}
+
+/** The weights a splitter has in force, read from the gateway at `url`. */
+export async function weightsAt(url: string, splitter: string): Promise<Record<string, number>> {
+  const answer = await request(`${url}/traffic/${splitter}`)
+  if (answer.statusCode !== 200) throw new Error(`GET /traffic/${splitter} answered ${answer.statusCode}`)
+  return ((await answer.body.json()) as {weights: Record<string, number>}).weights
 }

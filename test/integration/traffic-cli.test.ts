@@ -9,6 +9,7 @@ import type {ResultPromise} from 'execa'
 import {request} from 'undici'
 import {runCli, startRunCli, type RunningCli} from '../helpers/cli.js'
 import {makeProject, sleepPredictor, type TestProject} from '../helpers/projects.js'
+import {weightsAt} from '../helpers/traffic.js'
 import {waitFor} from '../helpers/http.js'
 
 // Each test file gets its own state dir, so the commands see only this file's runtime.
@@ -60,11 +61,7 @@ after(async () => {
 
 const cli = (args: string[]) => runCli(args, {env})
 
-async function weightsNow(): Promise<Record<string, number>> {
-  const answer = await request(`${run.url}/traffic/iris`)
-  assert.equal(answer.statusCode, 200)
-  return ((await answer.body.json()) as {weights: Record<string, number>}).weights
-}
+const weightsNow = (): Promise<Record<string, number>> => weightsAt(run.url, 'iris')
 
 /** Sends `n` predictions through the splitter; how many each API answered (X-Mlserve-Api). */
 async function predictThroughSplitter(n: number): Promise<Record<string, number>> {

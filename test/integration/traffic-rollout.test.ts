@@ -10,10 +10,10 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa, type ResultPromise} from 'execa'
-import {Pool, request} from 'undici'
+import {Pool} from 'undici'
 import {cliPath, runCli, startRunCli, type RunningCli} from '../helpers/cli.js'
 import {makeProject, type TestProject} from '../helpers/projects.js'
-import {versionedPredictor} from '../helpers/traffic.js'
+import {versionedPredictor, weightsAt} from '../helpers/traffic.js'
 
 // Each test file gets its own state dir, so the commands see only this file's runtime.
 const stateDir = mkdtempSync(join(tmpdir(), 'mlserve-state-'))
@@ -90,11 +90,7 @@ after(async () => {
 
 const cli = (args: string[]) => runCli(args, {env})
 
-async function weightsNow(): Promise<Record<string, number>> {
-  const answer = await request(`${run.url}/traffic/iris`)
-  assert.equal(answer.statusCode, 200)
-  return ((await answer.body.json()) as {weights: Record<string, number>}).weights
-}
+const weightsNow = (): Promise<Record<string, number>> => weightsAt(run.url, 'iris')
 
 /** Polls `check` until it holds (the CLI's PUT and its line on stderr race). */
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
