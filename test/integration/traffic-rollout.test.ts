@@ -49,6 +49,8 @@ let project: TestProject
 let run: RunningCli
 const children: ResultPromise[] = []
 let stopLoad: () => Promise<void> = async () => {}
+/** Every answer's status through the splitter, in order (0: no answer), so a test can look at the answers of its own window. */
+const statuses: number[] = []
 
 /** Sends predictions through the splitter, two at a time, until stopped: the traffic each step is judged on. */
 function startLoad(url: string): () => Promise<void> {
@@ -59,8 +61,10 @@ function startLoad(url: string): () => Promise<void> {
       try {
         const answer = await pool.request({path: '/iris', method: 'POST', body: '{"x": 1}', headers: {'content-type': 'application/json'}})
         await answer.body.dump()
+        statuses.push(answer.statusCode)
       } catch {
         // the runtime going away at the end
+        if (running) statuses.push(0)
       }
     }
   }
@@ -170,7 +174,8 @@ describe('mlserve traffic rollout against a running mlserve run', () => {
     assert.deepEqual(await weightsNow(), {'iris-a': 100, 'iris-b': 0, 'iris-c': 0})
   })
 
-  test('a healthy version is rolled out to 100%, and --write writes the final weights, keeping comments', async () => {
+  test('a healthy version is rolled out to 100% under load with no failed request but 503s, and --write writes the final weights, keeping comments', async () => {
+    const from = statuses.length
     const result = await cli(['traffic', 'rollout', 'iris', 'iris-c', '--steps', '50,100', '--interval', '2s', '--min-requests', '5', '--write', '--json'])
     assert.equal(result.exitCode, 0, result.stdout + result.stderr)
     const out = JSON.parse(result.stdout)
@@ -189,6 +194,9 @@ describe('mlserve traffic rollout against a running mlserve run', () => {
       assert.ok(['passed', 'low-traffic'].includes(step.verdict), step.verdict)
     }
     assert.ok(out.steps.at(-1).requests > 0, 'the last step saw traffic')
+    const during = statuses.slice(from)
+    assert.ok(during.length > 20, `${during.length} requests ran during the rollout`)
+    assert.deepEqual(during.filter((status) => status !== 200 && status !== 503), [], 'no request failed other than with a 503')
     assert.deepEqual(await weightsNow(), {'iris-a': 0, 'iris-b': 0, 'iris-c': 100})
     const expected = config.replace('weight: 100  # the current model', 'weight: 0  # the current model').replace(/(name: iris-c\n {6}weight:) 0/, '$1 100')
     assert.equal(readFileSync(project.file, 'utf8'), expected)

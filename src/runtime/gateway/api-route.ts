@@ -41,6 +41,7 @@ export class ApiRoute implements Router {
   /** Puts a replica behind this API; it takes traffic once it is ready. */
   add(replica: Replica): ReplicaRoute {
     const route = new ReplicaRoute(replica, this.maxConcurrency, this.metrics, this.name)
+    route.figures = this.figures
     this.routes = [...this.routes, route]
     return route
   }

@@ -137,7 +137,8 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
       return
     }
     this.route = route
-    this.res.setHeader('X-Mlserve-Api', route.api)
+    // An API's own endpoint named it already (server.ts); a split names the API it chose.
+    if (route.api !== this.router.answersAs) this.res.setHeader('X-Mlserve-Api', route.api)
     const ticket = route.admission.admit(this)
     if (ticket === null) {
       const maxReplicaConcurrency = route.admission.maxConcurrency

@@ -8,6 +8,7 @@ import {Pool, request} from 'undici'
 import {AdmissionController} from '../admission.js'
 import type {ReplicaGaugeSource, RequestObserver, RuntimeMetrics} from '../metrics.js'
 import type {Replica} from '../replica.js'
+import type {ApiFigureRecorder} from './figures.js'
 
 /** How long a health probe of a suspect replica may take, and the pause between probes of a down one. */
 const PROBE_TIMEOUT_MS = 500
@@ -26,6 +27,8 @@ export class ReplicaRoute {
   private health: 'ok' | 'probing' | 'down' = 'ok'
   readonly admission: AdmissionController
   readonly observer: RequestObserver
+  /** Its API's figures, counted on the request path without a lookup. */
+  figures: ApiFigureRecorder | null = null
   private readonly gauges: ReplicaGaugeSource
 
   constructor(

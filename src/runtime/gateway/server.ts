@@ -341,7 +341,7 @@ export class Gateway {
     const seconds = (performance.now() - started) / 1000
     const observer = route ? route.observer : this.metrics.observer(api, NONE)
     observer.observe(code, seconds)
-    this.apis.get(api)?.figures.observe(code, seconds)
+    ;(route ? route.figures : this.apis.get(api)?.figures)?.observe(code, seconds)
     if (this.options.accessLog) {
       this.options.accessLog(
         `${req.socket.remoteAddress ?? NONE} "${req.method} ${req.url}" ${code} ${(seconds * 1000).toFixed(1)}ms api=${api} replica=${route?.id ?? NONE} id=${requestId}`,
