@@ -20,14 +20,13 @@
 // of its own and every proxy gets the same arrangement.
 //
 // Run: node --import tsx bench/gateway-vs-haproxy.ts [--duration 10] [--rounds 3] [--replica node|python] [--baseline DIR]
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {execa} from 'execa'
 import {request} from 'undici'
 import {cliPath} from '../test/helpers/cli.js'
 import {runOpenLoop, type LoadResult} from '../src/loadtest/index.js'
-import {cpuSeconds, machine, pinToCore, pinGroupToCore, ratio, startHaproxy, startScript, wrk, type WrkResult} from './lib.js'
+import {cpuSeconds, machine, pinToCore, pinGroupToCore, ratio, serveProject, startHaproxy, startScript, wrk, type WrkResult} from './lib.js'
 
 const durationS = Number(process.argv[process.argv.indexOf('--duration') + 1]) || 10
 const rounds = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 1
@@ -60,28 +59,9 @@ autoscaling:
   max_replica_concurrency: ${MAX_CONCURRENCY}
 `,
   )
-  const child = execa(process.execPath, [cli, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
-  let stderr = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      const match = /Ready: (http\S+)/m.exec(stderr)
-      if (match) resolve(match[1])
-    })
-    void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
-  })
-  const status = (await (await request(`${url}/status`)).body.json()) as {apis: Array<{replicas: Array<{origin: string; pid: number}>}>}
-  return {
-    url,
-    pid: child.pid!,
-    replicaOrigin: status.apis[0].replicas[0].origin,
-    replicaPid: status.apis[0].replicas[0].pid,
-    stop: async () => {
-      child.kill('SIGINT')
-      await child
-      rmSync(dir, {recursive: true, force: true})
-    },
-  }
+  const served = await serveProject<{apis: Array<{replicas: Array<{origin: string; pid: number}>}>}>(cli, dir)
+  const [replica] = served.status.apis[0].replicas
+  return {url: served.url, pid: served.pid, replicaOrigin: replica.origin, replicaPid: replica.pid, stop: served.stop}
 }
 
 /**

@@ -191,3 +191,41 @@ export async function pinGroupToCore(pgid: number, core: number): Promise<void> 
   const {stdout} = await execa('pgrep', ['-g', String(pgid)], {reject: false})
   for (const pid of stdout.split(/\s+/).filter(Boolean)) await pinToCore(Number(pid), core).catch(() => undefined)
 }
+
+/** A `mlserve run` the bench started through the CLI, with its status once ready. */
+export interface ServedRun<S> {
+  url: string
+  pid: number
+  status: S
+  stop: () => Promise<void>
+}
+
+/**
+ * `mlserve run DIR --port 0` through the CLI at `cli`, as a user starts it;
+ * resolves once it prints its URL, with GET /status. `stop` sends Ctrl-C,
+ * waits for it to end, and removes DIR.
+ */
+export async function serveProject<S>(cli: string, dir: string): Promise<ServedRun<S>> {
+  const child = execa(process.execPath, [cli, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
+  let stderr = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      const match = /Ready: (http\S+)/m.exec(stderr)
+      if (match) resolve(match[1])
+    })
+    void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
+  })
+  const response = await fetch(`${url}/status`)
+  const status = (await response.json()) as S
+  return {
+    url,
+    pid: child.pid!,
+    status,
+    stop: async () => {
+      child.kill('SIGINT')
+      await child
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}

@@ -55,7 +55,7 @@ import {SplitRouter} from '../src/runtime/gateway/split.js'
 import {shardOf, type RouteRequest} from '../src/runtime/gateway/routing.js'
 import {rendezvousPick} from '../src/runtime/gateway/rendezvous.js'
 import type {ApiRoute} from '../src/runtime/gateway/api-route.js'
-import {cpuSeconds, machine, parseWrk, pinGroupToCore, pinToCore, ratio, type WrkResult} from './lib.js'
+import {cpuSeconds, machine, parseWrk, pinGroupToCore, pinToCore, ratio, serveProject, type WrkResult} from './lib.js'
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name)
@@ -93,26 +93,12 @@ interface Served {
 async function serve(files: Record<string, string>): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'mlserve-bench-traffic-'))
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content)
-  const child = execa(process.execPath, [cli, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
-  let stderr = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      const match = /Ready: (http\S+)/m.exec(stderr)
-      if (match) resolve(match[1])
-    })
-    void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
-  })
-  const status = (await (await request(`${url}/status`)).body.json()) as {apis: Array<{name: string; replicas: Array<{pid: number}>}>}
+  const served = await serveProject<{apis: Array<{name: string; replicas: Array<{pid: number}>}>}>(cli, dir)
   return {
-    url,
-    pid: child.pid!,
-    replicaPids: Object.fromEntries(status.apis.map((api) => [api.name, api.replicas[0].pid])),
-    stop: async () => {
-      child.kill('SIGINT')
-      await child
-      rmSync(dir, {recursive: true, force: true})
-    },
+    url: served.url,
+    pid: served.pid,
+    replicaPids: Object.fromEntries(served.status.apis.map((api) => [api.name, api.replicas[0].pid])),
+    stop: served.stop,
   }
 }
 
