@@ -16,7 +16,7 @@ export interface SplitterApiLine {
   replicas: number | null
   readyReplicas: number | null
   requests: number | null
-  /** Its requests over those of the splitter's non-shadow APIs (null for the shadow, or before any request). */
+  /** Its share of the requests the splitter placed (null for the shadow, or before any request). */
   share: number | null
   shed: number | null
   errors: number | null
@@ -47,7 +47,10 @@ export function latencyPercentiles(encoded: string | undefined): {p50Ms: number 
 /** A splitter with its APIs' figures from the same /traffic answer. */
 export function splitterView(splitter: SplitterStatus, apis: TrafficStatus['apis']): SplitterView {
   const weighted = Object.keys(splitter.weights)
-  const total = weighted.reduce((sum, api) => sum + (apis[api]?.requests ?? 0), 0)
+  // The splitter's own count per API when the gateway gives it; an API's figures also count its other endpoints.
+  const routed = splitter.routed as Record<string, number> | undefined
+  const placed = (api: string): number => (routed ? (routed[api] ?? 0) : (apis[api]?.requests ?? 0))
+  const total = weighted.reduce((sum, api) => sum + placed(api), 0)
   const line = (api: string, weight: number, shadow: boolean): SplitterApiLine => {
     const figures = apis[api]
     return {
@@ -58,7 +61,7 @@ export function splitterView(splitter: SplitterStatus, apis: TrafficStatus['apis
       replicas: figures?.replicas ?? null,
       readyReplicas: figures?.readyReplicas ?? null,
       requests: figures?.requests ?? null,
-      share: !shadow && figures && total > 0 ? figures.requests / total : null,
+      share: !shadow && total > 0 ? placed(api) / total : null,
       shed: figures?.shed ?? null,
       errors: figures?.errors ?? null,
       ...latencyPercentiles(figures?.latencyHistogram),

@@ -62,7 +62,7 @@ class FakeGateway implements RolloutControl {
       }
     }
     return {
-      splitters: [{name: 'iris', endpoint: '/iris', weights: {...this.weights}, shadow: this.shadow ? {api: this.shadow, percent: 10} : null, previous: null, changedAt: new Date(0).toISOString()}],
+      splitters: [{name: 'iris', endpoint: '/iris', weights: {...this.weights}, shadow: this.shadow ? {api: this.shadow, percent: 10} : null, previous: null, changedAt: new Date(0).toISOString(), routed: {}}],
       apis,
     }
   }

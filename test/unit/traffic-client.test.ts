@@ -35,6 +35,7 @@ const splitter = (): SplitterStatus => ({
   shadow: {api: 'iris-c', percent: 20},
   previous: null,
   changedAt: '2026-12-04T12:00:00.000Z',
+  routed: {'iris-a': 75, 'iris-b': 25},
 })
 
 const isCode = (code: string, message?: RegExp) => (error: unknown) => {

@@ -28,6 +28,8 @@ export class SplitRouter implements Router {
   private previous: Weights | null = null
   private changedAt = new Date()
   readonly answersAs = null
+  /** Requests placed on each API, for its share of this splitter. */
+  private readonly routed = new Map<string, number>()
 
   constructor(
     readonly name: string,
@@ -52,7 +54,9 @@ export class SplitRouter implements Router {
     const arm = shard === null ? this.nextByWeight() : this.byShard(shard)
     if (arm === null) return null
     // An API with no ready replica (starting, restarting) must not turn its share into 503s while another can answer.
-    return arm.api.pick(request) ?? this.fallback(arm, request)
+    const route = arm.api.pick(request) ?? this.fallback(arm, request)
+    if (route !== null) this.routed.set(route.api, (this.routed.get(route.api) ?? 0) + 1)
+    return route
   }
 
   copy(request: RouteRequest, body: Buffer, requestId: string): ShadowCopy | undefined {
@@ -89,6 +93,7 @@ export class SplitRouter implements Router {
       shadow: this.shadow ? {api: this.shadow.api.name, percent: this.shadow.percent} : null,
       previous: this.previous,
       changedAt: this.changedAt.toISOString(),
+      routed: Object.fromEntries(this.routed),
     }
   }
 

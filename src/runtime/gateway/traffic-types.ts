@@ -19,6 +19,8 @@ export interface SplitterStatus {
   previous: Record<string, number> | null
   /** ISO time of the last change (the start time when none). */
   changedAt: string
+  /** Requests this splitter placed on each API since the start (the API's own figures also count its other endpoints). */
+  routed: Record<string, number>
 }
 
 export interface ApiFigures {
