@@ -366,7 +366,7 @@ class Reconciliation {
     for (const splitter of this.liveSplitters()) {
       const arm = splitter.apis.some((candidate) => candidate.name === api.name)
       if (arm) this.rebuild(splitter, splitter.endpoint, true)
-      else if (splitter.shadow?.api.name === api.name) splitter.shadow = new ShadowMirror(api, splitter.shadow.percent)
+      else if (splitter.shadow?.api.name === api.name) splitter.shadow = new ShadowMirror(api, splitter.shadow.percent, splitter.shadow.timeoutMs)
     }
   }
 
@@ -383,7 +383,7 @@ class Reconciliation {
     this.gateway.removeSplitter(status.name)
     const rebuilt = this.gateway.addSplitter({name: status.name, endpoint, apis: arms(previous ?? status.weights), shadow: null})
     if (previous !== null) rebuilt.setWeights(status.weights, routes)
-    if (shadow !== null) rebuilt.shadow = routes.get(shadow.api.name) === shadow.api ? shadow : new ShadowMirror(routes.get(shadow.api.name)!, shadow.percent)
+    if (shadow !== null) rebuilt.shadow = routes.get(shadow.api.name) === shadow.api ? shadow : new ShadowMirror(routes.get(shadow.api.name)!, shadow.percent, shadow.timeoutMs)
     return rebuilt
   }
 
@@ -418,7 +418,7 @@ class Reconciliation {
         if (shadow !== null) parts.push(`shadow ${shadow.api.name} removed`)
         splitter.shadow = null
       } else if (shadow === null || shadow.api !== routes.get(plan.shadow.api)) {
-        splitter.shadow = new ShadowMirror(routes.get(plan.shadow.api)!, plan.shadow.percent)
+        splitter.shadow = new ShadowMirror(routes.get(plan.shadow.api)!, plan.shadow.percent, this.runtime.plan.gateway.timeoutMs)
         parts.push(shadow === null ? `shadow ${plan.shadow.api} ${plan.shadow.percent}% added` : `shadow ${shadow.api.name} → ${plan.shadow.api} ${plan.shadow.percent}%`)
       } else if (shadow.percent !== plan.shadow.percent) {
         parts.push(`shadow ${plan.shadow.api} ${shadow.percent}% → ${plan.shadow.percent}%`)

@@ -195,6 +195,26 @@ describe('shadow', () => {
     assert.ok(diff.latency.shadow.p50 > diff.latency.primary.p50, 'the slower shadow shows as slower')
   })
 
+  test('a shadow copy unanswered within the gateway timeout counts as failed, and the primary answers as usual', async () => {
+    const {runtime, url} = await start(
+      {
+        apis: [
+          {name: 'model-a', weight: 100, threads: 2, config: {version: 'a', bare: true}},
+          {name: 'model-b', shadow: true, threads: 2, config: {version: 'b', sleep: 1.5, bare: true}},
+        ],
+      },
+      {timeoutMs: 400},
+    )
+    const shots = await fire(url, 2, {concurrency: 1})
+    assert.ok(shots.every((shot) => shot.status === 200 && shot.api === 'model-a'))
+    await new Promise((r) => setTimeout(r, 600))
+    const copies = ((await control(runtime, 'GET', '/traffic', null)).body as TrafficStatus).apis['model-b'].shadow
+    assert.deepEqual(copies, {sent: 2, completed: 0, shed: 0, failed: 2})
+    const diff = (await control(runtime, 'GET', '/traffic/model/diff', null)).body
+    assert.equal(diff.shadowFailed, 2)
+    assert.equal(diff.compared, 0)
+  })
+
   test('shadow_percent copies that share of requests', async () => {
     const {runtime, url} = await start({
       apis: [

@@ -171,7 +171,7 @@ export class Gateway {
   /** Serves a TrafficSplitter at its endpoint; its APIs must already be served. */
   addSplitter(splitter: GatewaySplitter): SplitRouter {
     const arms = splitter.apis.map(({name, weight}) => ({api: this.apis.get(name)!, weight}))
-    const shadow = splitter.shadow ? new ShadowMirror(this.apis.get(splitter.shadow.api)!, splitter.shadow.percent) : null
+    const shadow = splitter.shadow ? new ShadowMirror(this.apis.get(splitter.shadow.api)!, splitter.shadow.percent, this.options.timeoutMs) : null
     const router = new SplitRouter(splitter.name, splitter.endpoint, arms, shadow)
     this.splitters.set(splitter.name, router)
     this.routers.set(splitter.endpoint, router)

@@ -21,6 +21,8 @@ export class ShadowMirror {
   constructor(
     readonly api: ApiRoute,
     public percent: number,
+    /** A copy unanswered by then counts as failed (504); its slot stays held until the replica answers, as a primary's does. */
+    readonly timeoutMs: number = DEFAULT_TIMEOUT_MS,
   ) {}
 
   copy(request: RouteRequest, body: Buffer, requestId: string): ShadowCopy | undefined {
@@ -46,6 +48,13 @@ export class ShadowMirror {
   }
 }
 
+/** The gateway's own default timeout, for mirrors made without one. */
+const DEFAULT_TIMEOUT_MS = 29_000
+
+function onCopyTimeout(this: NodeJS.Timeout & {copy?: ShadowExchange}): void {
+  this.copy?.timedOut()
+}
+
 /** A slot free now, with nobody waiting: a copy must never queue ahead of, or behind, real requests. */
 function hasFreeSlot(route: ReplicaRoute): boolean {
   const {admission} = route
@@ -58,6 +67,7 @@ class ShadowExchange implements Dispatcher.DispatchHandler, ShadowCopy {
   private chunks: Buffer[] = []
   private shadowAnswer: ShadowAnswer | null = null
   private primary: {api: string; answer: ShadowAnswer} | null = null
+  private timer: NodeJS.Timeout | null = null
 
   constructor(
     private readonly mirror: ShadowMirror,
@@ -71,7 +81,25 @@ class ShadowExchange implements Dispatcher.DispatchHandler, ShadowCopy {
     const headers: string[] = ['x-request-id', this.requestId, 'x-mlserve-shadow', '1']
     const contentType = (request.headers as IncomingHttpHeaders)['content-type']
     if (contentType) headers.push('content-type', contentType)
+    this.timer = setTimeout(onCopyTimeout, this.mirror.timeoutMs)
+    ;(this.timer as NodeJS.Timeout & {copy?: ShadowExchange}).copy = this
     this.route.pool!.dispatch({path: this.route.predictPath + request.query, method: 'POST', headers, body: this.body, headersTimeout: 0, bodyTimeout: 0}, this)
+  }
+
+  /** No answer in time: the pair is recorded as a failed copy now; the slot is released when the replica answers. */
+  timedOut(): void {
+    this.timer = null
+    if (this.shadowAnswer !== null) return
+    this.mirror.api.figures.shadow.failed++
+    this.shadowAnswer = {status: 504, body: null, ms: performance.now() - this.startedAt}
+    this.settle()
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
   }
 
   primaryAnswered(api: string, status: number, body: Buffer | null): void {
@@ -92,6 +120,8 @@ class ShadowExchange implements Dispatcher.DispatchHandler, ShadowCopy {
 
   onResponseEnd(): void {
     this.ticket.release()
+    this.clearTimer()
+    if (this.shadowAnswer !== null) return
     const counts = this.mirror.api.figures.shadow
     if (this.status >= 500) counts.failed++
     else counts.completed++
@@ -103,6 +133,8 @@ class ShadowExchange implements Dispatcher.DispatchHandler, ShadowCopy {
   onResponseError(): void {
     if (this.status === 0) this.route.suspect()
     this.ticket.release()
+    this.clearTimer()
+    if (this.shadowAnswer !== null) return
     this.mirror.api.figures.shadow.failed++
     this.shadowAnswer = {status: 0, body: null, ms: performance.now() - this.startedAt}
     this.chunks = []
