@@ -4,7 +4,7 @@
 import {describe, test, before, after, afterEach} from 'node:test'
 import assert from 'node:assert/strict'
 import {once} from 'node:events'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa, type ResultPromise} from 'execa'
@@ -159,6 +159,31 @@ describe('docker driver: traffic policies', () => {
     // Session affinity works the same across containers: one key, one API, one container process.
     const keyed = await fire(`${runtime.url}/model`, 20, {concurrency: 4, headers: () => ({'x-shard-key': 'user-7'})})
     assert.equal(new Set(keyed.map((shot) => `${shot.api}/${shot.body.pid}`)).size, 1)
+  })
+
+  test('mlserve apply under docker: an added API starts as containers before it takes traffic, and a removed one is drained and its container removed', async () => {
+    const shape = (name: string, weight?: number) => ({name, weight, threads: 2, config: {}})
+    const p = makeProject({'mlserve.yaml': splitYaml({apis: [shape('model-a', 100)]}), 'predictor.py': sleepPredictor})
+    projects.push(p)
+    const options = {...runtimeDefaults, port: 0, accessLog: false, announce: false, driver: 'docker' as const, image}
+    const runtime = await start(p)
+    const before = new Set((await containersOf(process.pid)).map((c) => c.Id))
+
+    writeFileSync(p.file, splitYaml({apis: [shape('model-a', 50), shape('model-b', 50)]}))
+    const added = await runtime.apply(await planRuntime(await loadProject(p.dir), {...options, port: runtime.gateway.port}))
+    assert.match(added.changes.join(' | '), /api model-b: added at \/model-b, 1 replica ready/)
+    const shots = await fire(`${runtime.url}/model`, 40, {concurrency: 4})
+    assert.ok(shots.every((shot) => shot.status === 200))
+    assert.deepEqual(countByApi(shots), {'model-a': 20, 'model-b': 20})
+    const bContainer = runtime.status().apis.find((api) => api.name === 'model-b')!.replicas[0].container
+    assert.ok(bContainer, 'model-b runs in a container')
+    assert.ok(!before.has((await containersOf(process.pid)).find((c) => c.Id.startsWith(bContainer!))!.Id))
+
+    writeFileSync(p.file, splitYaml({apis: [shape('model-a', 100)]}))
+    const removed = await runtime.apply(await planRuntime(await loadProject(p.dir), {...options, port: runtime.gateway.port}))
+    assert.match(removed.changes.join(' | '), /api model-b: removed/)
+    assert.equal((await post(`${runtime.url}/model-b`, {})).status, 404)
+    await waitFor(async () => !(await containersOf(process.pid)).some((c) => c.Id.startsWith(bContainer!)), "model-b's container removed")
   })
 })
 
