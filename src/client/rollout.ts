@@ -8,6 +8,7 @@ import * as hdr from 'hdr-histogram-js'
 import {mlserveError, type MlserveError} from '../errors.js'
 import type {ApiFigures, SplitterStatus, TrafficStatus} from '../runtime/gateway/traffic-types.js'
 import type {TuneRecord} from '../tune/record.js'
+import {formatWeights} from '../runtime/gateway/weights.js'
 
 /** What a rollout needs of a runtime (the real one in src/commands/traffic/rollout.ts). */
 export interface RolloutControl {
@@ -201,11 +202,6 @@ function breach(figures: StepFigures, options: RolloutOptions): string | null {
   }
   return null
 }
-
-const formatWeights = (weights: Record<string, number>): string =>
-  Object.entries(weights)
-    .map(([api, w]) => `${api}=${w}`)
-    .join(' ')
 
 class Interrupted extends Error {}
 

@@ -1,7 +1,7 @@
 // A shadow diff as text: how often the shadow API answers as the primary does,
 // how often one fails where the other answers, how their latencies compare,
 // and a few of the requests they disagree on, each with both answers.
-import type {DiffExample, DiffReport} from '../runtime/gateway/shadow-diff.js'
+import type {DiffExample, DiffReport} from '../runtime/gateway/traffic-types.js'
 import {ms, num, pct} from './format.js'
 
 export function renderDiffText(report: DiffReport, splitter: string): string {

@@ -12,11 +12,7 @@
 // apply that failed half way is finished by the next one.
 import {MlserveError} from '../errors.js'
 import {runtimeDefaults} from './defaults.js'
-import type {ApiRoute} from './gateway/api-route.js'
-import type {ReplicaRoute} from './gateway/replica-route.js'
-import type {GatewaySplitter} from './gateway/server.js'
-import {ShadowMirror} from './gateway/shadow.js'
-import type {SplitRouter, Weights} from './gateway/split.js'
+import {formatWeights, ShadowMirror, type ApiRoute, type GatewaySplitter, type ReplicaRoute, type SplitRouter, type Weights} from './gateway/index.js'
 import type {ApiPlan, GatewayPlan, RuntimePlan} from './plan.js'
 import type {Replica, ReplicaSpec} from './replica.js'
 import type {Runtime} from './runtime.js'
@@ -452,10 +448,6 @@ function weightsOf(splitter: GatewaySplitter): Weights {
 
 function arms(weights: Weights): GatewaySplitter['apis'] {
   return Object.entries(weights).map(([name, weight]) => ({name, weight}))
-}
-
-function formatWeights(weights: Weights): string {
-  return Object.entries(weights).map(([api, weight]) => `${api}=${weight}`).join(' ')
 }
 
 function count(n: number, noun: string): string {

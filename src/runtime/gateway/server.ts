@@ -16,9 +16,10 @@ import {Exchange, receivingExchange, type ExchangePolicy} from './exchange.js'
 import type {ReplicaRoute} from './replica-route.js'
 import type {Router} from './routing.js'
 import {ShadowMirror} from './shadow.js'
-import {SplitRouter, type Weights} from './split.js'
+import {SplitRouter} from './split.js'
 import {answerTraffic, isTrafficPath, type TrafficState} from './traffic-routes.js'
 import type {SplitterStatus, TrafficStatus} from './traffic-types.js'
+import {formatWeights} from './weights.js'
 
 export interface GatewayApi {
   name: string
@@ -126,7 +127,6 @@ export class Gateway {
       metrics: () => this.metrics.render(),
       endpoints: () => [...this.routers.keys()],
     }
-    const gateway = this
     this.traffic = {
       token: options.token ?? null,
       status: () => this.trafficStatus(),
@@ -138,7 +138,7 @@ export class Gateway {
         return problem
       },
       rollback: (splitter) => {
-        const done = splitter.rollback(gateway.apis)
+        const done = splitter.rollback(this.apis)
         if (done) this.options.accessLog?.(`traffic: ${splitter.name} rolled back to ${formatWeights(splitter.weights)}`)
         return done
       },
@@ -389,9 +389,4 @@ function parserReason(code: string | undefined): string {
     default:
       return 'the request line or a header is malformed'
   }
-}
-
-
-function formatWeights(weights: Weights | null): string {
-  return weights ? Object.entries(weights).map(([api, weight]) => `${api}=${weight}`).join(' ') : '-'
 }

@@ -12,8 +12,7 @@ import {shardOf, type RouteRequest, type Router, type ShadowCopy} from './routin
 import type {ShadowMirror} from './shadow.js'
 import {SlotTable} from './slot-table.js'
 import type {SplitterStatus} from './traffic-types.js'
-
-export type Weights = Record<string, number>
+import {weightProblem, type Weights} from './weights.js'
 
 interface Arm {
   api: ApiRoute
@@ -133,22 +132,4 @@ export class SplitRouter implements Router {
     }
     return null
   }
-}
-
-/** Why a set of weights cannot be used for a splitter over `names`, or null. With `open`, names beyond `names` are allowed (mlserve apply adds APIs). */
-export function weightProblem(weights: Weights, names: readonly string[], open = false): string | null {
-  const given = Object.keys(weights)
-  if (given.length === 0) return 'no weights were given'
-  for (const name of given) {
-    if (!open && !names.includes(name)) return `"${name}" is not one of the splitter's APIs (${names.join(', ')})`
-    const weight = weights[name]
-    if (!Number.isInteger(weight) || weight < 0 || weight > 100) return `the weight of "${name}" is ${JSON.stringify(weight)}; a weight is a whole number from 0 to 100`
-  }
-  if (!open) {
-    const missing = names.filter((name) => !given.includes(name))
-    if (missing.length > 0) return `no weight was given for ${missing.map((name) => `"${name}"`).join(', ')}; give every API of the splitter`
-  }
-  const sum = given.reduce((total, name) => total + weights[name], 0)
-  if (sum !== 100) return `the weights add up to ${sum}; they must add up to 100`
-  return null
 }

@@ -1,7 +1,7 @@
 // What the gateway's traffic routes answer (GET /traffic and friends). Types
 // only, so the client side (mlserve traffic, apply, status) imports no
 // gateway code.
-export type {DiffReport} from './shadow-diff.js'
+export type {DiffExample, DiffReport} from './shadow-diff.js'
 
 export interface TrafficStatus {
   splitters: SplitterStatus[]
