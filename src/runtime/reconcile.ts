@@ -16,7 +16,6 @@ import {formatWeights, ShadowMirror, type ApiRoute, type GatewaySplitter, type R
 import type {ApiPlan, GatewayPlan, RuntimePlan} from './plan.js'
 import type {Replica, ReplicaSpec} from './replica.js'
 import type {Runtime} from './runtime.js'
-import {listRuntimeRecords, writeRuntimeRecord} from './state.js'
 
 export interface ApplyResult {
   /** What changed, one sentence each for the user; empty when the runtime already served the plan. */
@@ -35,7 +34,7 @@ export async function reconcile(runtime: Runtime, next: RuntimePlan): Promise<Ap
   } finally {
     // Also after a failure half way: the plan and the state record say what is served now.
     runtime.plan = livePlan(runtime)
-    recordServed(runtime)
+    runtime.announce()
   }
   return {changes: reconciliation.changes}
 }
@@ -469,15 +468,3 @@ function livePlan(runtime: Runtime): RuntimePlan {
   }
 }
 
-/** Rewrites the runtime's state record (when it announces one) with the APIs and splitters it now serves, for `mlserve status` and `predict`. */
-function recordServed(runtime: Runtime): void {
-  if (!runtime.plan.announce) return
-  // Found and rewritten in one synchronous step: a runtime stopping removes its record, and this never brings it back.
-  const record = listRuntimeRecords().find((candidate) => candidate.pid === process.pid && candidate.url === runtime.url)
-  if (!record) return
-  writeRuntimeRecord({
-    ...record,
-    apis: runtime.plan.apis.map((api) => ({name: api.name, endpoint: api.endpoint})),
-    splitters: runtime.plan.splitters.map((splitter) => ({name: splitter.name, endpoint: splitter.endpoint})),
-  })
-}

@@ -7,7 +7,7 @@ import {runtimeDefaults} from './defaults.js'
 import type {RuntimePlan} from './plan.js'
 import {ProcessReplica} from './process-replica.js'
 import type {Replica, ReplicaSpec} from './replica.js'
-import {removeRuntimeRecord, writeRuntimeRecord} from './state.js'
+import {removeRuntimeRecord, writeRuntimeRecord, type RuntimeRecord} from './state.js'
 
 export {runtimeDefaults}
 export type {RuntimePlan}
@@ -30,6 +30,8 @@ export class Runtime {
   private stopped: Promise<void> | null = null
   private forced = false
   private recordFile: string | null = null
+  /** What this runtime announces in its state file; null when it does not, or once it stopped. */
+  private record: RuntimeRecord | null = null
   /** Changes (mlserve apply) run one at a time. */
   private applying: Promise<unknown> = Promise.resolve()
 
@@ -76,22 +78,25 @@ export class Runtime {
       throw failure.reason
     }
     if (plan.announce) {
-      runtime.recordFile = writeRuntimeRecord({
-        pid: process.pid,
-        url: gateway.url,
-        project: plan.project.file,
-        startedAt: new Date().toISOString(),
-        apis: plan.apis.map((api) => ({name: api.name, endpoint: api.endpoint})),
-        splitters: plan.splitters.map((splitter) => ({name: splitter.name, endpoint: splitter.endpoint})),
-        driver: plan.driver,
-        token: token!,
-      })
+      runtime.record = {pid: process.pid, url: gateway.url, project: plan.project.file, startedAt: new Date().toISOString(), apis: [], splitters: [], driver: plan.driver, token: token!}
+      runtime.announce()
     }
     return runtime
   }
 
   get url(): string {
     return this.gateway.url
+  }
+
+  /** (Re)writes the state record with the APIs and splitters the plan serves (at start, and after mlserve apply); nothing once stopped. */
+  announce(): void {
+    if (this.record === null) return
+    this.record = {
+      ...this.record,
+      apis: this.plan.apis.map((api) => ({name: api.name, endpoint: api.endpoint})),
+      splitters: this.plan.splitters.map((splitter) => ({name: splitter.name, endpoint: splitter.endpoint})),
+    }
+    this.recordFile = writeRuntimeRecord(this.record)
   }
 
   endpointUrl(api: string): string {
@@ -124,6 +129,7 @@ export class Runtime {
    * stop is already under way: that is the second Ctrl-C.
    */
   stop(options: {drain?: boolean} = {}): Promise<void> {
+    this.record = null
     if (this.recordFile) {
       removeRuntimeRecord(this.recordFile)
       this.recordFile = null
