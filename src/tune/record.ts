@@ -3,8 +3,9 @@
 // the replicas a share of the traffic needs) use the measured figures
 // instead of guessing. Light: node:fs only, so a client command may read it
 // without loading the tuner.
-import {mkdir, readFile, rename, unlink, writeFile} from 'node:fs/promises'
+import {mkdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
+import {writeFileAtomic} from '../config/index.js'
 import type {TuneResult} from './types.js'
 
 export interface TuneRecord {
@@ -55,14 +56,7 @@ export async function writeTuneRecord(projectDir: string, result: TuneResult, at
   if (!record) return null
   const file = tuneRecordPath(projectDir, record.api)
   await mkdir(join(projectDir, '.mlserve', 'tune'), {recursive: true})
-  const temp = `${file}.${process.pid}.tmp`
-  try {
-    await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`)
-    await rename(temp, file)
-  } catch (error) {
-    await unlink(temp).catch(() => {})
-    throw error
-  }
+  await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`)
   return file
 }
 
