@@ -2,7 +2,9 @@
 # Installs what mlserve needs on a fresh Debian 12 machine with Node 20:
 # Debian's Python packages for the templates (PyPI is not needed), the npm
 # dependencies, and the build. Safe to run again: it skips what is there.
-# Usage: scripts/setup.sh [--with-bench]   (--with-bench adds wrk and haproxy)
+# Usage: scripts/setup.sh [--with-bench] [--with-docker] [--with-redis]
+#   --with-bench adds wrk and haproxy; --with-docker the engine and debootstrap;
+#   --with-redis Debian's redis-server (the shared AsyncAPI queue's tests start their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,7 @@ for arg in "$@"; do
   case "$arg" in
     --with-bench) packages+=(wrk haproxy) ;;
     --with-docker) packages+=(docker.io debootstrap) ;;
+    --with-redis) packages+=(redis-server) ;;
   esac
 done
 
