@@ -296,10 +296,10 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
 
 const EMPTY = Buffer.alloc(0)
 /** Placements again after refused connections, before the answer is 502. */
-const MAX_REFUSALS = 3
+export const MAX_REFUSALS = 3
 
 /** A fixed vocabulary for why a replica failed, so no client-library message reaches a client. */
-function failureReason(error: Error & {code?: string}): string {
+export function failureReason(error: Error & {code?: string}): string {
   switch (error.code) {
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
