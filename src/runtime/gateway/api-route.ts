@@ -4,6 +4,7 @@
 // session's state and caches stay warm on one replica, else the least loaded.
 import type {RuntimeMetrics} from '../metrics.js'
 import type {Replica} from '../replica.js'
+import type {PredictionCache} from './cache.js'
 import {ApiFigureRecorder} from './figures.js'
 import {ReplicaRoute} from './replica-route.js'
 import {rendezvousPick} from './rendezvous.js'
@@ -16,6 +17,8 @@ export class ApiRoute implements Router {
   private routes: ReplicaRoute[] = []
   private next = 0
   readonly answersAs: string
+  /** The API's prediction cache (predictor.cache), or null: then the request path never parses a body. */
+  cache: PredictionCache | null = null
 
   constructor(
     readonly name: string,

@@ -1,0 +1,105 @@
+// The prediction cache of one API: its 200 answers by request key (the
+// canonical JSON of the body), least recently used first out, each kept at
+// most its TTL. lru-cache holds the structure; this module sets its bounds
+// from the config and counts what the metrics report. One cache belongs to
+// one API at one version: a new version (mlserve apply) gets an empty one, so
+// the API and its version need not be in every key.
+import {LRUCache} from 'lru-cache'
+
+/** predictor.cache as the plan carries it (plain data). */
+export interface CacheConfig {
+  maxEntries: number
+  /** Bound on the bytes of keys and bodies held (see entryBytes). */
+  maxBytes: number
+  ttlMs: number
+}
+
+/** A stored answer: a 200's body and its content type. */
+export interface CachedAnswer {
+  body: Buffer
+  contentType?: string
+}
+
+/** Why entries left, other than clear(): bounds (max_entries or max_bytes) or ttl (expired). */
+export interface CacheEvictions {
+  bounds: number
+  ttl: number
+}
+
+/** Options for tests: lru-cache's clock (read on every TTL check when given). */
+export interface CacheOptions {
+  perf?: {now(): number}
+}
+
+export class PredictionCache {
+  hits = 0
+  misses = 0
+  readonly evictions: CacheEvictions = {bounds: 0, ttl: 0}
+  private readonly lru: LRUCache<string, CachedAnswer>
+
+  constructor(
+    readonly config: CacheConfig,
+    /** The API's version the answers belong to (plan's ApiPlan.version). */
+    readonly version: string = '',
+    options: CacheOptions = {},
+  ) {
+    const evictions = this.evictions
+    this.lru = new LRUCache<string, CachedAnswer>({
+      max: config.maxEntries,
+      maxSize: config.maxBytes,
+      sizeCalculation: entryBytes,
+      ttl: config.ttlMs,
+      // Age counts from when the answer was stored, not last read: the TTL bounds how stale an answer may be.
+      updateAgeOnGet: false,
+      dispose(_value, _key, reason) {
+        if (reason === 'evict') evictions.bounds++
+        else if (reason === 'expire') evictions.ttl++
+      },
+      ...(options.perf ? {perf: options.perf, ttlResolution: 0} : {}),
+    })
+  }
+
+  /** The stored answer for a key, counted as a hit or a miss. */
+  get(key: string): CachedAnswer | undefined {
+    const answer = this.lru.get(key)
+    if (answer === undefined) this.misses++
+    else this.hits++
+    return answer
+  }
+
+  /** A request that went to a replica without a lookup (Cache-Control: no-cache): a miss all the same. */
+  bypassed(): void {
+    this.misses++
+  }
+
+  /** Stores a 200 answer; one larger than max_bytes by itself is not stored. */
+  set(key: string, answer: CachedAnswer): void {
+    this.lru.set(key, answer)
+  }
+
+  /** Drops every answer (not counted as evictions). */
+  clear(): void {
+    this.lru.clear()
+  }
+
+  /** Entries held, expired ones purged first (read at scrape time, not on the request path). */
+  get entries(): number {
+    this.lru.purgeStale()
+    return this.lru.size
+  }
+
+  /** Bytes held by keys and bodies (as entryBytes counts them), expired entries purged first. */
+  get bytes(): number {
+    this.lru.purgeStale()
+    return this.lru.calculatedSize
+  }
+}
+
+/**
+ * What an entry counts against max_bytes: its key's and body's bytes (and the
+ * content type's). The JavaScript objects around them (about 200 bytes an
+ * entry) are not counted; max_entries bounds those.
+ */
+export function entryBytes(answer: CachedAnswer, key: string): number {
+  return Buffer.byteLength(key) + answer.body.length + (answer.contentType?.length ?? 0) || 1
+}
