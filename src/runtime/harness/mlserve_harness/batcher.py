@@ -37,6 +37,16 @@ class Batcher:
         item.event.wait()
         return item
 
+    def submit_many(self, payloads):
+        """Queues every payload at once (a batch call's items), and waits for them all."""
+        items = [_BatchItem(payload) for payload in payloads]
+        with self.cond:
+            self.queue.extend(items)
+            self.cond.notify()
+        for item in items:
+            item.event.wait()
+        return items
+
     def _run(self):
         cond = self.cond
         queue = self.queue

@@ -14,6 +14,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
+from .batch_route import BatchRoute
 from .batcher import Batcher
 from .payloads import CT_JSON, decode_payload, encode_result, error_body
 from .system import log, pipe_nonblocking
@@ -110,6 +111,7 @@ def _peer_gone(conn):
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 HDR_CLOSE = b"Connection: close\r\n"
 READY_BODY = b'{"status":"ready"}'
+BATCH_PATH = b"/predict-batch"  # the gateway's batch endpoint calls it (batch_route.py)
 _TIMEVAL = struct.pack("ll", READ_TIMEOUT_S, 0)
 _WHITESPACE = (b" ", b"\t")
 _HEXDIGITS = b"0123456789abcdefABCDEF"
@@ -155,6 +157,8 @@ class Server:
         self.batcher = None
         if opts.batch_max_size and self.post is not None:
             self.batcher = Batcher(self.report_exception, self.post, opts.batch_max_size, opts.batch_interval_ms / 1000.0)
+        self.batch_route = BatchRoute(self.report_exception, self._invoke, getattr(methods, "batch", None), self.post,
+                                      self.batcher, opts.threads)
         self._prefix_cache = {}
         self._date_sec = 0
         self._date_hdr = b""
@@ -462,7 +466,11 @@ class Server:
                 path = target
                 query = b""
             extra = b""
-            if path in self.predict_paths:
+            if path == BATCH_PATH and method == b"POST":
+                if not buf and readable(0) and _peer_gone(conn):
+                    return None
+                status, ctype, out, extra = self.batch_route.answer(headers, body, query)
+            elif path in self.predict_paths:
                 invoker = self.methods.get(method)
                 if invoker is not None:
                     if not buf and readable(0) and _peer_gone(conn):
@@ -604,19 +612,22 @@ class Server:
             result = item.result
         else:
             try:
-                if invoker.simple:
-                    result = invoker.fn(payload)
-                else:
-                    kwargs = {}
-                    if invoker.query:
-                        kwargs["query_params"] = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
-                    if invoker.headers:
-                        kwargs["headers"] = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
-                    if invoker.payload:
-                        result = invoker.fn(payload, **kwargs)
-                    else:
-                        result = invoker.fn(**kwargs)
+                result = invoker.fn(payload) if invoker.simple else self._invoke(invoker, payload, headers, query)
             except BaseException as exc:  # noqa: BLE001 - the process keeps serving (SystemExit too)
                 error_id = self.report_exception(exc, "%s request" % method.decode("latin-1"))
                 return 500, CT_JSON, error_body("%s: %s" % (type(exc).__name__, exc), error_id)
         return encode_result(result, self.report_exception)
+
+    @staticmethod
+    def _invoke(invoker, payload, headers, query):
+        """Calls a predictor method with the arguments its signature asks for; raises what it raises."""
+        if invoker.simple:
+            return invoker.fn(payload)
+        kwargs = {}
+        if invoker.query:
+            kwargs["query_params"] = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+        if invoker.headers:
+            kwargs["headers"] = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
+        if invoker.payload:
+            return invoker.fn(payload, **kwargs)
+        return invoker.fn(**kwargs)

@@ -58,12 +58,18 @@ def _construct(cls, config):
     return cls()
 
 
+class Methods(dict):
+    """{METHOD(bytes): Invoker}, and `batch`: the predictor's predict_batch(payloads), when it defines one."""
+
+    batch = None
+
+
 _HANDLER_METHODS = (("POST", "handle_post"), ("GET", "handle_get"), ("PUT", "handle_put"),
                     ("PATCH", "handle_patch"), ("DELETE", "handle_delete"))
 
 
 def load_predictor(project_dir, predictor_path, config):
-    """Import the predictor file and construct its class; returns {METHOD(bytes): _Invoker}."""
+    """Import the predictor file and construct its class; returns Methods ({METHOD(bytes): Invoker}, and .batch)."""
     path = predictor_path if os.path.isabs(predictor_path) else os.path.join(project_dir, predictor_path)
     mod_name = os.path.splitext(os.path.basename(path))[0] or "predictor"
     if mod_name in sys.modules or not mod_name.isidentifier():
@@ -77,7 +83,8 @@ def load_predictor(project_dir, predictor_path, config):
     sys.modules[mod_name] = module
     spec.loader.exec_module(module)
 
-    methods = {}
+    methods = Methods()
+    instance = None
     if hasattr(module, "PythonPredictor"):
         cls = module.PythonPredictor
         if not callable(getattr(cls, "predict", None)):
@@ -97,4 +104,7 @@ def load_predictor(project_dir, predictor_path, config):
     else:
         raise AttributeError("%s defines neither class PythonPredictor (with predict) nor class Handler "
                              "(with handle_post)" % path)
+    predict_batch = getattr(instance, "predict_batch", None)
+    if callable(predict_batch):
+        methods.batch = Invoker(predict_batch, True)
     return methods
