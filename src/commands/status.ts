@@ -12,7 +12,7 @@ export default class Status extends BaseCommand {
   static override summary = 'Show the APIs and replicas of running runtimes.'
 
   static override description =
-    'Lists every `mlserve run` on this machine (or the gateway at --url): each API with its endpoint, and each replica with its readiness, requests running and queued against its slots (processes × threads) and max_replica_concurrency, requests shed, and restarts; then each TrafficSplitter with its endpoint, weights and shadow (`mlserve traffic show` adds each API\'s live figures).'
+    'Lists every `mlserve run` on this machine (or the gateway at --url): each API with its endpoint, and each replica with its readiness, requests running and queued against its slots (processes × threads) and max_replica_concurrency, requests shed, and restarts; each API\'s autoscaler: its current and desired replica counts and why (the averaged in-flight count over the target, and what held or limited the step); then each TrafficSplitter with its endpoint, weights and shadow (`mlserve traffic show` adds each API\'s live figures).'
 
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --url http://127.0.0.1:8888 --json']
 
@@ -47,6 +47,13 @@ export default class Status extends BaseCommand {
         }
       }
       this.say(table.toString())
+      for (const api of runtime.apis) {
+        // Runtimes started by an mlserve without an autoscaler answer none.
+        const scaling = api.autoscaler
+        if (!scaling) continue
+        const counts = scaling.enabled ? `current ${scaling.current}, desired ${scaling.desired} (min ${scaling.min}, max ${scaling.max})` : `${scaling.current} replica(s)`
+        this.say(`${color.bold(api.name)} autoscaling: ${counts}: ${scaling.reason}`)
+      }
       // Runtimes started by an mlserve without traffic policies answer no splitters.
       const splitters = (runtime as RuntimeStatus & {splitters?: SplitterStatus[]}).splitters ?? []
       if (splitters.length > 0) {

@@ -26,14 +26,15 @@ export interface CheckedApi {
 export function checkProject(apis: CheckedApi[], names: Array<{index: number; name: string}>, sink: IssueSink): void {
   for (const {index, name} of names) checkName(index, name, sink)
   for (const api of apis) {
-    if (api.config.kind === 'RealtimeAPI') checkRealtime(api.config, api.normalized, sink)
+    if (api.config.kind !== 'TrafficSplitter') checkRealtime(api.config, api.normalized, sink)
   }
   checkUniqueNames(names, sink)
   checkUniqueEndpoints(apis, sink)
   const realtime = new Set(apis.filter((a) => a.config.kind === 'RealtimeAPI').map((a) => a.config.name))
   const splitters = new Set(apis.filter((a) => a.config.kind === 'TrafficSplitter').map((a) => a.config.name))
+  const asyncs = new Set(apis.filter((a) => a.config.kind === 'AsyncAPI').map((a) => a.config.name))
   for (const api of apis) {
-    if (api.config.kind === 'TrafficSplitter') checkSplitter(api.config, api.normalized.index, realtime, splitters, sink)
+    if (api.config.kind === 'TrafficSplitter') checkSplitter(api.config, api.normalized.index, realtime, splitters, sink, asyncs)
   }
 }
 
@@ -130,7 +131,9 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
   const target = explicit ? a.target_replica_concurrency : derived
   const cap = a.max_replica_concurrency
   if (target === undefined || cap === undefined) return
-  if (target > cap) {
+  // cortex#933: a replica sheds past max_replica_concurrency, so its in-flight count never exceeds the
+  // cap; with the target at or above it, in-flight / target never asks for more replicas.
+  if (target >= cap) {
     const path: Path = explicit
       ? [i, 'autoscaling', 'target_replica_concurrency']
       : given('autoscaling', 'max_replica_concurrency')
@@ -139,11 +142,22 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
     const what = explicit
       ? `target_replica_concurrency (${target})`
       : `target_replica_concurrency (${target}, its default: processes_per_replica × threads_per_process = ${processes} × ${threads})`
-    sink.fieldError(path, `${what} is greater than max_replica_concurrency (${cap}); raise autoscaling.max_replica_concurrency or lower the target`)
+    const message =
+      `${what} ${target > cap ? 'is greater than' : 'equals'} max_replica_concurrency (${cap}), so the autoscaler can never scale this API up ` +
+      `(a replica answers 503 past ${cap} requests in flight, so their average never exceeds the target; cortex#933); ` +
+      `lower autoscaling.target_replica_concurrency below ${cap} or raise autoscaling.max_replica_concurrency above ${formatNumber(target)}`
+    // Above the cap is always wrong; at the cap it is an error only where the file asks for autoscaling (max_replicas written above min_replicas).
+    const scales = given('autoscaling', 'max_replicas') && min !== undefined && max !== undefined && max > min
+    if (target > cap || scales) sink.fieldError(path, message)
+    else sink.fieldWarning(path, `${message} (a warning, as this file does not set max_replicas above min_replicas)`)
   }
 }
 
-function checkSplitter(api: TrafficSplitterConfig, i: number, realtime: Set<string>, splitters: Set<string>, sink: IssueSink): void {
+function formatNumber(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Math.round(n * 100) / 100)
+}
+
+function checkSplitter(api: TrafficSplitterConfig, i: number, realtime: Set<string>, splitters: Set<string>, sink: IssueSink, asyncs = new Set<string>()): void {
   const sum = api.apis.filter((e) => !e.shadow).reduce((total, e) => total + e.weight, 0)
   if (sum !== 100) {
     sink.fieldError([i, 'apis'], `the weights of the non-shadow APIs add up to ${sum}; they must add up to 100`, 'key')
@@ -163,8 +177,9 @@ function checkSplitter(api: TrafficSplitterConfig, i: number, realtime: Set<stri
     }
     seen.add(entry.name)
     if (realtime.has(entry.name)) return
-    if (splitters.has(entry.name)) {
-      sink.fieldError([i, 'apis', j, 'name'], `${JSON.stringify(entry.name)} is a TrafficSplitter; a TrafficSplitter routes to RealtimeAPIs only`)
+    if (splitters.has(entry.name) || asyncs.has(entry.name)) {
+      const kind = asyncs.has(entry.name) ? 'an AsyncAPI' : 'a TrafficSplitter'
+      sink.fieldError([i, 'apis', j, 'name'], `${JSON.stringify(entry.name)} is ${kind}; a TrafficSplitter routes to RealtimeAPIs only`)
     } else if (realtime.size === 0) {
       // Cortex let a splitter be deployed apart from its APIs; mlserve can only route to APIs in this file.
       sink.fieldWarning(

@@ -58,37 +58,21 @@ export interface NotActedOnField {
   instead: string
 }
 
-const NO_AUTOSCALER = 'mlserve does not autoscale yet; run starts autoscaling.min_replicas replicas of each API (or run --replicas N)'
-
 /**
  * Fields that are parsed, validated and defaulted (so a file written for the
  * features to come is checked today) but that nothing acts on yet. Each one a
  * file gives gets a warning, on validate and on run, until it is served; remove
  * an entry when the feature lands. Keyed by section as CORTEX_UNIMPLEMENTED is.
+ * Empty now: the autoscaler acts on every autoscaling field.
  */
-export const NOT_YET_ACTED_ON: Readonly<Record<string, Readonly<Record<string, NotActedOnField>>>> = {
-  'RealtimeAPI.autoscaling': Object.fromEntries(
-    [
-      'max_replicas',
-      'init_replicas',
-      'target_replica_concurrency',
-      'window',
-      'downscale_stabilization_period',
-      'upscale_stabilization_period',
-      'max_downscale_factor',
-      'max_upscale_factor',
-      'downscale_tolerance',
-      'upscale_tolerance',
-    ].map((key) => [key, {instead: NO_AUTOSCALER}]),
-  ),
-}
+export const NOT_YET_ACTED_ON: Readonly<Record<string, Readonly<Record<string, NotActedOnField>>>> = {}
 
 export function notActedOnMessage(field: string, entry: NotActedOnField): string {
   return `${field} is parsed but not yet acted on: ${entry.instead}`
 }
 
 /** Cortex API kinds that mlserve skips with a warning. */
-export const CORTEX_UNIMPLEMENTED_KINDS: readonly string[] = ['BatchAPI', 'TaskAPI', 'AsyncAPI']
+export const CORTEX_UNIMPLEMENTED_KINDS: readonly string[] = ['BatchAPI', 'TaskAPI']
 
 export function unimplementedMessage(field: string, entry: UnimplementedField): string {
   return `${field} is a Cortex field mlserve does not implement; it is ignored${entry.hint ? ` (${entry.hint})` : ''}`

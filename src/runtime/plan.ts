@@ -1,7 +1,7 @@
 // From a validated config to what will run: which APIs, how many replicas of
 // each, and each replica's spec (interpreter, concurrency, GPUs). Every check
 // that can fail before a process starts happens here.
-import {checkRunnable, parseDurationMs, realtimeApis, trafficSplitters, type Project, type RealtimeApiConfig, type TrafficSplitterConfig} from '../config/index.js'
+import {checkRunnable, parseDurationMs, parseMemoryBytes, servedApis, trafficSplitters, type AsyncApiConfig, type Project, type ServedApiConfig, type TrafficSplitterConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {assignGpus, listGpus} from './gpu.js'
 import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
@@ -10,6 +10,11 @@ import {codeVersion} from './code-version.js'
 import type {DockerPlan} from './docker-replica.js'
 import {runtimeDefaults} from './defaults.js'
 import {reservedPaths, type GatewayLimits, type GatewaySplitter} from './gateway/index.js'
+import type {AsyncPlan} from './async/types.js'
+import {join} from 'node:path'
+import {answersVersion, type CacheConfig} from './gateway/cache.js'
+import type {PredictorConfig} from '../config/index.js'
+import {autoscalingPlan, type AutoscalingPlan} from './autoscale/settings.js'
 
 export interface PlanOptions {
   host: string
@@ -17,7 +22,7 @@ export interface PlanOptions {
   port: number
   /** Only these APIs (default: every API in the file); a TrafficSplitter's name selects it with its APIs. */
   apis?: string[]
-  /** Replicas per API; default autoscaling.min_replicas, as Cortex starts. */
+  /** A fixed count of replicas per API, with autoscaling off; default autoscaling.init_replicas (itself min_replicas by default), then autoscaled. */
   replicas?: number
   timeoutMs: number
   maxBodyBytes: number
@@ -57,6 +62,14 @@ export interface ApiPlan {
   endpoint: string
   maxReplicaConcurrency: number
   replicas: ReplicaSpec[]
+  /** The gateway's prediction cache (predictor.cache), or null: none. */
+  cache: CacheConfig | null
+  /** What the API's answers depend on (its code version, predictor config, env, type, path, command), hashed: a cache holds answers of one version. */
+  version: string
+  /** Cortex's autoscaling settings (fixed when the plan asked for a count). */
+  autoscaling: AutoscalingPlan
+  /** For an AsyncAPI: its job queue (the gateway takes jobs at the endpoint instead of passing requests through). */
+  async?: AsyncPlan
 }
 
 /** The gateway's limits, and whether it writes an access log. */
@@ -86,7 +99,7 @@ export {runtimeDefaults}
 
 /** Checks a project against what a run needs and decides everything that will run, before anything starts. */
 export async function planRuntime(project: Project, options: PlanOptions): Promise<RuntimePlan> {
-  const all = realtimeApis(project)
+  const all = servedApis(project)
   const allSplitters = trafficSplitters(project)
   let selected = all
   let splitters = allSplitters
@@ -171,14 +184,14 @@ function splitterPlan(splitter: TrafficSplitterConfig): GatewaySplitter {
   }
 }
 
-async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOptions): Promise<ApiPlan> {
+async function planApi(project: Project, api: ServedApiConfig, options: PlanOptions): Promise<ApiPlan> {
   const {predictor} = api
   // The same checks validate makes (src/config/runnable.ts): a served type, an existing predictor file.
   const {predictorPath} = checkRunnable(project, api)
   const interpreter = chooseInterpreter(predictor.interpreter)
   if (predictor.type === 'python' && options.driver !== 'docker') await ensureInterpreter(interpreter, api.name)
 
-  const replicaCount = options.replicas ?? api.autoscaling.min_replicas
+  const replicaCount = options.replicas ?? api.autoscaling.init_replicas
   const version = predictor.type === 'python' ? codeVersion(project.dir, predictorPath) : undefined
   const batching = options.overrides?.batching ?? (predictor.server_side_batching
     ? {maxBatchSize: predictor.server_side_batching.max_batch_size, intervalMs: parseDurationMs(predictor.server_side_batching.batch_interval)}
@@ -209,7 +222,38 @@ async function planApi(project: Project, api: RealtimeApiConfig, options: PlanOp
     endpoint: api.networking.endpoint,
     maxReplicaConcurrency: options.overrides?.maxReplicaConcurrency ?? api.autoscaling.max_replica_concurrency,
     replicas,
+    cache: cachePlan(predictor.cache),
+    version: answersVersion({
+      type: predictor.type,
+      path: predictorPath,
+      command: predictor.command,
+      predictPath: predictor.predict_path,
+      config: predictor.config ?? {},
+      env: {...predictor.env, ...options.overrides?.env},
+      codeVersion: version,
+    }),
+    autoscaling: autoscalingPlan(api.autoscaling, options.replicas),
+    ...(api.kind === 'AsyncAPI' ? {async: asyncPlan(project, api)} : {}),
   }
+}
+
+function asyncPlan(project: Project, api: AsyncApiConfig): AsyncPlan {
+  const {async: queue} = api
+  const webhook = queue.webhook
+  return {
+    store: queue.store,
+    dir: join(project.dir, '.mlserve', 'async', api.name),
+    redisUrl: process.env.MLSERVE_REDIS_URL || queue.redis_url,
+    resultTtlMs: parseDurationMs(queue.result_ttl),
+    leaseMs: parseDurationMs(queue.lease),
+    maxRetries: queue.max_retries,
+    webhook: webhook ? {url: webhook.url, maxRetries: webhook.max_retries, backoffMs: parseDurationMs(webhook.backoff), timeoutMs: parseDurationMs(webhook.timeout)} : null,
+  }
+}
+
+function cachePlan(cache: PredictorConfig['cache']): CacheConfig | null {
+  if (!cache) return null
+  return {maxEntries: cache.max_entries, maxBytes: parseMemoryBytes(cache.max_bytes), ttlMs: parseDurationMs(cache.ttl)}
 }
 
 /** Replaces each replica's GPU placeholders with devices no other replica has, or fails before anything starts. */

@@ -22,9 +22,6 @@ export interface ApplyResult {
   changes: string[]
 }
 
-/** The next replica index of each API, per runtime: ids (api-index) are never reused, so metrics and logs of a replaced replica stay apart. */
-const nextIndexes = new WeakMap<Runtime, Map<string, number>>()
-
 /** Moves a running runtime to `next`. Throws an MlserveError (MLS_GATEWAY_APPLY_FAILED) when the plan cannot be applied. */
 export async function reconcile(runtime: Runtime, next: RuntimePlan): Promise<ApplyResult> {
   refuseUnappliable(runtime, next)
@@ -33,7 +30,7 @@ export async function reconcile(runtime: Runtime, next: RuntimePlan): Promise<Ap
     await reconciliation.run()
   } finally {
     // Also after a failure half way: the plan and the state record say what is served now.
-    runtime.plan = livePlan(runtime)
+    runtime.plan = livePlan(runtime, next)
     runtime.announce()
   }
   return {changes: reconciliation.changes}
@@ -159,18 +156,12 @@ class Reconciliation {
   private readonly gateway: Runtime['gateway']
   /** APIs whose docker image or container limits changed: every replica of theirs is replaced. */
   private readonly newImages = new Set<string>()
-  private readonly indexes: Map<string, number>
 
   constructor(
     private readonly runtime: Runtime,
     private readonly next: RuntimePlan,
   ) {
     this.gateway = runtime.gateway
-    let indexes = nextIndexes.get(runtime)
-    if (!indexes) nextIndexes.set(runtime, (indexes = new Map()))
-    // Ids of replicas running now are taken, also for an API this apply removes and a later one adds again.
-    for (const replica of runtime.replicas) indexes.set(replica.spec.api, Math.max(indexes.get(replica.spec.api) ?? 0, replica.spec.index + 1))
-    this.indexes = indexes
   }
 
   async run(): Promise<void> {
@@ -210,8 +201,8 @@ class Reconciliation {
 
   /** A spec of `plan`'s as this runtime runs it: a fresh index, and the runtime-wide settings of the running replicas. */
   private freshSpec(spec: ReplicaSpec): ReplicaSpec {
-    const index = this.indexes.get(spec.api) ?? 0
-    this.indexes.set(spec.api, index + 1)
+    // Ids (api-index) are never reused, so metrics and logs of a replaced replica stay apart.
+    const index = this.runtime.freshIndex(spec.api)
     const running = this.runtime.replicas[0]?.spec
     return {...spec, index, maxBodyBytes: this.runtime.plan.gateway.maxBodyBytes, cpus: running ? running.cpus : spec.cpus}
   }
@@ -269,7 +260,7 @@ class Reconciliation {
     const replicas = await this.startReplicas(plans.flatMap((plan) => plan.replicas))
     for (const plan of plans) {
       const own = replicas.filter((replica) => replica.spec.api === plan.name)
-      this.gateway.addApi({name: plan.name, endpoint: plan.endpoint, maxReplicaConcurrency: plan.maxReplicaConcurrency, replicas: own})
+      this.gateway.addApi({name: plan.name, endpoint: plan.endpoint, maxReplicaConcurrency: plan.maxReplicaConcurrency, replicas: own, cache: plan.cache, version: plan.version})
       this.note(`api ${plan.name}: added at ${plan.endpoint}, ${count(own.length, 'replica')} ready`)
     }
   }
@@ -289,7 +280,10 @@ class Reconciliation {
       if (keep !== -1) stale.splice(keep, 1)
       else missing.push(spec)
     }
-    if (stale.length === 0 && missing.length === 0) return
+    if (stale.length === 0 && missing.length === 0) {
+      this.takeCache(api, plan)
+      return
+    }
     const before = api.replicas.length
     const paired = Math.min(stale.length, missing.length)
     for (let i = 0; i < paired; i++) for (const word of specChanges(stale[i].replica.spec, missing[i])) changed.add(word)
@@ -317,6 +311,22 @@ class Reconciliation {
     if (api.replicas.length !== before) parts.push(`replicas ${before} → ${api.replicas.length}`)
     if (drained > 0) parts.push(`drained ${count(drained, 'request')}`)
     this.note(`api ${plan.name}: ${parts.join('; ')}`)
+    // Only now: every replica answers as the new version, and none of the old ones holds a request.
+    this.takeCache(api, plan)
+  }
+
+  /**
+   * The prediction cache after an API's replicas moved to `plan`: kept when
+   * its config and the API's answers version are the same, else emptied (a
+   * new cache), or dropped when the plan has none.
+   */
+  private takeCache(api: ApiRoute, plan: ApiPlan): void {
+    const held = api.cache
+    api.useCache(plan.cache ?? null, plan.version)
+    if (api.cache === held) return
+    if (held === null) this.note(`api ${plan.name}: cache on`)
+    else if (api.cache === null) this.note(`api ${plan.name}: cache off (dropped)`)
+    else this.note(`api ${plan.name}: cache emptied (${held.version !== plan.version ? 'code or predictor config changed' : 'cache settings changed'})`)
   }
 
   /**
@@ -340,6 +350,8 @@ class Reconciliation {
     const old = [...api.replicas]
     this.gateway.removeApi(plan.name)
     const fresh = this.gateway.addApi({name: plan.name, endpoint: plan.endpoint, maxReplicaConcurrency: plan.maxReplicaConcurrency, replicas})
+    fresh.cache = api.cache
+    this.takeCache(fresh, plan)
     this.repointSplitters(fresh)
     const drained = await this.retire(api, old)
     parts.push(`${count(replicas.length, 'new replica')} ready, then ${count(old.length, 'old one')} retired${drained > 0 ? ` (drained ${count(drained, 'request')})` : ''}`)
@@ -453,12 +465,19 @@ function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
 
-/** The plan the runtime serves now, read from the gateway: what its status and the next apply start from. */
-function livePlan(runtime: Runtime): RuntimePlan {
+/**
+ * The plan the runtime serves now, read from the gateway: what its status and
+ * the next apply start from. An API's other settings (autoscaling…) are the
+ * applied plan's, or the earlier plan's for an API it does not name.
+ */
+function livePlan(runtime: Runtime, next: RuntimePlan): RuntimePlan {
   const {gateway} = runtime
+  // Every API served is in one of the two plans.
+  const planned = (name: string): ApiPlan => (next.apis.find((api) => api.name === name) ?? runtime.plan.apis.find((api) => api.name === name))!
   return {
     ...runtime.plan,
     apis: [...gateway.apiRoutes().values()].map((api) => ({
+      ...planned(api.name),
       name: api.name,
       endpoint: api.endpoint,
       maxReplicaConcurrency: api.maxReplicaConcurrency,

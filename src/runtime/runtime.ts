@@ -2,7 +2,11 @@
 // stopped together. `mlserve run` uses it, and so does the replica under test
 // that load tests and tuning measure.
 import {randomBytes} from 'node:crypto'
+import {Autoscaler, keptCount} from './autoscale/index.js'
 import {Gateway, type ApiStatus, type SplitterStatus} from './gateway/index.js'
+import type {AsyncJobs} from './async/index.js'
+import {asyncApplyProblem} from './async/apply.js'
+import {mlserveError} from '../errors.js'
 import {runtimeDefaults} from './defaults.js'
 import type {RuntimePlan} from './plan.js'
 import {ProcessReplica} from './process-replica.js'
@@ -32,8 +36,18 @@ export class Runtime {
   private recordFile: string | null = null
   /** What this runtime announces in its state file; null when it does not, or once it stopped. */
   private record: RuntimeRecord | null = null
-  /** Changes (mlserve apply) run one at a time. */
+  /** Changes (mlserve apply, autoscaling steps) run one at a time. */
   private applying: Promise<unknown> = Promise.resolve()
+  /** The next replica index of each API: ids (api-index) are never reused, so metrics and logs of a replaced replica stay apart. */
+  private readonly replicaIndexes = new Map<string, number>()
+  /**
+   * What the autoscaler samples per API instead of its requests in flight
+   * (ApiRoute.inFlight): an AsyncAPI registers its backlog here. Read every second.
+   */
+  readonly scalingSignals = new Map<string, () => number>()
+  readonly autoscaler: Autoscaler
+  /** The AsyncAPIs' stores, workers and job routes; null when the plan has none. */
+  asyncJobs: AsyncJobs | null = null
 
   private constructor(
     public plan: RuntimePlan,
@@ -41,7 +55,15 @@ export class Runtime {
     readonly replicas: Replica[],
     readonly makeReplica: (spec: ReplicaSpec) => Replica,
     readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.autoscaler = new Autoscaler({
+      apis: () => this.plan.apis.map((api) => ({name: api.name, autoscaling: api.autoscaling ?? null})),
+      replicas: (api) => this.gateway.api(api)?.replicas.length ?? 0,
+      signal: (api) => this.scalingSignals.get(api)?.() ?? this.gateway.api(api)?.inFlight ?? 0,
+      scale: (api, desired) => this.serialize(async () => (await import('./scaling.js')).scaleApi(this, api, desired)),
+      log,
+    })
+  }
 
   /** Binds the gateway port, starts every replica of the plan and resolves once all are ready. */
   static async start(plan: RuntimePlan, hooks: RuntimeHooks): Promise<Runtime> {
@@ -55,7 +77,7 @@ export class Runtime {
     const gatewayApis = plan.apis.map((api) => {
       const apiReplicas = api.replicas.map(makeReplica)
       replicas.push(...apiReplicas)
-      return {name: api.name, endpoint: api.endpoint, maxReplicaConcurrency: api.maxReplicaConcurrency, replicas: apiReplicas}
+      return {name: api.name, endpoint: api.endpoint, maxReplicaConcurrency: api.maxReplicaConcurrency, replicas: apiReplicas, cache: api.cache, version: api.version}
     })
     // Only a runtime that announces itself hands its token out (in its state file); one that does not takes no changes.
     const token = plan.announce ? randomBytes(32).toString('hex') : null
@@ -67,16 +89,33 @@ export class Runtime {
       splitters: plan.splitters,
       token,
       apply: (next) => runtime!.apply(next as RuntimePlan),
+      autoscaler: (api) => runtime?.autoscaler.status(api) ?? null,
     })
     // The port is checked before any replica starts, so a clash fails at once.
     await gateway.listen()
     runtime = new Runtime(plan, gateway, replicas, makeReplica, log)
+    // AsyncAPIs' stores open before any replica starts: an unreachable Redis fails at once, and jobs are taken while replicas start.
+    const asyncApis = plan.apis.flatMap((api) => (api.async ? [{name: api.name, endpoint: api.endpoint, async: api.async}] : []))
+    if (asyncApis.length > 0) {
+      try {
+        const {AsyncJobs} = await import('./async/index.js')
+        runtime.asyncJobs = await AsyncJobs.open(asyncApis, gateway, {timeoutMs: plan.gateway.timeoutMs, maxBodyBytes: plan.gateway.maxBodyBytes, log})
+      } catch (error) {
+        await runtime.stop({drain: false})
+        throw error
+      }
+      // Cortex scales an AsyncAPI on its queue: the autoscaler samples the backlog instead of requests in flight.
+      for (const api of runtime.asyncJobs.apis) runtime.scalingSignals.set(api.name, () => api.backlog())
+      runtime.asyncJobs.start()
+    }
     const results = await Promise.allSettled(replicas.map((replica) => replica.start()))
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
     if (failure) {
       await runtime.stop({drain: false})
       throw failure.reason
     }
+    runtime.autoscaler.start()
+    runtime.gateway.metrics.addAutoscaler({apis: () => runtime!.autoscaler.figures()})
     if (plan.announce) {
       runtime.record = {pid: process.pid, url: gateway.url, project: plan.project.file, startedAt: new Date().toISOString(), apis: [], splitters: [], driver: plan.driver, token: token!}
       runtime.announce()
@@ -115,12 +154,48 @@ export class Runtime {
    * replica at a time. Changes run one after another.
    */
   apply(next: RuntimePlan): Promise<{changes: string[]}> {
-    const run = this.applying.then(async () => {
+    return this.serialize(async () => {
+      const asyncProblem = Array.isArray(next?.apis) ? asyncApplyProblem(this.plan, next) : null
+      if (asyncProblem) throw mlserveError('MLS_ASYNC_APPLY_UNSUPPORTED', asyncProblem)
       const {reconcile} = await import('./reconcile.js')
-      return reconcile(this, next)
+      return reconcile(this, this.keepingCounts(next))
     })
+  }
+
+  /** Runs a change after those before it (mlserve apply and autoscaling steps never interleave). */
+  serialize<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.applying.then(change)
     this.applying = run.catch(() => undefined)
     return run
+  }
+
+  /**
+   * An API the runtime serves keeps its replica count through an apply, within
+   * the new min..max, as `cortex deploy` keeps a deployment's count; one fixed
+   * by --replicas keeps it, fixed.
+   */
+  private keepingCounts(next: RuntimePlan): RuntimePlan {
+    if (!Array.isArray(next?.apis)) return next
+    return {
+      ...next,
+      apis: next.apis.map((api) => {
+        const route = this.gateway.api(api.name)
+        const now = this.plan.apis.find((candidate) => candidate.name === api.name)
+        if (!route || route.replicas.length === 0 || !api.autoscaling || api.replicas.length === 0) return api
+        const fixed = now?.autoscaling?.fixed ?? null
+        const count = fixed !== null ? route.replicas.length : keptCount(route.replicas.length, api.autoscaling)
+        const replicas = Array.from({length: count}, (_, i) => api.replicas[i] ?? {...api.replicas[0], index: i})
+        return {...api, replicas, autoscaling: {...api.autoscaling, fixed}}
+      }),
+    }
+  }
+
+  /** A replica index of `api` no replica of this runtime had before. */
+  freshIndex(api: string): number {
+    let index = this.replicaIndexes.get(api) ?? 0
+    for (const replica of this.replicas) if (replica.spec.api === api) index = Math.max(index, replica.spec.index + 1)
+    this.replicaIndexes.set(api, index + 1)
+    return index
   }
 
   /**
@@ -129,6 +204,8 @@ export class Runtime {
    * stop is already under way: that is the second Ctrl-C.
    */
   stop(options: {drain?: boolean} = {}): Promise<void> {
+    this.autoscaler.stop()
+    this.asyncJobs?.stopTaking()
     this.record = null
     if (this.recordFile) {
       removeRuntimeRecord(this.recordFile)
@@ -149,6 +226,8 @@ export class Runtime {
     }
     this.forced ||= force
     this.stopped ??= (async () => {
+      // Jobs still running when replicas stop go back to the queue, not counted as retries.
+      await this.asyncJobs?.close(force ? 0 : this.plan.gateway.timeoutMs)
       await Promise.allSettled(this.replicas.map((replica) => replica.stop({force})))
       await this.gateway.close()
     })()

@@ -169,20 +169,11 @@ describe('all errors are reported at once', () => {
   })
 })
 
-describe('fields parsed but not acted on yet', () => {
+describe('autoscaling fields are acted on', () => {
   const warningsOf = (text: string) => parseProject(text, FILE).warnings
 
-  test('each autoscaling field beyond min_replicas and max_replica_concurrency gets one located warning', () => {
-    const warnings = warningsOf(`${BASE}autoscaling:\n  min_replicas: 2\n  max_replicas: 4\n  max_replica_concurrency: 16\n  window: 30s\n  upscale_tolerance: 0.1\n`)
-    assert.deepEqual(
-      warnings.map((w) => [w.line, w.column, w.path]),
-      [
-        [7, 3, 'autoscaling.max_replicas'],
-        [9, 3, 'autoscaling.window'],
-        [10, 3, 'autoscaling.upscale_tolerance'],
-      ],
-    )
-    for (const w of warnings) assert.match(w.message, new RegExp(`^${w.path.replace('.', '\\.')} is parsed but not yet acted on: mlserve does not autoscale yet`))
+  test('the autoscaler acts on every autoscaling field: none is warned about', () => {
+    assert.deepEqual(warningsOf(`${BASE}autoscaling:\n  min_replicas: 2\n  max_replicas: 4\n  max_replica_concurrency: 16\n  window: 30s\n  upscale_tolerance: 0.1\n`), [])
   })
 
   test('no warning for the defaults, min_replicas or max_replica_concurrency', () => {

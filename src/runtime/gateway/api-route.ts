@@ -4,7 +4,7 @@
 // session's state and caches stay warm on one replica, else the least loaded.
 import type {RuntimeMetrics} from '../metrics.js'
 import type {Replica} from '../replica.js'
-import type {PredictionCache} from './cache.js'
+import {PredictionCache, type CacheConfig} from './cache.js'
 import {ApiFigureRecorder} from './figures.js'
 import {ReplicaRoute} from './replica-route.js'
 import {rendezvousPick} from './rendezvous.js'
@@ -41,6 +41,13 @@ export class ApiRoute implements Router {
     return this.routes.some((route) => route.isRoutable)
   }
 
+  /** Requests its replicas hold, running and queued: the autoscaler's signal. */
+  get inFlight(): number {
+    let total = 0
+    for (const route of this.routes) total += route.admission.inFlight
+    return total
+  }
+
   /** Puts a replica behind this API; it takes traffic once it is ready. */
   add(replica: Replica): ReplicaRoute {
     const route = new ReplicaRoute(replica, this.maxConcurrency, this.metrics, this.name)
@@ -59,6 +66,22 @@ export class ApiRoute implements Router {
     const until = Date.now() + deadlineMs
     while (route.admission.inFlight > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, WAIT_MS))
     await route.close()
+  }
+
+  /** An API's own endpoint answers as the API itself. */
+  choose(): ApiRoute {
+    return this
+  }
+
+  /**
+   * Serves answers from a cache of this config and version: the one held when
+   * both are the same (its answers stay valid), else a new, empty one that
+   * keeps the counts (Prometheus counters only grow). A null config: no cache.
+   */
+  useCache(config: CacheConfig | null, version: string): void {
+    const held = this.cache
+    if (config === null) this.cache = null
+    else if (!held || held.version !== version || !sameCacheConfig(held.config, config)) this.cache = new PredictionCache(config, version, {}, held ?? undefined)
   }
 
   pick(request: RouteRequest): ReplicaRoute | null {
@@ -93,5 +116,6 @@ export class ApiRoute implements Router {
   }
 }
 
+const sameCacheConfig = (a: CacheConfig, b: CacheConfig): boolean => a.maxEntries === b.maxEntries && a.maxBytes === b.maxBytes && a.ttlMs === b.ttlMs
 const isRoutable = (route: ReplicaRoute): boolean => route.isRoutable
 const hasRoom = (route: ReplicaRoute): boolean => route.isRoutable && !route.admission.full

@@ -7,11 +7,13 @@ import {randomUUID} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
 import {mlserveError} from '../../errors.js'
+import type {AutoscalerStatus} from '../autoscale/index.js'
 import {RuntimeMetrics} from '../metrics.js'
 import type {Replica, ReplicaStatus} from '../replica.js'
 import {lingerAfter, rawError, sendError} from './answers.js'
 import {answerControl, type ControlState} from './control.js'
 import {ApiRoute} from './api-route.js'
+import type {CacheConfig} from './cache.js'
 import {Exchange, receivingExchange, type ExchangePolicy} from './exchange.js'
 import type {ReplicaRoute} from './replica-route.js'
 import type {Router} from './routing.js'
@@ -21,11 +23,19 @@ import {answerTraffic, isTrafficPath, type TrafficState} from './traffic-routes.
 import type {SplitterStatus, TrafficStatus} from './traffic-types.js'
 import {formatWeights} from './weights.js'
 
+/** The AsyncAPIs' job routes (src/runtime/async): asked before the routers, so a job path never reaches a replica directly. */
+export interface JobRouteTable {
+  match(path: string): {api: string; answer: (req: IncomingMessage, res: ServerResponse) => Promise<number>} | null
+}
+
 export interface GatewayApi {
   name: string
   endpoint: string
   maxReplicaConcurrency: number
   replicas: Replica[]
+  /** Its prediction cache (null or absent: none), for answers of `version`. */
+  cache?: CacheConfig | null
+  version?: string
 }
 
 /** A TrafficSplitter as the gateway serves it. */
@@ -61,6 +71,8 @@ export interface GatewayOptions extends GatewayLimits {
   token?: string | null
   /** Applies a new plan (POST /apply, from mlserve apply). */
   apply?: (plan: unknown) => Promise<{changes: string[]}>
+  /** An API's autoscaler figures, for GET /status. */
+  autoscaler?: (api: string) => AutoscalerStatus | null
 }
 
 export interface ReplicaLoad extends ReplicaStatus {
@@ -76,6 +88,8 @@ export interface ApiStatus {
   endpoint: string
   ready: boolean
   replicas: ReplicaLoad[]
+  /** current, desired and the reason (null when the gateway runs without a runtime's autoscaler). */
+  autoscaler?: AutoscalerStatus | null
 }
 
 // Node checks header and request deadlines on this period (its default, 30 s,
@@ -84,6 +98,8 @@ const DEADLINE_CHECK_MS = 1_000
 const KEEP_ALIVE_MS = 65_000
 /** The api and replica labels of an answer no API or replica was chosen for. */
 const NONE = '-'
+/** The replica label of an answer the prediction cache gave. */
+const CACHE = 'cache'
 
 export class Gateway {
   readonly metrics = new RuntimeMetrics()
@@ -99,6 +115,7 @@ export class Gateway {
   private boundPort = 0
   /** Exchanges not yet answered (any phase), so a drain also waits for bodies still arriving. */
   private open = 0
+  private jobs: JobRouteTable | null = null
 
   constructor(
     apis: GatewayApi[],
@@ -106,6 +123,9 @@ export class Gateway {
   ) {
     for (const api of apis) this.addApi(api)
     for (const splitter of options.splitters ?? []) this.addSplitter(splitter)
+    this.metrics.addCache({
+      caches: () => [...this.apis.values()].flatMap((api) => (api.cache ? [{api: api.name, cache: api.cache}] : [])),
+    })
     this.metrics.addTraffic({
       weights: () => [...this.splitters.values()].flatMap((split) => Object.entries(split.weights).map(([api, weight]) => ({splitter: split.name, api, weight}))),
       shadows: () => [...this.apis.values()].map((api) => ({api: api.name, ...api.figures.shadow})),
@@ -150,9 +170,15 @@ export class Gateway {
   addApi(api: GatewayApi): ApiRoute {
     const route = new ApiRoute(api.name, api.endpoint, api.maxReplicaConcurrency, this.metrics)
     for (const replica of api.replicas) route.add(replica)
+    route.useCache(api.cache ?? null, api.version ?? '')
     this.apis.set(api.name, route)
     this.routers.set(api.endpoint, route)
     return route
+  }
+
+  /** Serves AsyncAPIs' job routes: POST <endpoint> and GET <endpoint>/<id>. */
+  serveJobs(routes: JobRouteTable): void {
+    this.jobs = routes
   }
 
   api(name: string): ApiRoute | undefined {
@@ -282,6 +308,7 @@ export class Gateway {
         slots: route.admission.capacity,
         maxReplicaConcurrency: route.admission.maxConcurrency,
       })),
+      autoscaler: this.options.autoscaler?.(api.name) ?? null,
     }))
   }
 
@@ -291,6 +318,15 @@ export class Gateway {
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
     const router = this.routers.get(path)
+    const job = this.jobs?.match(path)
+    if (job && (router === undefined || router.name === job.api)) {
+      this.open++
+      void job.answer(req, res).then(
+        (code) => this.record(req, job.api, null, code, started, NONE),
+        () => res.destroy(),
+      ).finally(() => this.open--)
+      return
+    }
     if (router === undefined) {
       if (isTrafficPath(path)) {
         void answerTraffic(req, res, path, q === -1 ? '' : url.slice(q), this.traffic).then((code) => {
@@ -333,18 +369,18 @@ export class Gateway {
 
   private readonly finished = (exchange: Exchange, code: number, route: ReplicaRoute | null): void => {
     this.open--
-    this.record(exchange.req, exchange.api, route, code, exchange.startedAt, exchange.requestId)
+    this.record(exchange.req, exchange.api, route, code, exchange.startedAt, exchange.requestId, exchange.fromCache ? CACHE : NONE)
   }
 
   /** Counts an answer in mlserve_requests_total and the request-duration histogram, and writes the access log line. */
-  private record(req: IncomingMessage, api: string, route: ReplicaRoute | null, code: number, started: number, requestId: string): void {
+  private record(req: IncomingMessage, api: string, route: ReplicaRoute | null, code: number, started: number, requestId: string, replica = NONE): void {
     const seconds = (performance.now() - started) / 1000
-    const observer = route ? route.observer : this.metrics.observer(api, NONE)
+    const observer = route ? route.observer : this.metrics.observer(api, replica)
     observer.observe(code, seconds)
     ;(route ? route.figures : this.apis.get(api)?.figures)?.observe(code, seconds)
     if (this.options.accessLog) {
       this.options.accessLog(
-        `${req.socket.remoteAddress ?? NONE} "${req.method} ${req.url}" ${code} ${(seconds * 1000).toFixed(1)}ms api=${api} replica=${route?.id ?? NONE} id=${requestId}`,
+        `${req.socket.remoteAddress ?? NONE} "${req.method} ${req.url}" ${code} ${(seconds * 1000).toFixed(1)}ms api=${api} replica=${route?.id ?? replica} id=${requestId}`,
       )
     }
   }

@@ -1,0 +1,6 @@
+// The autoscaler's door: Cortex's algorithm (recommend.ts, pure), the control
+// loop that samples, decides every 10 s and scales through the runtime
+// (autoscaler.ts), and the settings a plan carries (settings.ts).
+export {Autoscaler, SAMPLE_MS, TICK_MS, type AutoscalerHost, type AutoscalerOptions, type AutoscalerStatus} from './autoscaler.js'
+export {formatClock, recommend, type Decision, type Recommendation, type RecommendInput} from './recommend.js'
+export {autoscalingPlan, keptCount, type AutoscalingPlan} from './settings.js'

@@ -1,0 +1,54 @@
+// cortex#933: an API whose target_replica_concurrency is at or above its
+// max_replica_concurrency can never scale up. A located error where the file
+// asks for autoscaling, else a warning; both say the fix.
+import {describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {parseProject} from '../../src/config/index.js'
+import {isMlserveError} from '../../src/errors.js'
+
+const FILE = 'mlserve.yaml'
+const BASE = 'name: iris\npredictor:\n  type: python\n  path: p.py\n  processes_per_replica: 1\n  threads_per_process: 2\n'
+
+function errorsOf(text: string): string[] {
+  try {
+    parseProject(text, FILE)
+  } catch (error) {
+    assert.ok(isMlserveError(error))
+    assert.equal(error.code, 'MLS_CONFIG_INVALID')
+    return error.details
+  }
+  assert.fail('expected the config to be invalid')
+}
+
+describe('cortex#933: a target at or above max_replica_concurrency', () => {
+  test('with max_replicas above min_replicas it is a located error naming both fixes', () => {
+    const details = errorsOf(`${BASE}autoscaling:\n  min_replicas: 1\n  max_replicas: 3\n  max_replica_concurrency: 4\n  target_replica_concurrency: 4\n`)
+    assert.equal(details.length, 1, details.join('\n'))
+    assert.ok(details[0].startsWith(`${FILE}:11:31  autoscaling.target_replica_concurrency: `), details[0])
+    assert.match(details[0], /target_replica_concurrency \(4\) equals max_replica_concurrency \(4\), so the autoscaler can never scale this API up/)
+    assert.match(details[0], /cortex#933/)
+    assert.match(details[0], /lower autoscaling\.target_replica_concurrency below 4 or raise autoscaling\.max_replica_concurrency above 4/)
+  })
+
+  test('the default target (processes × threads) points at the concurrency field and explains the default', () => {
+    const details = errorsOf(`${BASE}autoscaling:\n  max_replicas: 3\n  max_replica_concurrency: 2\n`)
+    assert.equal(details.length, 1, details.join('\n'))
+    assert.ok(details[0].startsWith(`${FILE}:9:28  autoscaling.max_replica_concurrency: `), details[0])
+    assert.match(details[0], /target_replica_concurrency \(2, its default: processes_per_replica × threads_per_process = 1 × 2\) equals max_replica_concurrency \(2\)/)
+  })
+
+  test('without max_replicas above min_replicas it is a located warning with the fix, and the file loads', () => {
+    for (const scaling of ['  min_replicas: 2\n  max_replicas: 2\n', '']) {
+      const project = parseProject(`${BASE}autoscaling:\n${scaling}  max_replica_concurrency: 2\n`, FILE)
+      const warnings = project.warnings.filter((w) => /cortex#933/.test(w.message))
+      assert.equal(warnings.length, 1, scaling)
+      assert.equal(warnings[0].path, 'autoscaling.max_replica_concurrency')
+      assert.match(warnings[0].message, /never scale this API up .*lower autoscaling\.target_replica_concurrency below 2 or raise autoscaling\.max_replica_concurrency above 2 \(a warning, as this file does not set max_replicas above min_replicas\)$/)
+    }
+  })
+
+  test('a target below the cap is fine', () => {
+    const project = parseProject(`${BASE}autoscaling:\n  max_replicas: 3\n  max_replica_concurrency: 8\n  target_replica_concurrency: 2\n`, FILE)
+    assert.deepEqual(project.warnings, [])
+  })
+})
