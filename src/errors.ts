@@ -381,6 +381,31 @@ export const errorRegistry = {
     message: (p) => `The runtime could not apply the new config: ${p.reason}.`,
     suggestion: () => 'Nothing that serves traffic was changed for the APIs that failed; the log of `mlserve run` says why, fix mlserve.yaml and run `mlserve apply` again.',
   }),
+  // The batch endpoint (POST /<endpoint>/batch, src/runtime/gateway/batch.ts).
+  MLS_BATCH_NOT_A_LIST: define<{path: string; reason: string}>({
+    exitCode: 1,
+    httpStatus: 400,
+    message: (p) => `The body of POST ${p.path} must be a JSON list of payloads, one per prediction; ${p.reason}.`,
+    suggestion: () => 'Send a JSON array with Content-Type: application/json, e.g. [{"x": 1}, {"x": 2}]; each item is what a single POST to the endpoint would send.',
+  }),
+  MLS_BATCH_TOO_MANY_ITEMS: define<{api: string; items: number; maxItems: number}>({
+    exitCode: 1,
+    httpStatus: 413,
+    message: (p) => `The batch holds ${p.items} items; API "${p.api}" takes at most ${p.maxItems} in one batch (predictor.batch_endpoint.max_items).`,
+    suggestion: (p) => `Split it into batches of at most ${p.maxItems} items, or raise predictor.batch_endpoint.max_items in mlserve.yaml.`,
+  }),
+  MLS_BATCH_FAILED: define<{api: string; replica: string; error: string; errorId: string | null}>({
+    exitCode: 1,
+    httpStatus: 500,
+    message: (p) => `The predictor of API "${p.api}" failed the whole batch on replica ${p.replica}: ${p.error}${p.errorId ? ` (error_id ${p.errorId})` : ''}.`,
+    suggestion: () => "predict_batch raised (or returned other than one result per payload); the replica's log has the traceback under the error_id. To fail one item alone, return its exception in its place.",
+  }),
+  MLS_BATCH_INVALID_ANSWER: define<{api: string; replica: string; reason: string}>({
+    exitCode: 1,
+    httpStatus: 502,
+    message: (p) => `Replica ${p.replica} of API "${p.api}" answered the batch with ${p.reason}.`,
+    suggestion: () => 'The replica should run the harness of this mlserve version (rebuild the image with `mlserve build`); its log says more.',
+  }),
   MLS_ROLLOUT_ROLLED_BACK: define<{splitter: string; api: string; step: number; reason: string; restored: string}>({
     exitCode: 1,
     message: (p) => `The rollout of "${p.api}" on TrafficSplitter "${p.splitter}" failed at ${p.step}%: ${p.reason}. The weights were rolled back to ${p.restored}.`,
@@ -390,6 +415,33 @@ export const errorRegistry = {
     exitCode: 1,
     message: (p) => `API "${p.api}" has ${p.ready} ready replica${p.ready === 1 ? '' : 's'}, but ${p.share}% of the traffic needs ${p.needed} (from ${p.source}).`,
     suggestion: (p) => `Raise autoscaling.min_replicas of ${p.api} to at least ${p.needed} and run \`mlserve apply\` before shifting this share; the weights were left as they were.`,
+  }),
+  MLS_ASYNC_JOB_NOT_FOUND: define<{api: string; id: string; ttl: string}>({
+    exitCode: 1,
+    httpStatus: 404,
+    message: (p) => `AsyncAPI "${p.api}" has no job ${JSON.stringify(p.id)}.`,
+    suggestion: (p) => `Use the id a POST to the endpoint returned; results are kept for ${p.ttl} after a job finishes (async.result_ttl), then removed.`,
+  }),
+  MLS_ASYNC_STORE_FAILED: define<{api: string; store: string; reason: string}>({
+    exitCode: 1,
+    httpStatus: 503,
+    message: (p) => `AsyncAPI "${p.api}" could not reach its job store (${p.store}): ${p.reason}.`,
+    suggestion: (p) => (p.store === 'redis' ? 'Check that the Redis server in async.redis_url is up, then send the request again.' : "Check the disk holding the project's .mlserve/async directory (space, permissions), then send the request again."),
+  }),
+  MLS_ASYNC_REDIS_UNREACHABLE: define<{api: string; url: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `AsyncAPI "${p.api}" could not connect to Redis at ${p.url}: ${p.reason}.`,
+    suggestion: () => 'Start Redis (Debian: `apt-get install redis-server`, or scripts/setup.sh --with-redis), or fix async.redis_url (MLSERVE_REDIS_URL overrides it); async.store: embedded needs no server.',
+  }),
+  MLS_ASYNC_STORE_OPEN_FAILED: define<{api: string; dir: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `AsyncAPI "${p.api}" could not open its embedded job store in ${p.dir}: ${p.reason}.`,
+    suggestion: () => 'Make the directory writable (it is under the project\'s .mlserve/), or use async.store: redis.',
+  }),
+  MLS_ASYNC_APPLY_UNSUPPORTED: define<{api: string; change: string}>({
+    exitCode: 1,
+    message: (p) => `mlserve apply cannot ${p.change} AsyncAPI "${p.api}" in a running runtime.`,
+    suggestion: () => 'Stop `mlserve run` and start it again with the new mlserve.yaml: queued jobs are kept in the store and run after the restart. Predictor changes of an AsyncAPI whose async section stays the same are applied live.',
   }),
 } as const
 

@@ -5,7 +5,7 @@
 // accepted but ignored (marked deprecated so editors show them struck through).
 import {z} from 'zod'
 import {unimplementedFieldList} from './compat.js'
-import {RealtimeApiInputSchema, TrafficSplitterInputSchema} from './schema.js'
+import {AsyncApiInputSchema, RealtimeApiInputSchema, TrafficSplitterInputSchema} from './schema.js'
 
 /**
  * Where the published schema lives. Users can also run
@@ -26,15 +26,18 @@ export function configJsonSchema(): object {
   addHandlerAlias(realtime)
   addIgnoredCortexFields(realtime, 'RealtimeAPI')
   addIgnoredCortexFields(splitter, 'TrafficSplitter')
-  const api = {anyOf: [{$ref: '#/$defs/RealtimeAPI'}, {$ref: '#/$defs/TrafficSplitter'}]}
+  const asyncApi = toJson(AsyncApiInputSchema)
+  addHandlerAlias(asyncApi)
+  addIgnoredCortexFields(asyncApi, 'RealtimeAPI')
+  const api = {anyOf: [{$ref: '#/$defs/RealtimeAPI'}, {$ref: '#/$defs/TrafficSplitter'}, {$ref: '#/$defs/AsyncAPI'}]}
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: SCHEMA_URL,
     title: 'mlserve.yaml',
     description:
-      'mlserve API configuration: one API (a mapping) or a list of APIs, in the Cortex RealtimeAPI / TrafficSplitter format (v0.20–v0.35) plus a `build` section. See docs/config.md.',
+      'mlserve API configuration: one API (a mapping) or a list of APIs, in the Cortex RealtimeAPI / TrafficSplitter / AsyncAPI format (v0.20–v0.35) plus a `build` section. See docs/config.md.',
     anyOf: [api, {type: 'array', minItems: 1, items: api}],
-    $defs: {RealtimeAPI: realtime, TrafficSplitter: splitter},
+    $defs: {RealtimeAPI: realtime, TrafficSplitter: splitter, AsyncAPI: asyncApi},
   }
 }
 

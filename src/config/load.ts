@@ -12,7 +12,7 @@ import {Locator} from './locate.js'
 import {normalizeApi, type NormalizedApi} from './normalize.js'
 import {displayPath, type ConfigWarning, type Project} from './project.js'
 import {runProblems, type RunnableFields} from './runnable.js'
-import {RealtimeApiSchema, TrafficSplitterSchema, type ApiConfig} from './schema.js'
+import {AsyncApiSchema, RealtimeApiSchema, TrafficSplitterSchema, type ApiConfig} from './schema.js'
 import {suggest} from './suggest.js'
 
 /** The names looked for, in order, when loadProject is given a directory. */
@@ -117,16 +117,16 @@ export function parseProject(text: string, file: string, options: LoadOptions = 
   const checked: CheckedApi[] = []
   const runnable: Array<{index: number; fields: RunnableFields}> = []
   for (const api of normalized) {
-    const schema = api.kind === 'RealtimeAPI' ? RealtimeApiSchema : TrafficSplitterSchema
+    const schema = api.kind === 'RealtimeAPI' ? RealtimeApiSchema : api.kind === 'AsyncAPI' ? AsyncApiSchema : TrafficSplitterSchema
     const result = schema.safeParse(api.data)
     if (result.success) {
       const config = result.data as ApiConfig
       checked.push({normalized: api, config})
-      if (config.kind === 'RealtimeAPI') runnable.push({index: api.index, fields: config})
+      if (config.kind !== 'TrafficSplitter') runnable.push({index: api.index, fields: config})
     } else {
       for (const issue of result.error.issues) reportZodIssue(issue, api, sink)
       // Still check the sections that are valid, so one run reports as much as it can.
-      if (api.kind === 'RealtimeAPI') runnable.push({index: api.index, fields: checkRealtimeSections(api, sink)})
+      if (api.kind !== 'TrafficSplitter') runnable.push({index: api.index, fields: checkRealtimeSections(api, sink)})
     }
   }
   const names = normalized.flatMap((api) => (typeof api.data.name === 'string' ? [{index: api.index, name: api.data.name}] : []))

@@ -28,7 +28,8 @@ export function normalizeApi(item: unknown, index: number, sink: IssueSink): Nor
 
   const data = structuredClone(item)
   let handlerAlias = false
-  if (kind === 'RealtimeAPI' && Object.hasOwn(data, 'handler')) {
+  const served = kind === 'RealtimeAPI' || kind === 'AsyncAPI'
+  if (served && Object.hasOwn(data, 'handler')) {
     if (Object.hasOwn(data, 'predictor')) {
       sink.fieldError([index, 'handler'], "both predictor and handler are given; keep one (handler is Cortex v0.34's name for predictor)", 'key')
     } else {
@@ -37,7 +38,8 @@ export function normalizeApi(item: unknown, index: number, sink: IssueSink): Nor
     }
     delete data.handler
   }
-  walk(data, KEY_SPECS[kind], kind, root, sink, kind === 'RealtimeAPI' ? ['handler'] : [])
+  // An AsyncAPI has a RealtimeAPI's sections, so it shares its Cortex compatibility tables.
+  walk(data, KEY_SPECS[kind], kind === 'AsyncAPI' ? 'RealtimeAPI' : kind, root, sink, served ? ['handler'] : [])
   // After walk, which reports __proto__ in a known section as an unknown key: what is left is in config or env.
   dropProtoKeys(data, root, sink)
   return {index, kind, data, handlerAlias}

@@ -1,7 +1,7 @@
 // A loaded config file and the helpers the rest of mlserve uses to pick APIs from it.
 import {isAbsolute, relative, resolve} from 'node:path'
 import {mlserveError} from '../errors.js'
-import type {ApiConfig, RealtimeApiConfig, TrafficSplitterConfig} from './schema.js'
+import type {ApiConfig, AsyncApiConfig, RealtimeApiConfig, ServedApiConfig, TrafficSplitterConfig} from './schema.js'
 
 export interface ConfigWarning {
   /** The file as shown to the user (relative to the working directory when inside it). */
@@ -37,6 +37,15 @@ export function formatWarning(warning: ConfigWarning): string {
 
 export function realtimeApis(project: Project): RealtimeApiConfig[] {
   return project.apis.filter((api): api is RealtimeApiConfig => api.kind === 'RealtimeAPI')
+}
+
+export function asyncApis(project: Project): AsyncApiConfig[] {
+  return project.apis.filter((api): api is AsyncApiConfig => api.kind === 'AsyncAPI')
+}
+
+/** The APIs that run replicas: RealtimeAPIs and AsyncAPIs, in file order. */
+export function servedApis(project: Project): ServedApiConfig[] {
+  return project.apis.filter((api): api is ServedApiConfig => api.kind !== 'TrafficSplitter')
 }
 
 export function trafficSplitters(project: Project): TrafficSplitterConfig[] {

@@ -6,7 +6,7 @@ import {statSync} from 'node:fs'
 import {isAbsolute, join} from 'node:path'
 import {mlserveError, type MlserveError} from '../errors.js'
 import type {Project} from './project.js'
-import {SERVED_PREDICTOR_TYPES, type RealtimeApiConfig} from './schema.js'
+import {SERVED_PREDICTOR_TYPES, type ServedApiConfig} from './schema.js'
 
 /** The predictor types `run` can serve. */
 export const servedPredictorTypes: readonly string[] = SERVED_PREDICTOR_TYPES
@@ -57,7 +57,7 @@ export function runProblems(api: RunnableFields, dir: string): RunProblem[] {
  * Throws the first problem that stops `api` from running (MLS_PREDICTOR_TYPE_UNSUPPORTED,
  * MLS_PREDICTOR_NOT_FOUND); returns the absolute predictor file of a python API.
  */
-export function checkRunnable(project: Pick<Project, 'dir'>, api: RealtimeApiConfig): {predictorPath?: string} {
+export function checkRunnable(project: Pick<Project, 'dir'>, api: ServedApiConfig): {predictorPath?: string} {
   const [problem] = runProblems(api, project.dir)
   if (problem) throw problem.error
   return api.predictor.type === 'python' && api.predictor.path !== undefined ? {predictorPath: predictorFile(project.dir, api.predictor.path)} : {}

@@ -88,7 +88,7 @@ function duration(opts: {positive?: boolean; tickMs?: number; maxMs?: number} = 
 
 type QuantityKind = 'cpu' | 'memory'
 
-function quantity(kind: QuantityKind) {
+function quantity(kind: QuantityKind, maxBytes: number = LIMITS.memoryBytes) {
   const forms = kind === 'cpu' ? CPU_FORMS : MEMORY_FORMS
   return z
     .union([z.string().regex(new RegExp(QUANTITY_PATTERN), {error: forms}), z.number({error: forms}).nonnegative({error: forms})], {error: forms})
@@ -109,7 +109,7 @@ function quantity(kind: QuantityKind) {
         return // the union above has reported the malformed value
       }
       if (amount <= 0) ctx.addIssue({code: 'custom', message: `${forms}, greater than 0`})
-      const max = kind === 'cpu' ? LIMITS.cpuMillicores : LIMITS.memoryBytes
+      const max = kind === 'cpu' ? LIMITS.cpuMillicores : maxBytes
       if (amount > max) {
         const most = kind === 'cpu' ? `${max / 1000} (cores)` : showBytes(max)
         ctx.addIssue({code: 'custom', message: `${kind === 'cpu' ? 'a CPU' : 'a memory'} quantity of at most ${most}`})
@@ -149,6 +149,22 @@ export const ServerSideBatchingSchema = z
   )
   .meta({description: 'Server-side batching: a batch runs when max_batch_size requests have arrived or batch_interval has passed since the first one. Both fields are required.'})
 
+export const PredictorCacheSchema = z
+  .strictObject(
+    {
+      max_entries: capped(1, LIMITS.cacheEntries).default(10_000).meta({description: 'The most answers kept; past it the least recently used leaves first.'}),
+      max_bytes: quantity('memory', LIMITS.cacheBytes).default('64Mi').meta({
+        description: 'The most bytes of request keys and answer bodies kept, e.g. 64Mi or 1Gi; past it the least recently used leave first.',
+      }),
+      ttl: duration({positive: true, maxMs: LIMITS.cacheTtlMs}).default('5m').meta({description: 'How long an answer may be served from the cache after it was stored, e.g. 30s, 5m or 1h.'}),
+    },
+    {error: 'a mapping with max_entries, max_bytes and ttl (each optional)'},
+  )
+  .meta({
+    description:
+      "mlserve: the gateway's prediction cache for this API. 200 answers to JSON bodies are kept by the body's canonical JSON; `Cache-Control: no-cache` skips the lookup. Absent: no cache.",
+  })
+
 export const PredictorSchema = z
   .strictObject(
     {
@@ -176,6 +192,7 @@ export const PredictorSchema = z
         description: 'The size of each process’s thread pool; processes_per_replica × threads_per_process requests run at once in a replica.',
       }),
       server_side_batching: ServerSideBatchingSchema.optional(),
+      cache: PredictorCacheSchema.optional(),
       python_path: text().optional().meta({description: 'A directory, relative to this file, added to PYTHONPATH.'}),
     },
     {error: 'a mapping (the predictor section)'},
@@ -295,6 +312,72 @@ export const RealtimeApiSchema = RealtimeApiInputSchema.transform((api) => {
   }
 })
 
+// AsyncAPI (Cortex's kind): a RealtimeAPI's sections plus the job queue's.
+
+export const ASYNC_STORES = ['embedded', 'redis'] as const
+
+/** Seven days, Cortex's retention of async results. */
+const WEEK = '168h'
+const YEAR_MS = 365 * 24 * 3_600_000
+
+export const WebhookSchema = z
+  .strictObject(
+    {
+      url: z.url({protocol: /^https?$/, error: 'an http:// or https:// URL'}).meta({description: 'Called with POST {id, status, result} (or error) when a job completes or fails.'}),
+      max_retries: capped(0, 100).default(5).meta({description: 'Further tries after a failed call (no answer, or an answer other than 2xx); 0 calls once.'}),
+      backoff: duration({positive: true}).default('1s').meta({description: 'The wait before the first retry; each further wait doubles.'}),
+      timeout: duration({positive: true}).default('10s').meta({description: 'How long one call may take.'}),
+    },
+    {error: 'a mapping with url (and optionally max_retries, backoff, timeout)'},
+  )
+  .meta({description: "mlserve: a URL notified of each job's outcome (the seed's job_completion_notifier)."})
+
+export const AsyncSchema = z
+  .strictObject(
+    {
+      store: z.enum(ASYNC_STORES, {error: `one of ${ASYNC_STORES.join(', ')}`}).default('embedded').meta({
+        description: "Where jobs are kept: embedded (an LMDB database in the project's .mlserve/async/<api>/, no server) or redis (a queue several runtimes share).",
+      }),
+      redis_url: z
+        .string({error: 'a redis:// or rediss:// URL'})
+        .regex(/^rediss?:\/\/\S*$/, {error: 'a redis:// or rediss:// URL'})
+        .default('redis://127.0.0.1:6379')
+        .meta({description: 'For store redis: the server, e.g. redis://127.0.0.1:6379/0. MLSERVE_REDIS_URL overrides it.'}),
+      result_ttl: duration({positive: true, maxMs: YEAR_MS}).default(WEEK).meta({description: "How long a finished job's result is kept (Cortex: 7 days, 168h)."}),
+      lease: duration({positive: true, maxMs: LIMITS.durationMs}).default('30s').meta({
+        description: 'How long a job stays claimed without a heartbeat from its runtime; past it the job goes back to the queue (a runtime that died).',
+      }),
+      max_retries: capped(0, 100).default(3).meta({description: 'How many times a job whose runtime or replica died is queued again before it fails.'}),
+      webhook: WebhookSchema.optional(),
+    },
+    {error: 'a mapping (the async section)'},
+  )
+  .meta({description: 'mlserve: the job queue of an AsyncAPI.'})
+
+const AsyncApiShape = {
+  ...RealtimeApiShape,
+  kind: z.literal('AsyncAPI', {error: 'AsyncAPI'}),
+  async: AsyncSchema.prefault({}),
+}
+
+/** An AsyncAPI as written (before derived defaults). */
+export const AsyncApiInputSchema = z
+  .strictObject(AsyncApiShape, {error: 'a mapping (an API)'})
+  .meta({title: 'AsyncAPI', description: 'An API that takes jobs: a POST returns a job id at once, GET <endpoint>/<id> returns its status and result.'})
+
+export const AsyncApiSchema = AsyncApiInputSchema.transform((api) => {
+  const {predictor, autoscaling, networking} = api
+  return {
+    ...api,
+    autoscaling: {
+      ...autoscaling,
+      init_replicas: autoscaling.init_replicas ?? autoscaling.min_replicas,
+      target_replica_concurrency: autoscaling.target_replica_concurrency ?? predictor.processes_per_replica * predictor.threads_per_process,
+    },
+    networking: {...networking, endpoint: networking.endpoint ?? `/${api.name}`},
+  }
+})
+
 export const TrafficSplitEntrySchema = z.strictObject(
   {
     name: text('the name of a RealtimeAPI').meta({description: 'A RealtimeAPI that receives a share of the traffic.'}),
@@ -332,9 +415,15 @@ export const TrafficSplitterSchema = TrafficSplitterInputSchema.transform((api) 
 
 export type RealtimeApiConfig = z.output<typeof RealtimeApiSchema>
 export type TrafficSplitterConfig = z.output<typeof TrafficSplitterSchema>
-export type ApiConfig = RealtimeApiConfig | TrafficSplitterConfig
+export type AsyncApiConfig = z.output<typeof AsyncApiSchema>
+/** An API that runs replicas: a RealtimeAPI or an AsyncAPI. */
+export type ServedApiConfig = RealtimeApiConfig | AsyncApiConfig
+export type AsyncConfig = AsyncApiConfig['async']
+export type WebhookConfig = NonNullable<AsyncConfig['webhook']>
+export type ApiConfig = RealtimeApiConfig | TrafficSplitterConfig | AsyncApiConfig
 export type PredictorConfig = RealtimeApiConfig['predictor']
 export type ServerSideBatchingConfig = NonNullable<PredictorConfig['server_side_batching']>
+export type PredictorCacheConfig = NonNullable<PredictorConfig['cache']>
 export type ComputeConfig = RealtimeApiConfig['compute']
 export type AutoscalingConfig = RealtimeApiConfig['autoscaling']
 export type NetworkingConfig = RealtimeApiConfig['networking']
@@ -343,7 +432,7 @@ export type BuildConfig = RealtimeApiConfig['build']
 export type TrafficSplitEntry = TrafficSplitterConfig['apis'][number]
 export type PredictorType = PredictorConfig['type']
 
-export const API_KINDS = ['RealtimeAPI', 'TrafficSplitter'] as const
+export const API_KINDS = ['RealtimeAPI', 'TrafficSplitter', 'AsyncAPI'] as const
 export type ApiKind = (typeof API_KINDS)[number]
 
 // ---------------------------------------------------------------------------
@@ -366,7 +455,7 @@ const networkingSpec = spec(keysOf(NetworkingSchema))
 
 export const KEY_SPECS: Record<ApiKind, KeySpec> = {
   RealtimeAPI: spec(keysOf(RealtimeApiInputSchema), {
-    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema))}),
+    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema))}),
     compute: spec(keysOf(ComputeSchema)),
     autoscaling: spec(keysOf(AutoscalingSchema)),
     networking: networkingSpec,
@@ -374,4 +463,13 @@ export const KEY_SPECS: Record<ApiKind, KeySpec> = {
     build: spec(keysOf(BuildSchema)),
   }),
   TrafficSplitter: spec(keysOf(TrafficSplitterInputSchema), {networking: networkingSpec}, {apis: spec(keysOf(TrafficSplitEntrySchema))}),
+  AsyncAPI: spec(keysOf(AsyncApiInputSchema), {
+    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema))}),
+    compute: spec(keysOf(ComputeSchema)),
+    autoscaling: spec(keysOf(AutoscalingSchema)),
+    networking: networkingSpec,
+    update_strategy: spec(keysOf(UpdateStrategySchema)),
+    build: spec(keysOf(BuildSchema)),
+    async: spec(keysOf(AsyncSchema), {webhook: spec(keysOf(WebhookSchema))}),
+  }),
 }

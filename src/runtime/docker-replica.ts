@@ -15,7 +15,7 @@ import {createInterface} from 'node:readline'
 import {randomBytes} from 'node:crypto'
 import type Docker from 'dockerode'
 import {request} from 'undici'
-import {realtimeApis, type Project} from '../config/index.js'
+import {servedApis, type Project} from '../config/index.js'
 import {mlserveError, type MlserveError} from '../errors.js'
 import {
   checkGpuSupport,
@@ -381,7 +381,7 @@ export async function planDocker(project: Project, options: DockerPlanOptions): 
   const docker = options.docker ?? dockerClient()
   await pingDocker(docker)
   const wanted = new Set(options.apis)
-  const apis = realtimeApis(project).filter((api) => wanted.has(api.name))
+  const apis = servedApis(project).filter((api) => wanted.has(api.name))
   const images: Record<string, string> = {}
   for (const api of apis) {
     // Like Cortex, which deploys the image it just built: `mlserve build` tags NAME:VERSION, so the newest NAME:* is the API's current build.

@@ -332,7 +332,7 @@ describe('errors are located and say what was expected and found', () => {
   })
 
   test('an unknown kind with did-you-mean', () => {
-    oneError('name: x\nkind: RealTimeAPI\npredictor: {type: python, path: p.py}\n', 2, 7, /kind: expected one of RealtimeAPI, TrafficSplitter, found "RealTimeAPI" \(a string\); did you mean 'RealtimeAPI'\?/)
+    oneError('name: x\nkind: RealTimeAPI\npredictor: {type: python, path: p.py}\n', 2, 7, /kind: expected one of RealtimeAPI, TrafficSplitter, AsyncAPI, found "RealTimeAPI" \(a string\); did you mean 'RealtimeAPI'\?/)
   })
 
   test('all errors of a file are collected, sorted by line, and counted', () => {
