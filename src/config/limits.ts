@@ -25,6 +25,12 @@ export const LIMITS = {
   batchIntervalMs: 60_000,
   /** Autoscaling periods: a day is far past any useful window (and inside Node's 24.8-day timer limit). */
   durationMs: 24 * 3_600_000,
+  /** Prediction-cache entries per API: lru-cache allocates its index for max_entries up front (about 40 bytes an entry). */
+  cacheEntries: 10_000_000,
+  /** Prediction-cache bytes per API, held in the gateway's memory: past the RAM of most machines that serve from one process. */
+  cacheBytes: 256 * 2 ** 30,
+  /** How long a cached answer may be served: a week. */
+  cacheTtlMs: 7 * 24 * 3_600_000,
 } as const
 
 /** A byte count as the user would write it (64Ti), for messages. */

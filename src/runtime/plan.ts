@@ -222,7 +222,8 @@ async function planApi(project: Project, api: ServedApiConfig, options: PlanOpti
     endpoint: api.networking.endpoint,
     maxReplicaConcurrency: options.overrides?.maxReplicaConcurrency ?? api.autoscaling.max_replica_concurrency,
     replicas,
-    cache: cachePlan(predictor.cache),
+    // An AsyncAPI's POST queues a job: there is no answer to cache.
+    cache: api.kind === 'AsyncAPI' ? null : cachePlan(predictor.cache),
     version: answersVersion({
       type: predictor.type,
       path: predictorPath,

@@ -4,7 +4,9 @@
 // from the config and counts what the metrics report. One cache belongs to
 // one API at one version: a new version (mlserve apply) gets an empty one, so
 // the API and its version need not be in every key.
+import {createHash} from 'node:crypto'
 import {LRUCache} from 'lru-cache'
+import {canonicalJson} from './canonical-json.js'
 
 /** predictor.cache as the plan carries it (plain data). */
 export interface CacheConfig {
@@ -42,7 +44,14 @@ export class PredictionCache {
     /** The API's version the answers belong to (plan's ApiPlan.version). */
     readonly version: string = '',
     options: CacheOptions = {},
+    /** The cache this one replaces: its counts carry on. */
+    previous?: PredictionCache,
   ) {
+    if (previous) {
+      this.hits = previous.hits
+      this.misses = previous.misses
+      Object.assign(this.evictions, previous.evictions)
+    }
     const evictions = this.evictions
     this.lru = new LRUCache<string, CachedAnswer>({
       max: config.maxEntries,
@@ -102,4 +111,14 @@ export class PredictionCache {
  */
 export function entryBytes(answer: CachedAnswer, key: string): number {
   return Buffer.byteLength(key) + answer.body.length + (answer.contentType?.length ?? 0) || 1
+}
+
+/**
+ * An API's answers version: a short hash of what its answers depend on (the
+ * code version of its predictor and the files it imports, predictor.config,
+ * env, type, path, command). Any change gives a new version, and so an empty
+ * cache; replica counts and concurrency do not change it.
+ */
+export function answersVersion(inputs: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(inputs)).digest('hex').slice(0, 16)
 }

@@ -13,6 +13,9 @@ import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:ht
 import type {Dispatcher} from 'undici'
 import type {AdmissionOutcome, GrantListener, Ticket} from '../admission.js'
 import {lingerAfter, sendError, type GatewayCode, type GatewayParams} from './answers.js'
+import type {ApiRoute} from './api-route.js'
+import type {CachedAnswer, PredictionCache} from './cache.js'
+import {parseCanonical} from './canonical-json.js'
 import type {ReplicaRoute} from './replica-route.js'
 import type {RouteRequest, Router, ShadowCopy} from './routing.js'
 
@@ -77,6 +80,11 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   private readonly routeRequest: RouteRequest
   /** The copy sent to a shadow API, told how this request was answered. */
   private shadow: ShadowCopy | undefined = undefined
+  /** Where a 200 answer is stored (the chosen API's cache as it was at lookup: one replaced by mlserve apply meanwhile gets it, not its successor), and its key. */
+  private cache: PredictionCache | null = null
+  private cacheKey = ''
+  /** The API whose cache answered, when one did. */
+  private cachedBy: string | null = null
 
   constructor(
     readonly req: IncomingMessage,
@@ -93,7 +101,12 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
 
   /** The API that answers: the one chosen for it, else the endpoint's (a splitter's name before a choice). */
   get api(): string {
-    return this.route?.api ?? this.router.name
+    return this.route?.api ?? this.cachedBy ?? this.router.name
+  }
+
+  /** True when the answer came from the prediction cache (no replica took part). */
+  get fromCache(): boolean {
+    return this.cachedBy !== null
   }
 
   start(): void {
@@ -120,11 +133,13 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   bodyComplete(): void {
     if (this.phase !== 'reading') return
     this.phase = 'placing'
-    this.timer = setTimeout(onTimeout, this.policy.timeoutMs)
-    ;(this.timer as Carrier)[kExchange] = this
     this.body = this.chunks ? Buffer.concat(this.chunks, this.size) : this.first ?? EMPTY
     this.first = null
     this.chunks = null
+    const api = this.router.choose?.(this.routeRequest)
+    if (api?.cache && this.answeredFromCache(api, api.cache)) return
+    this.timer = setTimeout(onTimeout, this.policy.timeoutMs)
+    ;(this.timer as Carrier)[kExchange] = this
     this.place()
     if (this.router.copy && (this.phase as string) !== 'answered') this.shadow = this.router.copy(this.routeRequest, this.body, this.requestId)
   }
@@ -154,6 +169,56 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     this.ticket = ticket
     if (ticket.state === 'running') this.dispatch()
     else this.phase = 'waiting'
+  }
+
+  /**
+   * Looks the body up in the chosen API's cache before any admission. A hit
+   * is answered here (true). A miss remembers where its 200 answer goes. A
+   * body the predictor would not read as JSON (a Content-Type other than
+   * JSON, or a body that does not parse) is neither looked up nor stored.
+   */
+  private answeredFromCache(api: ApiRoute, cache: PredictionCache): boolean {
+    const {headers} = this.req
+    this.res.setHeader('X-Mlserve-Cache', 'miss')
+    const parsed = readsAsJson(headers['content-type']) ? parseCanonical(this.body!) : null
+    if (parsed === null) {
+      cache.bypassed()
+      return false
+    }
+    const query = this.routeRequest.query
+    const key = query === '' ? parsed.canonical : `${parsed.canonical}\u0000${query}`
+    const directives = headers['cache-control']
+    const bypass = directives === undefined ? null : cacheBypass(directives)
+    if (bypass !== 'no-store') {
+      this.cache = cache
+      this.cacheKey = key
+    }
+    if (bypass !== null) {
+      cache.bypassed()
+      return false
+    }
+    const answer = cache.get(key)
+    if (answer === undefined) return false
+    this.answerCached(api, answer)
+    return true
+  }
+
+  private answerCached(api: ApiRoute, answer: CachedAnswer): void {
+    this.phase = 'answered'
+    this.cachedBy = api.name
+    this.cache = null
+    this.router.answeredFromCache?.(api)
+    const {res} = this
+    // An API's own endpoint named it already (server.ts); a split names the API it chose.
+    if (api.name !== this.router.answersAs) res.setHeader('X-Mlserve-Api', api.name)
+    res.setHeader('X-Mlserve-Cache', 'hit')
+    res.setHeader('content-length', answer.body.length)
+    if (answer.contentType) res.setHeader('content-type', answer.contentType)
+    res.writeHead(200)
+    res.end(answer.body)
+    // A shadow still gets its copy, compared with the answer the client got.
+    if (this.router.copy) this.router.copy(this.routeRequest, this.body!, this.requestId)?.primaryAnswered(api.name, 200, answer.body)
+    this.onFinished(this, 200, null)
   }
 
   admissionOutcome(outcome: AdmissionOutcome): void {
@@ -209,6 +274,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     const payload = response === null ? EMPTY : Array.isArray(response) ? Buffer.concat(response) : response
     this.phase = 'answered'
     this.settle()
+    if (this.status === 200 && this.cache !== null) this.cache.set(this.cacheKey, {body: ownCopy(payload), contentType: this.contentType})
     this.shadow?.primaryAnswered(this.api, this.status, payload)
     const {res} = this
     if (!res.headersSent) {
@@ -295,6 +361,33 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** The predictor reads the body as JSON: no Content-Type, application/json or any +json type (the harness's payloads.py). */
+function readsAsJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return true
+  const semicolon = contentType.indexOf(';')
+  const mime = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase()
+  return mime === 'application/json' || mime.endsWith('+json')
+}
+
+/**
+ * What the request's Cache-Control asks of the cache: no-cache (do not answer
+ * from it; the fresh answer is stored), no-store (neither answer from it nor
+ * store), or null.
+ */
+function cacheBypass(directives: string): 'no-cache' | 'no-store' | null {
+  const lower = directives.toLowerCase()
+  if (/(?:^|[\s,])no-store(?:$|[\s,=])/.test(lower)) return 'no-store'
+  if (/(?:^|[\s,])no-cache(?:$|[\s,=])/.test(lower)) return 'no-cache'
+  return null
+}
+
+/** A stored body gets memory of its own, so it holds no socket buffer (nor a pool slab) alive past its bytes. */
+function ownCopy(payload: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(payload.length)
+  payload.copy(copy)
+  return copy
+}
 /** Placements again after refused connections, before the answer is 502. */
 export const MAX_REFUSALS = 3
 

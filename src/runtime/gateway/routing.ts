@@ -4,6 +4,7 @@
 // this interface, so a policy is a module of its own rather than an `if` on
 // the request path.
 import type {IncomingHttpHeaders} from 'node:http'
+import type {ApiRoute} from './api-route.js'
 import type {ReplicaRoute} from './replica-route.js'
 import {hashKey, shardKeyOf} from './shard-key.js'
 
@@ -13,6 +14,8 @@ export interface RouteRequest {
   query: string
   /** The shard key's hash, once read: undefined until then, null when the request has none. */
   shard?: number | null
+  /** The API a splitter chose for it, once chosen (pick places it there). */
+  chosen?: ApiRoute | null
 }
 
 /** A copy of a request sent to a shadow API, told how the primary answered so the two can be compared. */
@@ -27,6 +30,10 @@ export interface Router {
   readonly answersAs: string | null
   /** The replica to admit the request on, or null when none is routable. */
   pick(request: RouteRequest): ReplicaRoute | null
+  /** The API that answers the request, chosen before a replica is (its prediction cache is looked up first); pick() then places it on that API. */
+  choose?(request: RouteRequest): ApiRoute | null
+  /** The chosen API answered from its cache: no replica was picked, but the request counts as placed on it. */
+  answeredFromCache?(api: ApiRoute): void
   /** Sends a copy of the request to a shadow API, when the router has one and picks this request. */
   copy?(request: RouteRequest, body: Buffer, requestId: string): ShadowCopy | undefined
 }

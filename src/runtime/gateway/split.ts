@@ -48,14 +48,29 @@ export class SplitRouter implements Router {
     return this.arms.map((arm) => arm.api)
   }
 
-  pick(request: RouteRequest): ReplicaRoute | null {
+  /** The API for this request, by weight or by its shard key's slot; chosen once per request, so a cache lookup and the placement agree. */
+  choose(request: RouteRequest): ApiRoute | null {
+    if (request.chosen !== undefined) return request.chosen
     const shard = shardOf(request)
     const arm = shard === null ? this.nextByWeight() : this.byShard(shard)
-    if (arm === null) return null
+    return (request.chosen = arm === null ? null : arm.api)
+  }
+
+  pick(request: RouteRequest): ReplicaRoute | null {
+    const api = this.choose(request)
+    if (api === null) return null
     // An API with no ready replica (starting, restarting) must not turn its share into 503s while another can answer.
-    const route = arm.api.pick(request) ?? this.fallback(arm, request)
-    if (route !== null) this.routed.set(route.api, (this.routed.get(route.api) ?? 0) + 1)
+    const route = api.pick(request) ?? this.fallback(api, request)
+    if (route !== null) this.count(route.api)
     return route
+  }
+
+  answeredFromCache(api: ApiRoute): void {
+    this.count(api.name)
+  }
+
+  private count(api: string): void {
+    this.routed.set(api, (this.routed.get(api) ?? 0) + 1)
   }
 
   copy(request: RouteRequest, body: Buffer, requestId: string): ShadowCopy | undefined {
@@ -124,8 +139,8 @@ export class SplitRouter implements Router {
   }
 
   /** Another API with weight, heaviest first, that has a ready replica. */
-  private fallback(chosen: Arm, request: RouteRequest): ReplicaRoute | null {
-    const others = this.arms.filter((arm) => arm !== chosen && arm.weight > 0).sort((a, b) => b.weight - a.weight)
+  private fallback(chosen: ApiRoute, request: RouteRequest): ReplicaRoute | null {
+    const others = this.arms.filter((arm) => arm.api !== chosen && arm.weight > 0).sort((a, b) => b.weight - a.weight)
     for (const arm of others) {
       const route = arm.api.pick(request)
       if (route !== null) return route
