@@ -102,6 +102,8 @@ export default class Run extends BaseCommand {
     say(color.green(`Ready: ${runtime.url}`))
     for (const api of status.apis) {
       const replica = api.replicas[0]
+      const jobs = runtime.asyncJobs?.api(api.name)
+      if (jobs) say(`  ${color.bold(api.name)}  AsyncAPI: POST ${runtime.endpointUrl(api.name)} → {"id"}; GET ${runtime.endpointUrl(api.name)}/<id> → status and result (${jobs.plan.store} job store); run by:`)
       say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency})`)
     }
     for (const splitter of status.splitters) {

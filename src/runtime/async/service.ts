@@ -31,6 +31,7 @@ export class AsyncApi {
   private readonly webhook: Webhook | null
   private readonly timers: NodeJS.Timeout[] = []
   private taking = true
+  private readonly log: (line: string) => void
 
   private constructor(
     readonly name: string,
@@ -41,6 +42,7 @@ export class AsyncApi {
     call: CallReplica,
     options: {timeoutMs: number; log: (line: string) => void},
   ) {
+    this.log = options.log
     this.webhook = plan.webhook ? new Webhook(plan.webhook, options.log) : null
     this.workers = new JobWorkers(store, api, call, {
       leaseMs: plan.leaseMs,
@@ -82,7 +84,10 @@ export class AsyncApi {
       this.timers.push(timer)
     }
     every(COUNT_MS, () => this.refreshCounts())
-    every(Math.max(100, Math.floor(this.plan.leaseMs / 2)), () => this.reclaim())
+    every(Math.max(100, Math.floor(this.plan.leaseMs / 2)), async () => {
+      const {requeued, failed} = await this.reclaim()
+      if (requeued + failed > 0) this.log(`async: ${this.name}: ${requeued} job(s) whose runtime stopped went back to the queue${failed > 0 ? `, ${failed} failed (out of retries)` : ''}`)
+    })
     every(Math.min(SWEEP_MAX_MS, Math.max(1_000, this.plan.resultTtlMs)), () => this.store.sweep())
   }
 
