@@ -30,6 +30,7 @@ export function checkProject(apis: CheckedApi[], names: Array<{index: number; na
   }
   checkUniqueNames(names, sink)
   checkUniqueEndpoints(apis, sink)
+  checkBatchEndpoints(apis, sink)
   const realtime = new Set(apis.filter((a) => a.config.kind === 'RealtimeAPI').map((a) => a.config.name))
   const splitters = new Set(apis.filter((a) => a.config.kind === 'TrafficSplitter').map((a) => a.config.name))
   const asyncs = new Set(apis.filter((a) => a.config.kind === 'AsyncAPI').map((a) => a.config.name))
@@ -202,6 +203,32 @@ function checkUniqueNames(names: Array<{index: number; name: string}>, sink: Iss
     const earlier = first.get(name)
     if (earlier === undefined) first.set(name, index)
     else sink.error([index, 'name'], 'value', (show) => `${show([index, 'name'])}: ${JSON.stringify(name)} is already the name of ${show([earlier])}; API names must be unique`)
+  }
+}
+
+/**
+ * The gateway serves each RealtimeAPI's and TrafficSplitter's batch endpoint
+ * at <endpoint>/batch (the endpoint / has /batch; docs/batch.md), so no other
+ * API may take that path.
+ */
+function checkBatchEndpoints(apis: CheckedApi[], sink: IssueSink): void {
+  const batchPaths = new Map<string, CheckedApi>()
+  for (const api of apis) {
+    if (api.config.kind === 'AsyncAPI') continue
+    const endpoint = api.config.networking.endpoint
+    batchPaths.set(endpoint === '/' ? '/batch' : `${endpoint}/batch`, api)
+  }
+  for (const api of apis) {
+    const owner = batchPaths.get(api.config.networking.endpoint)
+    if (!owner || owner === api) continue
+    const i = api.normalized.index
+    const explicit = isPlainObject(api.normalized.data.networking) && api.normalized.data.networking.endpoint !== undefined
+    const path: Path = explicit ? [i, 'networking', 'endpoint'] : [i, 'name']
+    sink.error(
+      path,
+      'value',
+      (show) => `${show(path)}: endpoint ${api.config.networking.endpoint} is the batch endpoint of ${show([owner.normalized.index])}; choose another endpoint (or name) for this API`,
+    )
   }
 }
 

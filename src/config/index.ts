@@ -22,6 +22,7 @@ export {
   type PredictorConfig,
   type PredictorType,
   type ServerSideBatchingConfig,
+  BATCH_MAX_ITEMS_DEFAULT,
   type ComputeConfig,
   type AutoscalingConfig,
   type NetworkingConfig,

@@ -31,6 +31,8 @@ export const LIMITS = {
   cacheBytes: 256 * 2 ** 30,
   /** How long a cached answer may be served: a week. */
   cacheTtlMs: 7 * 24 * 3_600_000,
+  /** Items in one batch at the batch endpoint: the batch is parsed and answered in the gateway's memory, within one body of at most run's --max-body-size. */
+  batchItems: 1_000_000,
 } as const
 
 /** A byte count as the user would write it (64Ti), for messages. */

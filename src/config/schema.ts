@@ -165,6 +165,21 @@ export const PredictorCacheSchema = z
       "mlserve: the gateway's prediction cache for this API. 200 answers to JSON bodies are kept by the body's canonical JSON; `Cache-Control: no-cache` skips the lookup. Absent: no cache.",
   })
 
+/** predictor.batch_endpoint.max_items when not given (the section absent included). */
+export const BATCH_MAX_ITEMS_DEFAULT = 1000
+
+export const BatchEndpointSchema = z
+  .strictObject(
+    {
+      max_items: capped(1, LIMITS.batchItems).default(BATCH_MAX_ITEMS_DEFAULT).meta({description: 'The most items one batch may hold; past it the batch is answered 413.'}),
+    },
+    {error: 'a mapping with max_items'},
+  )
+  .meta({
+    description:
+      "mlserve: the API's batch endpoint, POST <endpoint>/batch with a JSON list: duplicates are predicted once, the cache is consulted per item, the unique misses go to one replica in one call (docs/batch.md). Absent: served with max_items 1000.",
+  })
+
 export const PredictorSchema = z
   .strictObject(
     {
@@ -193,6 +208,7 @@ export const PredictorSchema = z
       }),
       server_side_batching: ServerSideBatchingSchema.optional(),
       cache: PredictorCacheSchema.optional(),
+      batch_endpoint: BatchEndpointSchema.optional(),
       python_path: text().optional().meta({description: 'A directory, relative to this file, added to PYTHONPATH.'}),
     },
     {error: 'a mapping (the predictor section)'},
@@ -455,7 +471,7 @@ const networkingSpec = spec(keysOf(NetworkingSchema))
 
 export const KEY_SPECS: Record<ApiKind, KeySpec> = {
   RealtimeAPI: spec(keysOf(RealtimeApiInputSchema), {
-    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema))}),
+    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema)), batch_endpoint: spec(keysOf(BatchEndpointSchema))}),
     compute: spec(keysOf(ComputeSchema)),
     autoscaling: spec(keysOf(AutoscalingSchema)),
     networking: networkingSpec,
@@ -464,7 +480,7 @@ export const KEY_SPECS: Record<ApiKind, KeySpec> = {
   }),
   TrafficSplitter: spec(keysOf(TrafficSplitterInputSchema), {networking: networkingSpec}, {apis: spec(keysOf(TrafficSplitEntrySchema))}),
   AsyncAPI: spec(keysOf(AsyncApiInputSchema), {
-    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema))}),
+    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema)), batch_endpoint: spec(keysOf(BatchEndpointSchema))}),
     compute: spec(keysOf(ComputeSchema)),
     autoscaling: spec(keysOf(AutoscalingSchema)),
     networking: networkingSpec,

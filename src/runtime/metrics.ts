@@ -36,6 +36,11 @@ export interface CacheGaugeSource {
   caches: () => Array<{api: string; cache: {hits: number; misses: number; evictions: {bounds: number; ttl: number}; entries: number; bytes: number}}>
 }
 
+/** The batch endpoint's counts per API (gateway/batch.ts), read at scrape time. */
+export interface BatchCountSource {
+  apis: ReadonlyMap<string, {requests: number; unique: number; duplicate: number; cached: number}>
+}
+
 export interface RequestObserver {
   observe(code: number, seconds: number): void
 }
@@ -225,6 +230,29 @@ export class RuntimeMetrics {
     })
     gauge('mlserve_cache_bytes', "Bytes of keys and answer bodies an API's prediction cache holds (at most max_bytes).", (c) => c.bytes)
     gauge('mlserve_cache_entries', "Answers an API's prediction cache holds (at most max_entries).", (c) => c.entries)
+  }
+
+  addBatch(source: BatchCountSource): void {
+    new Counter({
+      name: 'mlserve_batch_requests_total',
+      help: 'Batches an API answered at its batch endpoint (POST <endpoint>/batch) that reached the duplicate removal.',
+      labelNames: ['api'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const [api, counts] of source.apis) this.inc({api}, counts.requests)
+      },
+    })
+    new Counter({
+      name: 'mlserve_batch_items_total',
+      help: "Items of an API's batches by outcome: unique (sent to a replica), duplicate (an earlier item's answer), cached (from the prediction cache).",
+      labelNames: ['api', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const [api, counts] of source.apis) for (const outcome of ['unique', 'duplicate', 'cached'] as const) this.inc({api, outcome}, counts[outcome])
+      },
+    })
   }
 
   addReplica(source: ReplicaGaugeSource): void {

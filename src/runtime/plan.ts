@@ -1,7 +1,7 @@
 // From a validated config to what will run: which APIs, how many replicas of
 // each, and each replica's spec (interpreter, concurrency, GPUs). Every check
 // that can fail before a process starts happens here.
-import {checkRunnable, parseDurationMs, parseMemoryBytes, servedApis, trafficSplitters, type AsyncApiConfig, type Project, type ServedApiConfig, type TrafficSplitterConfig} from '../config/index.js'
+import {BATCH_MAX_ITEMS_DEFAULT, checkRunnable, parseDurationMs, parseMemoryBytes, servedApis, trafficSplitters, type AsyncApiConfig, type Project, type ServedApiConfig, type TrafficSplitterConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {assignGpus, listGpus} from './gpu.js'
 import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
@@ -9,7 +9,7 @@ import type {ReplicaSpec} from './replica.js'
 import {codeVersion} from './code-version.js'
 import type {DockerPlan} from './docker-replica.js'
 import {runtimeDefaults} from './defaults.js'
-import {reservedPaths, type GatewayLimits, type GatewaySplitter} from './gateway/index.js'
+import {reservedPaths, type BatchSettings, type GatewayLimits, type GatewaySplitter} from './gateway/index.js'
 import type {AsyncPlan} from './async/types.js'
 import {join} from 'node:path'
 import {answersVersion, type CacheConfig} from './gateway/cache.js'
@@ -70,6 +70,8 @@ export interface ApiPlan {
   autoscaling: AutoscalingPlan
   /** For an AsyncAPI: its job queue (the gateway takes jobs at the endpoint instead of passing requests through). */
   async?: AsyncPlan
+  /** Its batch endpoint (predictor.batch_endpoint); absent: the defaults. */
+  batch?: BatchSettings
 }
 
 /** The gateway's limits, and whether it writes an access log. */
@@ -234,6 +236,7 @@ async function planApi(project: Project, api: ServedApiConfig, options: PlanOpti
       codeVersion: version,
     }),
     autoscaling: autoscalingPlan(api.autoscaling, options.replicas),
+    batch: {maxItems: predictor.batch_endpoint?.max_items ?? BATCH_MAX_ITEMS_DEFAULT},
     ...(api.kind === 'AsyncAPI' ? {async: asyncPlan(project, api)} : {}),
   }
 }

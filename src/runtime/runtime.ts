@@ -90,6 +90,7 @@ export class Runtime {
       token,
       apply: (next) => runtime!.apply(next as RuntimePlan),
       autoscaler: (api) => runtime?.autoscaler.status(api) ?? null,
+      batch: (api) => (runtime?.plan ?? plan).apis.find((candidate) => candidate.name === api)?.batch,
     })
     // The port is checked before any replica starts, so a clash fails at once.
     await gateway.listen()

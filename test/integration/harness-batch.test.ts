@@ -64,7 +64,7 @@ describe('harness: the batch route', () => {
 
   it('one by one on as many threads as the caller holds slots for, never more than threads_per_process', async () => {
     const h = await startHarness({predictor: 'batch_items', threads: 2, config: {predict_batch: false, sleep: 0.1}})
-    const res = await batch(h.port, [{x: 1}, {x: 2}, {x: 3}, {x: 4}, {x: 5}, {x: 6}], {'x-mlserve-batch-threads': '8'})
+    const res = await batch(h.port, [{x: 1}, {x: 2}, {x: 3}, {x: 4}, {x: 5}, {x: 6}], {'x-mlserve-slots': '8'})
     assert.equal(res.status, 200)
     assert.deepEqual(res.json().map((item: any) => item.body.y), [2, 4, 6, 8, 10, 12])
     const log = await calls(h.port)

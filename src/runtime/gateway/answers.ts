@@ -6,8 +6,8 @@ import type {ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
 import {errorRegistry, type ErrorCode, type ErrorSpec} from '../../errors.js'
 
-/** The registry's entries for the gateway's answers, each with an HTTP status. */
-export type GatewayCode = Extract<ErrorCode, `MLS_GATEWAY_${string}`>
+/** The registry's entries for the gateway's answers (its own and the batch endpoint's), each with an HTTP status. */
+export type GatewayCode = Extract<ErrorCode, `MLS_GATEWAY_${string}` | `MLS_BATCH_${string}`>
 export type GatewayParams<C extends ErrorCode> = Parameters<(typeof errorRegistry)[C]['message']>[0]
 
 /** How long a closing connection keeps reading (and discarding) what the client still sends. */

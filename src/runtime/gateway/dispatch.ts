@@ -24,11 +24,20 @@ export interface InternalRequest {
   /** From the call to its answer, queueing included. */
   timeoutMs: number
   requestId: string
+  /**
+   * Slots of the chosen replica to hold, for a call that runs on several of
+   * its threads (the batch route's items one by one): the first through
+   * admission as any call, the others only when free at that moment (never
+   * queued, never past max_replica_concurrency). The replica is told how many
+   * it got in X-Mlserve-Slots. Default 1.
+   */
+  slots?: number
 }
 
 export type InternalAnswer =
-  | {kind: 'answered'; status: number; body: Buffer; contentType?: string; replica: string}
-  | {kind: 'shed' | 'no-replica' | 'timeout' | 'failed'; reason: string}
+  | {kind: 'answered'; status: number; body: Buffer; contentType?: string; replica: string; headers: IncomingHttpHeaders}
+  /** `replica`: the one that held the call, when one did (a timeout while running, a failure). */
+  | {kind: 'shed' | 'no-replica' | 'timeout' | 'failed'; reason: string; replica?: string}
 
 /** Calls one of `api`'s replicas through its admission; never rejects. */
 export function callReplica(api: ApiRoute, request: InternalRequest): Promise<InternalAnswer> {
@@ -40,9 +49,12 @@ class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
   private phase: 'placing' | 'waiting' | 'running' | 'done' | 'abandoned' = 'placing'
   private route: ReplicaRoute | null = null
   private ticket: Ticket | null = null
+  /** Slots held beyond the first (InternalRequest.slots), released with it. */
+  private extra: Ticket[] = []
   private timer: NodeJS.Timeout | null = null
   private status = 0
   private contentType: string | undefined
+  private headers: IncomingHttpHeaders = {}
   private chunks: Buffer[] = []
   private refusals = 0
   private readonly routeRequest: RouteRequest
@@ -107,13 +119,36 @@ class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
       headers.push(lower, value)
     }
     if (!typed) headers.push('content-type', 'application/json')
+    if (this.request.slots !== undefined) headers.push('x-mlserve-slots', String(1 + this.takeExtraSlots(route, this.request.slots - 1)))
     pool.dispatch({path: this.request.path ?? route.predictPath, method: 'POST', headers, body: this.request.body, headersTimeout: 0, bodyTimeout: 0}, this)
+  }
+
+  /** Up to `wanted` more slots of the replica, each only if one is free now with nobody waiting. */
+  private takeExtraSlots(route: ReplicaRoute, wanted: number): number {
+    const {admission} = route
+    while (this.extra.length < wanted && admission.queuedCount === 0 && admission.runningCount < admission.capacity && !admission.full) {
+      const ticket = admission.admit(null)
+      if (ticket === null) break
+      if (ticket.state !== 'running') {
+        ticket.release()
+        break
+      }
+      this.extra.push(ticket)
+    }
+    return this.extra.length
+  }
+
+  private release(): void {
+    this.ticket!.release()
+    for (const ticket of this.extra) ticket.release()
+    this.extra = []
   }
 
   onRequestStart(): void {}
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.status = statusCode
+    this.headers = headers
     const type = headers['content-type']
     this.contentType = typeof type === 'string' ? type : undefined
   }
@@ -123,17 +158,17 @@ class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
   }
 
   onResponseEnd(): void {
-    this.ticket!.release()
+    this.release()
     if (this.phase !== 'running') return
     const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
     this.chunks = []
-    this.finish({kind: 'answered', status: this.status, body, contentType: this.contentType, replica: this.route!.id})
+    this.finish({kind: 'answered', status: this.status, body, contentType: this.contentType, replica: this.route!.id, headers: this.headers})
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
     // No answer began: the replica may be dead; suspected before the slot is freed, as an exchange does.
     if (this.status === 0) this.route!.suspect()
-    this.ticket!.release()
+    this.release()
     if (this.phase !== 'running') return
     if (error.code === 'ECONNREFUSED' && this.refusals < MAX_REFUSALS) {
       // It never reached the replica, so placing it again is safe.
@@ -144,7 +179,7 @@ class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
       this.place()
       return
     }
-    this.finish({kind: 'failed', reason: `replica ${this.route!.id} failed: ${failureReason(error)}`})
+    this.finish({kind: 'failed', reason: failureReason(error), replica: this.route!.id})
   }
 
   /** Past timeoutMs: a waiting call leaves the queue; a running one is answered now and keeps its slot until the replica answers. */
@@ -153,7 +188,7 @@ class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
     if (this.phase === 'done' || this.phase === 'abandoned') return
     const running = this.phase === 'running'
     if (!running) this.ticket?.release()
-    this.finish({kind: 'timeout', reason: `no answer within ${this.request.timeoutMs} ms`})
+    this.finish({kind: 'timeout', reason: `no answer within ${this.request.timeoutMs} ms`, ...(running ? {replica: this.route!.id} : {})})
     if (running) this.phase = 'abandoned'
   }
 

@@ -13,6 +13,7 @@ import type {Replica, ReplicaStatus} from '../replica.js'
 import {lingerAfter, rawError, sendError} from './answers.js'
 import {answerControl, type ControlState} from './control.js'
 import {ApiRoute} from './api-route.js'
+import {BatchCounts, batchEndpointOf, DEFAULT_BATCH_SETTINGS, serveBatch, type BatchContext, type BatchSettings} from './batch.js'
 import type {CacheConfig} from './cache.js'
 import {Exchange, receivingExchange, type ExchangePolicy} from './exchange.js'
 import type {ReplicaRoute} from './replica-route.js'
@@ -73,6 +74,8 @@ export interface GatewayOptions extends GatewayLimits {
   apply?: (plan: unknown) => Promise<{changes: string[]}>
   /** An API's autoscaler figures, for GET /status. */
   autoscaler?: (api: string) => AutoscalerStatus | null
+  /** An API's batch endpoint settings (predictor.batch_endpoint); absent or null: the defaults. */
+  batch?: (api: string) => BatchSettings | null | undefined
 }
 
 export interface ReplicaLoad extends ReplicaStatus {
@@ -116,6 +119,7 @@ export class Gateway {
   /** Exchanges not yet answered (any phase), so a drain also waits for bodies still arriving. */
   private open = 0
   private jobs: JobRouteTable | null = null
+  private readonly batchCounts = new BatchCounts()
 
   constructor(
     apis: GatewayApi[],
@@ -126,6 +130,7 @@ export class Gateway {
     this.metrics.addCache({
       caches: () => [...this.apis.values()].flatMap((api) => (api.cache ? [{api: api.name, cache: api.cache}] : [])),
     })
+    this.metrics.addBatch(this.batchCounts)
     this.metrics.addTraffic({
       weights: () => [...this.splitters.values()].flatMap((split) => Object.entries(split.weights).map(([api, weight]) => ({splitter: split.name, api, weight}))),
       shadows: () => [...this.apis.values()].map((api) => ({api: api.name, ...api.figures.shadow})),
@@ -317,7 +322,7 @@ export class Gateway {
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
-    const router = this.routers.get(path)
+    let router = this.routers.get(path)
     const job = this.jobs?.match(path)
     if (job && (router === undefined || router.name === job.api)) {
       this.open++
@@ -327,6 +332,9 @@ export class Gateway {
       ).finally(() => this.open--)
       return
     }
+    // POST <endpoint>/batch: the endpoint's batch route (batch.ts); config checks keep any endpoint from taking it.
+    const batchOf = router === undefined ? batchEndpointOf(path) : null
+    if (batchOf !== null) router = this.routers.get(batchOf)
     if (router === undefined) {
       if (isTrafficPath(path)) {
         void answerTraffic(req, res, path, q === -1 ? '' : url.slice(q), this.traffic).then((code) => {
@@ -362,9 +370,31 @@ export class Gateway {
       this.record(req, router.name, null, code, started, requestId)
       return
     }
+    if (batchOf !== null) {
+      this.open++
+      serveBatch(req, res, router, this.batchContext(req, requestId, started), requestId, path, q === -1 ? '' : url.slice(q))
+      return
+    }
     const exchange = new Exchange(req, res, router, this.policy, this.finished, requestId, started, q === -1 ? '' : url.slice(q))
     this.open++
     exchange.start()
+  }
+
+  private batchContext(req: IncomingMessage, requestId: string, started: number): BatchContext {
+    return {
+      ...this.policy,
+      apiFor: (router, request) => {
+        if (router instanceof ApiRoute) return router
+        const route = router.pick(request)
+        return route === null ? null : this.apis.get(route.api) ?? null
+      },
+      settings: (api) => this.options.batch?.(api) ?? DEFAULT_BATCH_SETTINGS,
+      counts: this.batchCounts,
+      finished: (api, code) => {
+        this.open--
+        this.record(req, api, null, code, started, requestId)
+      },
+    }
   }
 
   private readonly finished = (exchange: Exchange, code: number, route: ReplicaRoute | null): void => {

@@ -7,7 +7,7 @@ How the items run, in this order of preference:
 - server-side batching (when configured): through the process's batcher, as
   that many single requests would;
 - else one by one with predict, on as many threads as the gateway holds slots
-  for this call (X-Mlserve-Batch-Threads, at most threads_per_process): the
+  for this call (X-Mlserve-Slots, at most threads_per_process): the
   calling thread and helpers from a pool of the process's, so the predictor
   never runs on more threads at once than the replica's slots.
 
@@ -91,7 +91,7 @@ class BatchRoute:
                     continue
                 answers[i] = self._item(result)
 
-        granted = _int_header(headers.get(b"x-mlserve-batch-threads"), 1)
+        granted = _int_header(headers.get(b"x-mlserve-slots"), 1)
         helpers = min(granted, self.threads, len(payloads)) - 1
         futures = [self._pool().submit(work) for _ in range(helpers)] if helpers > 0 else []
         work()
