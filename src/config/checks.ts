@@ -114,6 +114,11 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
     )
   }
 
+  // An AsyncAPI's POST answers a job id, so there is no prediction for the gateway to cache.
+  if (predictor?.cache && normalized.data.kind === 'AsyncAPI') {
+    sink.fieldWarning([i, 'predictor', 'cache'], 'is ignored for an AsyncAPI: its POST answers a job id, not a prediction (serve the model as a RealtimeAPI to cache its answers)', 'key')
+  }
+
   // autoscaling
   if (!autoscaling) return
   const a = autoscaling

@@ -56,3 +56,10 @@ test('an unknown cache field gets a did-you-mean', () => {
   assert.equal(details.length, 1, details.join('\n'))
   assert.match(details[0], /max_entrie.*max_entries/)
 })
+
+test("an AsyncAPI's cache is ignored, with a located warning", () => {
+  const project = parseProject(`name: jobs\nkind: AsyncAPI\n${MINIMAL.split('\n').slice(1).join('\n')}  cache: {}\n`, 'mlserve.yaml')
+  const warnings = project.warnings.map((warning) => `${warning.line}:${warning.column} ${warning.message}`)
+  assert.equal(warnings.length, 1, warnings.join('\n'))
+  assert.match(warnings[0], /^6:3 predictor\.cache: is ignored for an AsyncAPI/)
+})
