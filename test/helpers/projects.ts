@@ -60,6 +60,8 @@ export interface ApiShape {
   threads?: number
   maxReplicaConcurrency?: number
   minReplicas?: number
+  /** autoscaling.max_replicas; left out (Cortex's default, 100) when not given. */
+  maxReplicas?: number
   config?: Record<string, unknown>
   extra?: string
 }
@@ -77,7 +79,7 @@ export function apiYaml(shape: ApiShape = {}): string {
     threads_per_process: ${shape.threads ?? 1}
   autoscaling:
     min_replicas: ${shape.minReplicas ?? 1}
-    max_replica_concurrency: ${shape.maxReplicaConcurrency ?? 16}
+${shape.maxReplicas === undefined ? '' : `    max_replicas: ${shape.maxReplicas}\n`}    max_replica_concurrency: ${shape.maxReplicaConcurrency ?? 16}
 ${shape.extra ?? ''}`
 }
 

@@ -205,12 +205,13 @@ describe('mlserve apply: a running runtime moves to the edited mlserve.yaml', ()
     assert.deepEqual(status.previous, {a: 60, b: 40})
   })
 
-  test('min_replicas up, then down: a replica is added once ready, then one is retired after draining, with no request failing', async (t) => {
-    const a = (minReplicas: number) => ({...shapeOf('a', 'a2'), minReplicas, extra: '  networking:\n    endpoint: /a-v2\n', maxReplicaConcurrency: 8, weight: 50})
+  test('min_replicas up, then max_replicas down: a replica is added once ready, then one is retired after draining, with no request failing', async (t) => {
+    // An apply keeps the count within the new min..max (as cortex deploy does): a lower min_replicas alone would leave it for the autoscaler.
+    const a = (minReplicas: number, maxReplicas?: number) => ({...shapeOf('a', 'a2'), minReplicas, maxReplicas, extra: '  networking:\n    endpoint: /a-v2\n', maxReplicaConcurrency: 8, weight: 50})
     const up = await runtime.apply(await plan(splitYaml({splitter: 'model', apis: [a(3), {...shapeOf('b', 'b1'), weight: 50}]})))
     assert.deepEqual(up.changes, ['api a: replicas 2 → 3'])
     assert.deepEqual(runtime.status().apis.find((api) => api.name === 'a')!.replicas.map((replica) => [replica.id, replica.ready]), [['a-4', true], ['a-5', true], ['a-6', true]])
-    const next = await plan(splitYaml({splitter: 'model', apis: [a(2), {...shapeOf('b', 'b1'), weight: 50}]}))
+    const next = await plan(splitYaml({splitter: 'model', apis: [a(2, 2), {...shapeOf('b', 'b1'), weight: 50}]}))
     const {result, answers} = await steadyDuring([`${runtime.url}/a-v2`], runtime.apply(next))
     t.diagnostic(`${answers.length} requests during the apply; ${result.changes.join(' | ')}`)
     assert.deepEqual(answers.filter((answer) => answer.status !== 200).map((answer) => answer.status), [], 'no request failed')

@@ -185,6 +185,46 @@ describe('docker driver: traffic policies', () => {
     assert.equal((await post(`${runtime.url}/model-b`, {})).status, 404)
     await waitFor(async () => !(await containersOf(process.pid)).some((c) => c.Id.startsWith(bContainer!)), "model-b's container removed")
   })
+
+  test('autoscaling under docker: a load step adds a container that takes traffic once ready; after the load it is drained and removed, with no failed request', async (t) => {
+    // 1×2 threads of a 50 ms predictor, 2 in flight wanted per replica, up at once, down after 10 s of agreement.
+    const scaling = '    max_replicas: 2\n    target_replica_concurrency: 2\n    window: 10s\n    upscale_stabilization_period: 0s\n    downscale_stabilization_period: 10s\n'
+    const runtime = await start(project({processes: 1, threads: 2, maxReplicaConcurrency: 8, config: {sleep: 0.05}, extra: scaling}))
+    const url = runtime.endpointUrl('sleepy')
+    assert.equal((await containersOf(process.pid)).length, 1)
+    const codes = new Map<string, number>()
+    let phase = 'step'
+    let running = true
+    const loop = async (): Promise<void> => {
+      while (running) {
+        const status = await post(url, {}).then((answer) => answer.status, () => 0)
+        const key = `${phase} ${status}`
+        codes.set(key, (codes.get(key) ?? 0) + 1)
+        if (status === 503) await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+    }
+    // 10 clients hold about 8 in flight on one replica: 8 / 2 asks for more.
+    const clients = Array.from({length: 10}, loop)
+    const api = () => runtime.status().apis[0]
+    await waitFor(() => api().replicas.filter((replica) => replica.ready).length === 2, '2 ready replicas', 120_000)
+    const ids = api().replicas.map((replica) => replica.container)
+    assert.equal((await containersOf(process.pid)).length, 2)
+    assert.match(api().autoscaler!.reason, /^in-flight [\d.]+ over \d+ s \/ target 2 → \d+/)
+    // Down to 2 clients (about 2 in flight: one replica's worth); the scale-down must fail none of theirs.
+    phase = 'after'
+    running = false
+    await Promise.all(clients)
+    running = true
+    const light = [loop(), loop()]
+    await waitFor(() => api().replicas.length === 1, 'back to 1 replica', 180_000)
+    running = false
+    await Promise.all(light)
+    t.diagnostic(JSON.stringify(Object.fromEntries(codes)))
+    assert.deepEqual([...codes.keys()].filter((key) => !['step 200', 'step 503', 'after 200'].includes(key)), [], 'only 503 sheds at the step, none after')
+    const gone = ids.find((id) => id !== api().replicas[0].container)!
+    await waitFor(async () => !(await containersOf(process.pid)).some((c) => c.Id.startsWith(gone)), 'the retired container removed', 60_000)
+    assert.equal((await containersOf(process.pid)).length, 1)
+  })
 })
 
 describe('docker driver: lifecycle and cleanup', () => {
