@@ -14,6 +14,10 @@ predict scores a whole batch with one vectorised numpy call:
 A single instance works too: {"instance": [5.1, 3.5, 1.4, 0.2]}, a flat
 {"instances": [...]} or a bare [...] list; the answer has the same shape, with
 lists of length one.
+
+predict_batch serves the gateway's batch endpoint (POST /<endpoint>/batch, a
+JSON list of such payloads): the gateway drops duplicate payloads, and the
+rest are scored together in one predict_proba call.
 """
 
 import os
@@ -54,8 +58,28 @@ class PythonPredictor:
         self.model.predict_proba(np.zeros((1, self.n_features)))
 
     def predict(self, payload):
-        x = self._instances(payload)
-        probabilities = self.model.predict_proba(x)
+        return self._answer(self.model.predict_proba(self._instances(payload)))
+
+    def predict_batch(self, payloads):
+        """POST /<endpoint>/batch: the instances of every payload scored in one
+        vectorised call, then split back into one answer per payload. A payload
+        that is not valid fails alone: its exception is returned in its place."""
+        answers = [None] * len(payloads)
+        parts = []
+        for i, payload in enumerate(payloads):
+            try:
+                parts.append((i, self._instances(payload)))
+            except ValueError as exc:
+                answers[i] = exc
+        if parts:
+            probabilities = self.model.predict_proba(np.concatenate([x for _, x in parts]))
+            start = 0
+            for i, x in parts:
+                answers[i] = self._answer(probabilities[start:start + len(x)])
+                start += len(x)
+        return answers
+
+    def _answer(self, probabilities):
         best = probabilities.argmax(axis=1)
         return {
             "predictions": self.target_names[best].tolist(),

@@ -13,6 +13,7 @@ import {request} from 'undici'
 import {loadProject} from '../../src/config/index.js'
 import {planRuntime} from '../../src/runtime/plan.js'
 import {Runtime, runtimeDefaults} from '../../src/runtime/runtime.js'
+import {initProject} from '../../src/scaffold/index.js'
 import {makeProject, type TestProject} from '../helpers/projects.js'
 
 const stateDir = mkdtempSync(join(tmpdir(), 'mlserve-batch-state-'))
@@ -255,6 +256,29 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
     const origin = route.replica.origin!
     const logged = (await (await request(`${origin}/calls`)).body.json()) as {calls: unknown[]}
     assert.deepEqual(logged.calls, [{x: 1}, {x: 2}, {bad: true, x: 0}], 'one single call per unique item')
+  })
+
+  test("the sklearn template's predict_batch: the same answers as single calls, and a bad payload fails alone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlserve-batch-iris-'))
+    projects.push({dir, file: join(dir, 'mlserve.yaml'), cleanup: () => rmSync(dir, {recursive: true, force: true})})
+    const init = await initProject({dir, template: 'sklearn', name: 'iris'})
+    assert.ok(init.trained, `the sklearn template trains (needs python3-sklearn): ${init.warnings.join('; ')}`)
+    const plan = await planRuntime(await loadProject(dir), {...runtimeDefaults, port: 0, accessLog: false, announce: false})
+    const runtime = await Runtime.start(plan, {log: () => undefined})
+    runtimes.push(runtime)
+    const payloads = [{instance: [5.1, 3.5, 1.4, 0.2]}, {instances: [[6.3, 3.3, 6.0, 2.5], [7.0, 3.2, 4.7, 1.4]]}, {instance: [1, 2]}, {instance: [5.1, 3.5, 1.4, 0.2]}]
+    const answer = await post(`${runtime.url}/iris/batch`, payloads)
+    assert.equal(answer.status, 200)
+    assert.equal(answer.headers['x-mlserve-batch'], 'items=4 unique=3 cached=0')
+    for (const i of [0, 1, 3]) {
+      const single = await post(`${runtime.url}/iris`, payloads[i])
+      assert.deepEqual(answer.body[i], {status: 200, body: single.body}, `item ${i}`)
+    }
+    assert.deepEqual(answer.body[0].body.predictions, ['setosa'])
+    assert.equal(answer.body[1].body.predictions.length, 2)
+    assert.equal(answer.body[2].index, 2)
+    assert.equal(answer.body[2].status, 500)
+    assert.match(answer.body[2].error, /ValueError: expected instances of 4 features each/)
   })
 
   test('no endpoint may take another API\'s batch path', async () => {
