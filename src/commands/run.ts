@@ -19,7 +19,7 @@ export interface RunResult {
 export default class Run extends BaseCommand {
   static override summary = 'Serve the APIs of a project locally, behind a gateway with admission control.'
 
-  static override description = `Starts autoscaling.min_replicas replicas of each RealtimeAPI (or --replicas N). Each replica runs processes_per_replica processes of threads_per_process threads. The gateway serves every API at its networking.endpoint on one port: at most processes × threads requests run per replica, further ones queue, and past max_replica_concurrency a request gets 503 with Retry-After. Each TrafficSplitter is served at its endpoint too, splitting requests between its APIs by weight (live weights: \`mlserve traffic\`; a new mlserve.yaml: \`mlserve apply\`). GET /metrics serves Prometheus metrics and GET /status the live state. Ctrl-C drains the requests in flight, then stops every process.`
+  static override description = `Starts autoscaling.init_replicas (by default min_replicas) replicas of each RealtimeAPI, then autoscales each between min_replicas and max_replicas as Cortex does, every 10 s, to keep target_replica_concurrency requests in flight per replica (mlserve status shows current, desired and why); --replicas N fixes the count instead. Each replica runs processes_per_replica processes of threads_per_process threads. The gateway serves every API at its networking.endpoint on one port: at most processes × threads requests run per replica, further ones queue, and past max_replica_concurrency a request gets 503 with Retry-After. Each TrafficSplitter is served at its endpoint too, splitting requests between its APIs by weight (live weights: \`mlserve traffic\`; a new mlserve.yaml: \`mlserve apply\`). GET /metrics serves Prometheus metrics and GET /status the live state. Ctrl-C drains the requests in flight, then stops every process.`
 
   static override examples = [
     '<%= config.bin %> run my-model',
@@ -35,7 +35,7 @@ export default class Run extends BaseCommand {
     port: flag.port({description: 'The port the gateway listens on; 0 picks a free one.', default: String(runtimeDefaults.port)}),
     host: Flags.string({description: 'The address the gateway binds to.', default: runtimeDefaults.host}),
     api: Flags.string({description: 'Serve only this API (repeat the flag for several); by default every RealtimeAPI is served.', multiple: true}),
-    replicas: flag.positiveInt({description: 'The replicas to start per API, overriding autoscaling.min_replicas.'}),
+    replicas: flag.positiveInt({description: 'A fixed count of replicas per API, overriding autoscaling.init_replicas; autoscaling is off.'}),
     timeout: flag.duration({description: 'The end-to-end limit per request, queueing included; past it the gateway answers 504.', default: '60s'}),
     'readiness-timeout': flag.duration({description: 'How long a replica may take to load its model and report ready before mlserve gives up.', default: '120s'}),
     'max-body-size': flag.size({description: 'The largest request body accepted; larger ones get 413.', default: '10Mi'}),
@@ -104,7 +104,8 @@ export default class Run extends BaseCommand {
       const replica = api.replicas[0]
       const jobs = runtime.asyncJobs?.api(api.name)
       if (jobs) say(`  ${color.bold(api.name)}  AsyncAPI: POST ${runtime.endpointUrl(api.name)} → {"id"}; GET ${runtime.endpointUrl(api.name)}/<id> → status and result (${jobs.plan.store} job store); run by:`)
-      say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency})`)
+      const scaling = api.autoscaler?.enabled ? `; autoscaled between ${api.autoscaler.min} and ${api.autoscaler.max}` : api.autoscaler ? '; a fixed count' : ''
+      say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency}${scaling})`)
     }
     for (const splitter of status.splitters) {
       const weights = Object.entries(splitter.weights).map(([api, weight]) => `${api} ${weight}%`).join(', ')
