@@ -111,6 +111,22 @@ describe('batch endpoint', () => {
     assert.deepEqual([empty.status, empty.body], [200, []])
   })
 
+  test('numbers JSON.parse would round pass through exactly: such a body goes to the replica as it came, each item its own', async () => {
+    const runtime = await start(apiYaml({}))
+    const response = await request(`${runtime.url}/model/batch`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: '[{"x": 4611686018427387905}, {"x": 4611686018427387905}, {"x": 1}]',
+    })
+    const text = await response.body.text()
+    assert.equal(response.statusCode, 200)
+    assert.equal(response.headers['x-mlserve-batch'], 'items=3 unique=3 cached=0')
+    assert.equal(
+      text,
+      '[{"status":200,"body":{"x":4611686018427387905,"y":9223372036854775810}},{"status":200,"body":{"x":4611686018427387905,"y":9223372036854775810}},{"status":200,"body":{"x":1,"y":2}}]',
+    )
+  })
+
   test('a bad item fails alone with its index (duplicates too); predict_batch raising fails the whole batch', async () => {
     const runtime = await start(apiYaml({}))
     const answer = await post(`${runtime.url}/model/batch`, [{x: 1}, {bad: true, x: 2}, {x: 3}, {bad: true, x: 2}])

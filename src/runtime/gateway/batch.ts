@@ -212,6 +212,8 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
       if (answer.kind !== 'answered') return () => failCall(api, answer)
       if (answer.status !== 404) return takeBatchAnswer(api, answer, misses, cache)
       // No batch route on this replica (an image built before it): the items go singly.
+    } else if (!api.isRoutable) {
+      return () => failCall(api, {kind: 'no-replica', reason: 'no ready replica'})
     }
     await fanOut(api, misses, deadline, cache)
     return null
