@@ -125,6 +125,16 @@ async function metric(baseUrl: string, name: string, labels = ''): Promise<numbe
   return line === undefined ? NaN : Number(line.split(' ').pop())
 }
 
+/** A metric once it reaches `expected` (the queue gauges are read from the store every 500 ms), or its last value after 10 s. */
+async function settled(baseUrl: string, name: string, labels: string, expected: number): Promise<number> {
+  let value = await metric(baseUrl, name, labels)
+  for (let i = 0; i < 100 && value !== expected; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    value = await metric(baseUrl, name, labels)
+  }
+  return value
+}
+
 describe('AsyncAPI on the embedded store', () => {
   test('POST answers {id} at once; GET <endpoint>/<id> goes in_queue → completed with the result; a raising predictor fails with its error', async () => {
     const runtime = await startRuntime(asyncProject('store: embedded'))
@@ -149,9 +159,10 @@ describe('AsyncAPI on the embedded store', () => {
     assert.equal(wrongMethod.status, 405)
     assert.equal(((await wrongMethod.json()) as {code: string}).code, 'MLS_GATEWAY_METHOD_NOT_ALLOWED')
 
-    assert.equal(await metric(runtime.url, 'mlserve_async_jobs_total', 'status="completed"'), 1)
-    assert.equal(await metric(runtime.url, 'mlserve_async_jobs_total', 'status="failed"'), 1)
-    assert.equal(await metric(runtime.url, 'mlserve_async_queue_length', 'api="jobs"'), 0)
+    assert.equal(await settled(runtime.url, 'mlserve_async_jobs_total', 'status="completed"', 1), 1)
+    assert.equal(await settled(runtime.url, 'mlserve_async_jobs_total', 'status="failed"', 1), 1)
+    assert.equal(await settled(runtime.url, 'mlserve_async_queue_length', 'api="jobs"', 0), 0)
+    assert.equal(await settled(runtime.url, 'mlserve_async_in_progress', 'api="jobs"', 0), 0)
   })
 
   test('a result is removed after result_ttl: GET answers 404 then', async () => {
@@ -284,8 +295,9 @@ describe('AsyncAPI on Redis', () => {
     assert.deepEqual(new Set([...finished.values()].map((job) => job.status)), new Set(['completed']))
     const workers = [...finished.values()].map((job) => job.result.pid as number)
     // Each runtime counts the jobs it finished.
-    const ranOnA = await metric(a.url, 'mlserve_async_jobs_total', 'status="completed"')
+    let ranOnA = await metric(a.url, 'mlserve_async_jobs_total', 'status="completed"')
     const ranOnB = await metric(b.url, 'mlserve_async_jobs_total', 'status="completed"')
+    ranOnA = await settled(a.url, 'mlserve_async_jobs_total', 'status="completed"', 30 - ranOnB)
     assert.equal(ranOnA + ranOnB, 30)
     assert.ok(ranOnA > 0 && ranOnB > 0, `A ran ${ranOnA}, B ran ${ranOnB}`)
     assert.ok(new Set(workers).size >= 2, 'the two runtimes\' replicas did the work')

@@ -72,20 +72,32 @@ for (const [kind, open] of Object.entries(kinds)) {
       await store.close()
     })
 
+    test('claimUpTo takes at most that many jobs from the front, in order, in one step', async () => {
+      const {store} = await open({resultTtlMs: 60_000, maxRetries: 3})
+      const ids: string[] = []
+      for (let i = 0; i < 5; i++) ids.push(await store.submit(body({i})))
+      const firstThree = await store.claimUpTo(10_000, 3)
+      assert.deepEqual(firstThree.map((job) => job.id), ids.slice(0, 3))
+      assert.deepEqual(await store.counts(), {queued: 2, inProgress: 3})
+      assert.deepEqual((await store.claimUpTo(10_000, 10)).map((job) => job.id), ids.slice(3))
+      assert.deepEqual(await store.claimUpTo(10_000, 10), [])
+      await store.close()
+    })
+
     test('two stores on one queue claim every job exactly once', async () => {
       const {store, peer} = await open({resultTtlMs: 60_000, maxRetries: 3})
       const other = await peer()
       const ids = new Set<string>()
       for (let i = 0; i < 60; i++) ids.add(await store.submit(body({i})))
       const claimed: string[] = []
-      const drain = async (s: JobStore) => {
+      const drain = async (s: JobStore, batch: number) => {
         for (;;) {
-          const job = await s.claim(10_000)
-          if (!job) return
-          claimed.push(job.id)
+          const jobs = await s.claimUpTo(10_000, batch)
+          if (jobs.length === 0) return
+          claimed.push(...jobs.map((job) => job.id))
         }
       }
-      await Promise.all([drain(store), drain(other), drain(store), drain(other)])
+      await Promise.all([drain(store, 1), drain(other, 3), drain(store, 7), drain(other, 1)])
       assert.equal(claimed.length, 60)
       assert.deepEqual(new Set(claimed), ids)
       assert.deepEqual(await store.counts(), {queued: 0, inProgress: 60})

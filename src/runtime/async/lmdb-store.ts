@@ -54,17 +54,23 @@ export class LmdbJobStore implements JobStore {
   }
 
   async claim(leaseMs: number): Promise<ClaimedJob | null> {
+    return (await this.claimUpTo(leaseMs, 1))[0] ?? null
+  }
+
+  async claimUpTo(leaseMs: number, limit: number): Promise<ClaimedJob[]> {
     return this.root.transaction(() => {
-      for (const {key, value: id} of this.queue.getRange({limit: 1})) {
+      const claimed: ClaimedJob[] = []
+      const now = this.now()
+      for (const {key, value: id} of [...this.queue.getRange({limit})]) {
         this.queue.remove(key)
         const job = this.jobs.get(id)
         const body = this.bodies.get(id)
-        if (!job || body === undefined) return null // removed underneath us; the next pull takes the next job
-        this.jobs.put(id, {...job, status: 'in_progress', startedAt: this.now()})
-        this.leases.put(id, this.now() + leaseMs)
-        return {id, request: {body: Buffer.from(body), contentType: job.contentType}, retries: job.retries}
+        if (!job || body === undefined) continue // finished meanwhile by another runtime
+        this.jobs.put(id, {...job, status: 'in_progress', startedAt: now})
+        this.leases.put(id, now + leaseMs)
+        claimed.push({id, request: {body: Buffer.from(body), contentType: job.contentType}, retries: job.retries})
       }
-      return null
+      return claimed
     })
   }
 

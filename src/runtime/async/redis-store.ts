@@ -10,20 +10,25 @@ import {Redis} from 'ioredis'
 import {mlserveError} from '../../errors.js'
 import {LOST_REASON, type ClaimedJob, type Job, type JobCounts, type JobRequest, type JobStatus, type JobStore, type RetryOutcome, type StoreOptions} from './types.js'
 
-// KEYS[1] queue, KEYS[2] leases; ARGV[1] job key prefix, ARGV[2] lease deadline, ARGV[3] now
+// KEYS[1] queue, KEYS[2] leases; ARGV[1] job key prefix, ARGV[2] lease deadline, ARGV[3] now, ARGV[4] most jobs
 const CLAIM = `
-local id = redis.call('RPOP', KEYS[1])
-while id do
+local claimed = {}
+local limit = tonumber(ARGV[4])
+while #claimed < limit * 4 do
+  local id = redis.call('RPOP', KEYS[1])
+  if not id then break end
   local key = ARGV[1] .. id
   local fields = redis.call('HMGET', key, 'body', 'ctype', 'retries')
   if fields[1] then
     redis.call('ZADD', KEYS[2], ARGV[2], id)
     redis.call('HSET', key, 'status', 'in_progress', 'started', ARGV[3])
-    return {id, fields[1], fields[2] or '', fields[3] or '0'}
+    table.insert(claimed, id)
+    table.insert(claimed, fields[1])
+    table.insert(claimed, fields[2] or '')
+    table.insert(claimed, fields[3] or '0')
   end
-  id = redis.call('RPOP', KEYS[1])
 end
-return false`
+return claimed`
 
 // KEYS[1] queue, KEYS[2] leases, KEYS[3] job; ARGV[1] status, ARGV[2] field, ARGV[3] value, ARGV[4] now, ARGV[5] ttl ms, ARGV[6] id
 const FINISH = `
@@ -120,11 +125,17 @@ export class RedisJobStore implements JobStore {
   }
 
   async claim(leaseMs: number): Promise<ClaimedJob | null> {
+    return (await this.claimUpTo(leaseMs, 1))[0] ?? null
+  }
+
+  async claimUpTo(leaseMs: number, limit: number): Promise<ClaimedJob[]> {
     const now = this.now()
-    const answer = (await this.redis.eval(CLAIM, 2, this.queueKey, this.leasesKey, `${this.prefix}job:`, now + leaseMs, now)) as [string, string, string, string] | null
-    if (!answer) return null
-    const [id, body, contentType, retries] = answer
-    return {id, request: {body: Buffer.from(body, 'base64'), contentType: contentType || undefined}, retries: Number(retries)}
+    const flat = (await this.redis.eval(CLAIM, 2, this.queueKey, this.leasesKey, `${this.prefix}job:`, now + leaseMs, now, limit)) as string[]
+    const claimed: ClaimedJob[] = []
+    for (let i = 0; i < flat.length; i += 4) {
+      claimed.push({id: flat[i], request: {body: Buffer.from(flat[i + 1], 'base64'), contentType: flat[i + 2] || undefined}, retries: Number(flat[i + 3])})
+    }
+    return claimed
   }
 
   async renew(ids: string[], leaseMs: number): Promise<void> {

@@ -56,6 +56,8 @@ export interface JobStore {
   submit(request: JobRequest): Promise<string>
   /** Takes the job at the front of the queue under a lease of leaseMs, atomically; null when the queue is empty. */
   claim(leaseMs: number): Promise<ClaimedJob | null>
+  /** Takes up to `limit` jobs from the front in one atomic step (one transaction, one round trip). */
+  claimUpTo(leaseMs: number, limit: number): Promise<ClaimedJob[]>
   /** Extends the leases of jobs still running here (the heartbeat). */
   renew(ids: string[], leaseMs: number): Promise<void>
   /** Finishes a job; false when it had already finished (another runtime finished it first). */

@@ -68,13 +68,15 @@ export class JobWorkers {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      if (this.running.size >= this.capacity()) {
+      const free = this.capacity() - this.running.size
+      if (free <= 0) {
         await this.idle(POLL_MS)
         continue
       }
-      let job: ClaimedJob | null
+      let jobs: ClaimedJob[]
       try {
-        job = await this.store.claim(this.hooks.leaseMs)
+        // One atomic claim of as many jobs as there are free slots: one round trip, however busy.
+        jobs = await this.store.claimUpTo(this.hooks.leaseMs, free)
         this.storeDown = false
       } catch (error) {
         if (!this.storeDown) this.hooks.log(`async: ${this.api.name}: the job store failed (${(error as Error).message}); retrying`)
@@ -82,19 +84,21 @@ export class JobWorkers {
         await this.idle(STORE_ERROR_MS)
         continue
       }
-      if (job === null) {
+      if (jobs.length === 0) {
         await this.idle(POLL_MS)
         continue
       }
-      if (this.stopped) {
-        await this.store.release(job.id).catch(() => undefined)
-        break
+      for (const job of jobs) {
+        if (this.stopped) {
+          await this.store.release(job.id).catch(() => undefined)
+          continue
+        }
+        const run = this.run(job).finally(() => {
+          this.running.delete(job.id)
+          this.wake()
+        })
+        this.running.set(job.id, run)
       }
-      const run = this.run(job).finally(() => {
-        this.running.delete(job.id)
-        this.wake()
-      })
-      this.running.set(job.id, run)
     }
   }
 
