@@ -216,6 +216,10 @@ describe('batch endpoint', () => {
       'the cached item never reached the predictor',
     )
     assert.equal(await metric(runtime, /^mlserve_batch_items_total\{api="model",outcome="cached"\}/), 1)
+    // The query string is part of the key, as for a single POST.
+    await post(`${runtime.url}/model?v=2`, {x: 7})
+    const withQuery = await post(`${runtime.url}/model/batch?v=2`, [{x: 7}, {x: 5, z: 1}])
+    assert.equal(withQuery.headers['x-mlserve-batch'], 'items=2 unique=2 cached=1')
     // Cache-Control: no-cache skips the lookup, as for a single POST.
     const fresh = await post(`${runtime.url}/model/batch`, [{x: 6}], {'cache-control': 'no-cache'})
     assert.equal(fresh.headers['x-mlserve-batch'], 'items=1 unique=1 cached=0')

@@ -83,7 +83,7 @@ interface Unique {
 /** The mode each API's replicas last reported (X-Mlserve-Batch-Mode): 'each' asks for more than one slot. */
 const lastMode = new WeakMap<ApiRoute, string>()
 
-/** Reads, checks and answers one batch request. */
+/** Reads, checks and answers one batch request; `query` is the request's query string with its '?', or '' (passed on to the replica, and part of each item's cache key). */
 export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Router, context: BatchContext, requestId: string, path: string, query: string): void {
   const chunks: Buffer[] = []
   let size = 0
@@ -130,7 +130,7 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
 
   /** A single POST's cache key for an item's canonical JSON (the query is part of it, as exchange.ts keys it). */
   function cacheKey(canonical: string): string {
-    return query === '' ? canonical : `${canonical}\u0000${query.startsWith('?') ? query : `?${query}`}`
+    return query === '' ? canonical : `${canonical}\u0000${query}`
   }
 
   async function run(body: Buffer, api: ApiRoute): Promise<void> {
