@@ -136,15 +136,23 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
   const derived = processes !== undefined && threads !== undefined ? processes * threads : undefined
   const target = explicit ? a.target_replica_concurrency : derived
   const cap = a.max_replica_concurrency
-  if (target === undefined || cap === undefined) return
-  // cortex#933: a replica sheds past max_replica_concurrency, so its in-flight count never exceeds the
-  // cap; with the target at or above it, in-flight / target never asks for more replicas.
-  if (target >= cap) {
-    const path: Path = explicit
+  /** Where a target problem is reported: the target when the file sets it, else the field its default comes from. */
+  const targetPath = (): Path =>
+    explicit
       ? [i, 'autoscaling', 'target_replica_concurrency']
       : given('autoscaling', 'max_replica_concurrency')
         ? [i, 'autoscaling', 'max_replica_concurrency']
         : [i, 'predictor', given('predictor', 'threads_per_process') ? 'threads_per_process' : 'processes_per_replica']
+  if (target === undefined || cap === undefined) return
+  // An AsyncAPI scales on its job backlog, which no cap bounds: cortex#933 does not apply to it.
+  if (normalized.data.kind === 'AsyncAPI') {
+    if (target > cap) sink.fieldError(targetPath(), `target_replica_concurrency (${target}) is greater than max_replica_concurrency (${cap}); raise autoscaling.max_replica_concurrency or lower the target`)
+    return
+  }
+  // cortex#933: a replica sheds past max_replica_concurrency, so its in-flight count never exceeds the
+  // cap; with the target at or above it, in-flight / target never asks for more replicas.
+  if (target >= cap) {
+    const path = targetPath()
     const what = explicit
       ? `target_replica_concurrency (${target})`
       : `target_replica_concurrency (${target}, its default: processes_per_replica × threads_per_process = ${processes} × ${threads})`

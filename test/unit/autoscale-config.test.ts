@@ -47,6 +47,12 @@ describe('cortex#933: a target at or above max_replica_concurrency', () => {
     }
   })
 
+  test('an AsyncAPI scales on its backlog, which no cap bounds: a target at the cap is fine there', () => {
+    const project = parseProject(`${BASE.replace('name: iris\n', 'name: jobs\nkind: AsyncAPI\n')}autoscaling:\n  max_replicas: 3\n  max_replica_concurrency: 2\n`, FILE)
+    assert.equal(project.apis.length, 1)
+    assert.deepEqual(project.warnings, [])
+  })
+
   test('a target below the cap is fine', () => {
     const project = parseProject(`${BASE}autoscaling:\n  max_replicas: 3\n  max_replica_concurrency: 8\n  target_replica_concurrency: 2\n`, FILE)
     assert.deepEqual(project.warnings, [])
