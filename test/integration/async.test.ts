@@ -165,6 +165,29 @@ describe('AsyncAPI on the embedded store', () => {
     assert.equal(await settled(runtime.url, 'mlserve_async_in_progress', 'api="jobs"', 0), 0)
   })
 
+  test("the autoscaler's signal for an AsyncAPI is its backlog (queued + in progress), not requests in flight", async () => {
+    const runtime = await startRuntime(asyncProject('store: embedded'))
+    const signal = runtime.scalingSignals.get('jobs')
+    assert.ok(signal, 'the AsyncAPI registered a scaling signal')
+    assert.equal(signal(), 0)
+    const ids: string[] = []
+    for (let n = 0; n < 12; n++) ids.push(await submit(`${runtime.url}/jobs`, {n, sleep: 0.3}))
+    // No client request is in flight now: only the backlog can make the signal positive.
+    let seen = signal()
+    for (let i = 0; i < 40 && seen < 6; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      seen = Math.max(seen, signal())
+    }
+    assert.ok(seen >= 6, `the backlog signal reached ${seen} with 12 jobs of 0.3 s on 2 threads`)
+    await waitFinished(`${runtime.url}/jobs`, ids)
+    let after = signal()
+    for (let i = 0; i < 40 && after !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      after = signal()
+    }
+    assert.equal(after, 0)
+  })
+
   test('a result is removed after result_ttl: GET answers 404 then', async () => {
     const runtime = await startRuntime(asyncProject('result_ttl: 1s'))
     const endpoint = `${runtime.url}/jobs`
