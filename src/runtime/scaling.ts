@@ -7,7 +7,7 @@
 import {assignGpus, listGpus} from './gpu.js'
 import type {Replica, ReplicaSpec} from './replica.js'
 import type {Runtime} from './runtime.js'
-import type {ReplicaRoute} from './gateway/index.js'
+import type {ApiRoute, ReplicaRoute} from './gateway/index.js'
 
 /** Scales `api` to `desired` replicas. Resolves with why it could not (scaling held), or null once done. */
 export async function scaleApi(runtime: Runtime, name: string, desired: number): Promise<string | null> {
@@ -66,7 +66,7 @@ async function scaleDown(runtime: Runtime, name: string, count: number): Promise
 }
 
 /** Takes routes out of routing, waits for what they hold (up to `deadlineMs`), stops their replicas and forgets them. */
-async function remove(runtime: Runtime, api: NonNullable<ReturnType<Runtime['gateway']['api']>>, routes: ReplicaRoute[], deadlineMs: number): Promise<void> {
+async function remove(runtime: Runtime, api: ApiRoute, routes: ReplicaRoute[], deadlineMs: number): Promise<void> {
   await Promise.all(routes.map((route) => api.retire(route, deadlineMs)))
   const replicas: Replica[] = routes.map((route) => route.replica)
   await Promise.allSettled(replicas.map((replica) => replica.stop()))
