@@ -180,6 +180,8 @@ export class Runtime {
     return {
       ...next,
       apis: next.apis.map((api) => {
+        // A malformed plan is left for reconcile to refuse, with its reason.
+        if (typeof api !== 'object' || api === null || !Array.isArray(api.replicas)) return api
         const route = this.gateway.api(api.name)
         const now = this.plan.apis.find((candidate) => candidate.name === api.name)
         if (!route || route.replicas.length === 0 || !api.autoscaling || api.replicas.length === 0) return api
