@@ -5,7 +5,7 @@
 // 1. Submit rate: a closed loop of C concurrent POSTs (undici pool) sends N
 //    jobs to one API, then to the other, for R interleaved rounds; each POST
 //    is answered once its job is durable (LMDB committed and flushed; Redis
-//    with appendfsync always). Reported: submits/s and the POST's p50/p99.
+//    with appendfsync always). Reported per round: submits/s and the POST's p50/p99.
 // 2. Submit to completion under load: an open loop at a fixed rate (below the
 //    replica's capacity) submits for D seconds to one API, then the other, R
 //    rounds; afterwards every job is read back and its own timestamps give
@@ -182,15 +182,14 @@ try {
   await redis.stop()
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 console.log(`# bench/async.ts — ${machine()}; ${JOBS} jobs × ${ROUNDS} rounds at concurrency ${CONCURRENCY}; open loop ${RATE}/s × ${DURATION_S} s × ${ROUNDS} rounds`)
 console.log('')
-console.log('| store | submits/s (median of rounds) | POST p50 | POST p99 | open loop: jobs | queue wait p50 | submit→completed p50 | p99 | failed |')
+console.log('| store | submits/s, each round | POST p50, each round | POST p99, each round | open loop: jobs | queue wait p50 | submit→completed p50 | p99 | failed |')
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for (const store of stores) {
   const s = submits.get(store.name)!
   const l = loads.get(store.name)!
   console.log(
-    `| ${store.name} | ${median(s.map((r) => r.rate)).toFixed(0)} | ${median(s.map((r) => r.p50)).toFixed(2)} ms | ${median(s.map((r) => r.p99)).toFixed(2)} ms | ${l.total.length} | ${percentile(l.wait, 50).toFixed(0)} ms | ${percentile(l.total, 50).toFixed(0)} ms | ${percentile(l.total, 99).toFixed(0)} ms | ${l.failed + l.errors} |`,
+    `| ${store.name} | ${s.map((r) => r.rate.toFixed(0)).join(' / ')} | ${s.map((r) => r.p50.toFixed(1)).join(' / ')} ms | ${s.map((r) => r.p99.toFixed(1)).join(' / ')} ms | ${l.total.length} | ${percentile(l.wait, 50).toFixed(0)} ms | ${percentile(l.total, 50).toFixed(0)} ms | ${percentile(l.total, 99).toFixed(0)} ms | ${l.failed + l.errors} |`,
   )
 }
