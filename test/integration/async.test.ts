@@ -3,7 +3,7 @@
 // killed with SIGKILL mid-way and started again.
 import {after, afterEach, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import type {ResultPromise} from 'execa'
@@ -186,6 +186,24 @@ describe('AsyncAPI on the embedded store', () => {
       after = signal()
     }
     assert.equal(after, 0)
+  })
+
+  test('mlserve apply refuses to change the async section (MLS_ASYNC_APPLY_UNSUPPORTED) and applies a predictor change live', async () => {
+    const project = asyncProject('store: embedded')
+    const runtime = await startRuntime(project)
+    const planOf = async () =>
+      planRuntime(await loadProject(project.dir), {host: '127.0.0.1', port: 0, timeoutMs: 30_000, maxBodyBytes: 1_000_000, readinessTimeoutMs: 60_000, retryAfterSeconds: 1, accessLog: false, announce: false})
+    writeFileSync(project.file, readFileSync(project.file, 'utf8').replace('store: embedded', 'store: embedded\n    result_ttl: 1h'))
+    await assert.rejects(runtime.apply(await planOf()), (error: {code?: string; message: string}) => {
+      assert.equal(error.code, 'MLS_ASYNC_APPLY_UNSUPPORTED')
+      assert.match(error.message, /cannot change the async section or endpoint of AsyncAPI "jobs"/)
+      return true
+    })
+    writeFileSync(project.file, readFileSync(project.file, 'utf8').replace('    result_ttl: 1h\n', '').replace('threads_per_process: 2', 'threads_per_process: 3'))
+    const {changes} = await runtime.apply(await planOf())
+    assert.ok(changes.length > 0, 'the predictor change was applied')
+    const id = await submit(`${runtime.url}/jobs`, {n: 9})
+    assert.equal((await waitFinished(`${runtime.url}/jobs`, [id])).get(id)!.result.n, 9)
   })
 
   test('a result is removed after result_ttl: GET answers 404 then', async () => {
