@@ -152,9 +152,12 @@ export class AsyncApi {
   private finished(id: string, outcome: JobOutcome): void {
     this.jobs[outcome.status]++
     if (!this.webhook) return
-    void this.store.get(id).then((job) => {
-      if (job) this.webhook!.notify(job)
-    })
+    this.store.get(id).then(
+      (job) => {
+        if (job) this.webhook!.notify(job)
+      },
+      (error: Error) => this.log(`async: ${this.name}: job ${id} finished, but its webhook could not read it back (${error.message})`),
+    )
   }
 
 }
