@@ -1,6 +1,6 @@
 // The embedded job store: an LMDB database in the project's
-// .mlserve/async/<api>/ directory. Each change is one LMDB write transaction,
-// committed and flushed to disk before its promise resolves, and LMDB's writer
+// .mlserve/async/<api>/ directory. Each change is one LMDB write transaction;
+// a submit resolves only once its commit is flushed to disk. LMDB's writer
 // lock makes it safe across processes, so two runtimes of one project share
 // the queue and a claim is never given to both.
 import {mkdirSync} from 'node:fs'
@@ -50,6 +50,8 @@ export class LmdbJobStore implements JobStore {
       this.bodies.put(id, request.body)
       this.queue.put(this.backKey(), id)
     })
+    // With overlappingSync (lmdb-js's default off Windows) a commit resolves once visible; the id goes out only once it is on disk.
+    await this.root.flushed
     return id
   }
 
