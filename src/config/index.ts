@@ -3,7 +3,7 @@
 // writes. This part imports nothing of ours except src/errors.ts.
 export {loadProject, parseProject, findConfigFile, CONFIG_FILE_NAMES, type LoadOptions} from './load.js'
 export {checkRunnable, servedPredictorTypes} from './runnable.js'
-export {realtimeApis, asyncApis, servedApis, trafficSplitters, selectApi, formatWarning, displayPath, type Project, type ConfigWarning} from './project.js'
+export {realtimeApis, asyncApis, servedApis, trafficSplitters, selectApi, selectServedApi, formatWarning, displayPath, type Project, type ConfigWarning} from './project.js'
 export {
   PREDICTOR_TYPES,
   SERVED_PREDICTOR_TYPES,

@@ -58,7 +58,15 @@ export function trafficSplitters(project: Project): TrafficSplitterConfig[] {
  * MLS_NO_REALTIME_API (the file holds only TrafficSplitters).
  */
 export function selectApi(project: Project, name?: string): RealtimeApiConfig {
-  const apis = realtimeApis(project)
+  return selectFrom(realtimeApis(project), project, name)
+}
+
+/** As selectApi, among the APIs that run replicas (RealtimeAPIs and AsyncAPIs): what `mlserve build` builds an image for. */
+export function selectServedApi(project: Project, name?: string): ServedApiConfig {
+  return selectFrom(servedApis(project), project, name)
+}
+
+function selectFrom<A extends ServedApiConfig>(apis: A[], project: Project, name?: string): A {
   const available = apis.map((api) => api.name)
   if (name !== undefined) {
     const api = apis.find((a) => a.name === name)

@@ -4,7 +4,7 @@
 // missing inputs).
 import {readFile, stat} from 'node:fs/promises'
 import {basename, isAbsolute, relative, resolve, sep} from 'node:path'
-import {displayPath, selectApi, type Project, type RealtimeApiConfig} from '../config/index.js'
+import {displayPath, selectServedApi, type Project, type ServedApiConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {harnessFiles} from '../runtime/harness/index.js'
 import {fileEntry, findSecretFiles, inlineEntry, walkProject, type ContextEntry} from './context.js'
@@ -28,7 +28,7 @@ export interface PlanOptions {
 
 export interface BuildPlan {
   project: Project
-  api: RealtimeApiConfig
+  api: ServedApiConfig
   /** The Dockerfile's text. */
   dockerfile: string
   /** 'generated', or the user's Dockerfile (relative to the project). */
@@ -48,7 +48,7 @@ export interface BuildPlan {
 /** Works out the build of one API of a loaded project. Throws MlserveError for anything the user must fix. */
 export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
   const project = options.project
-  const api = selectApi(project, options.api)
+  const api = selectServedApi(project, options.api)
   const build = api.build
   const dir = project.dir
   const allow = [...(options.allowSecrets ?? []), ...allowSecretsFromConfig(api)]
@@ -223,7 +223,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
 }
 
 /** build.allow_secrets: paths or ENV/ARG names the user vouches for. */
-function allowSecretsFromConfig(api: RealtimeApiConfig): string[] {
+function allowSecretsFromConfig(api: ServedApiConfig): string[] {
   return api.build.allow_secrets
 }
 

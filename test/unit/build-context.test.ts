@@ -181,6 +181,14 @@ describe('planBuild', () => {
     assert.fail('expected an MlserveError')
   }
 
+  test('builds an AsyncAPI as it builds a RealtimeAPI (its replicas run the same image)', async () => {
+    const p = project({'mlserve.yaml': 'name: jobs\nkind: AsyncAPI\npredictor:\n  type: python\n  path: predictor.py\n', 'predictor.py': 'x'})
+    const plan = await planBuild({project: await loadProject(p.dir)})
+    assert.equal(plan.api.name, 'jobs')
+    assert.equal(plan.api.kind, 'AsyncAPI')
+    assert.ok(plan.files.includes('predictor.py'))
+  })
+
   test('refuses secret-looking files, listing each with how to leave it out or allow it', async () => {
     const p = project({'mlserve.yaml': API, 'predictor.py': 'x', '.env_secrets': 'A=1', 'certs/server.pem': 'x', '.aws/credentials': 'x'})
     const error = await refusal(planBuild({project: await loadProject(p.dir)}))
