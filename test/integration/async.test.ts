@@ -135,6 +135,20 @@ async function settled(baseUrl: string, name: string, labels: string, expected: 
   return value
 }
 
+/** Jobs each of two runtimes completed, once they add up to `total` (each counts right after it records a job), or after 10 s. */
+async function completedOn(a: string, b: string, total: number): Promise<[number, number]> {
+  const read = async (): Promise<[number, number]> => [
+    await metric(a, 'mlserve_async_jobs_total', 'status="completed"'),
+    await metric(b, 'mlserve_async_jobs_total', 'status="completed"'),
+  ]
+  let counts = await read()
+  for (let i = 0; i < 100 && counts[0] + counts[1] !== total; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    counts = await read()
+  }
+  return counts
+}
+
 describe('AsyncAPI on the embedded store', () => {
   test('POST answers {id} at once; GET <endpoint>/<id> goes in_queue → completed with the result; a raising predictor fails with its error', async () => {
     const runtime = await startRuntime(asyncProject('store: embedded'))
@@ -288,15 +302,15 @@ async function killMidway(project: TestProject, count: number): Promise<{finishe
   const first = await startRunCli([project.dir, '--port', '0'], env, (child) => children.push(child))
   const endpoint = `${first.url}/jobs`
   const ids: string[] = []
-  for (let n = 0; n < count; n++) ids.push(await submit(endpoint, {n, sleep: 0.15}))
-  // Kill once some jobs completed and some are running.
+  for (let n = 0; n < count; n++) ids.push(await submit(endpoint, {n, sleep: 0.3}))
+  // Kill as soon as some jobs completed (one cheap read of the counter, so the kill lands while others run).
   let completed = 0
   for (let i = 0; i < 600 && completed < 4; i++) {
-    completed = 0
-    for (const id of ids) if ((await poll(endpoint, id)).body.status === 'completed') completed++
+    completed = await metric(first.url, 'mlserve_async_jobs_total', 'status="completed"')
+    if (completed < 4) await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  assert.ok(completed >= 4 && completed < count, `killed with ${completed} of ${count} completed`)
   first.child.kill('SIGKILL')
+  assert.ok(completed >= 4 && completed < count - 4, `killed with ${completed} of ${count} completed`)
   await first.child.catch(() => undefined)
 
   const second = await startRunCli([project.dir, '--port', '0'], env, (child) => children.push(child))
@@ -324,6 +338,21 @@ describe('AsyncAPI durability: mlserve run killed with SIGKILL mid-way, then sta
   })
 })
 
+describe('AsyncAPI on the embedded store, two processes', () => {
+  test('two `mlserve run` of one project share its LMDB queue: jobs submitted to one run on both, each once', async () => {
+    const project = asyncProject('store: embedded', {threads: 1})
+    const a = await startRunCli([project.dir, '--port', '0'], env, (child) => children.push(child))
+    const b = await startRunCli([project.dir, '--port', '0'], env, (child) => children.push(child))
+    const ids: string[] = []
+    for (let n = 0; n < 30; n++) ids.push(await submit(`${a.url}/jobs`, {n, sleep: 0.1}))
+    const finished = await waitFinished(`${b.url}/jobs`, ids)
+    assert.deepEqual(new Set([...finished.values()].map((job) => job.status)), new Set(['completed']))
+    const [ranOnA, ranOnB] = await completedOn(a.url, b.url, 30)
+    assert.equal(ranOnA + ranOnB, 30, 'each job finished once')
+    assert.ok(ranOnA > 0 && ranOnB > 0, `A ran ${ranOnA}, B ran ${ranOnB}`)
+  })
+})
+
 describe('AsyncAPI on Redis', () => {
   test('two runtimes share one queue: jobs submitted to one run on both', async () => {
     await redis.client.flushall()
@@ -336,9 +365,7 @@ describe('AsyncAPI on Redis', () => {
     assert.deepEqual(new Set([...finished.values()].map((job) => job.status)), new Set(['completed']))
     const workers = [...finished.values()].map((job) => job.result.pid as number)
     // Each runtime counts the jobs it finished.
-    let ranOnA = await metric(a.url, 'mlserve_async_jobs_total', 'status="completed"')
-    const ranOnB = await metric(b.url, 'mlserve_async_jobs_total', 'status="completed"')
-    ranOnA = await settled(a.url, 'mlserve_async_jobs_total', 'status="completed"', 30 - ranOnB)
+    const [ranOnA, ranOnB] = await completedOn(a.url, b.url, 30)
     assert.equal(ranOnA + ranOnB, 30)
     assert.ok(ranOnA > 0 && ranOnB > 0, `A ran ${ranOnA}, B ran ${ranOnB}`)
     assert.ok(new Set(workers).size >= 2, 'the two runtimes\' replicas did the work')
