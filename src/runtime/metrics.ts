@@ -121,138 +121,86 @@ export class RuntimeMetrics {
   }
 
   addAutoscaler(source: AutoscalerGaugeSource): void {
-    const gauge = (name: string, help: string, read: (figures: ReturnType<AutoscalerGaugeSource['apis']>[number]) => number): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['api'],
-        registers: [this.registry],
-        collect() {
-          this.reset()
-          for (const figures of source.apis()) this.set({api: figures.api}, read(figures))
-        },
-      })
-    }
-    gauge('mlserve_autoscaler_desired_replicas', "The replica count the autoscaler wants for an API (Cortex's algorithm, after stabilization).", (f) => f.desired)
-    gauge('mlserve_autoscaler_current_replicas', "An API's replicas now, starting ones included.", (f) => f.current)
-    gauge('mlserve_autoscaler_in_flight', "An API's in-flight requests (running + queued) averaged over its window: the autoscaler's signal.", (f) => f.inFlight)
-    new Counter({
-      name: 'mlserve_autoscaler_events_total',
-      help: 'Scaling steps the autoscaler took for an API, by direction (up, down).',
-      labelNames: ['api', 'direction'],
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        for (const figures of source.apis()) for (const direction of ['up', 'down'] as const) this.inc({api: figures.api, direction}, figures.events[direction])
-      },
-    })
+    const metric = this.perApi(() => source.apis().map((f) => [f.api, f] as const))
+    metric.gauge('mlserve_autoscaler_desired_replicas', "The replica count the autoscaler wants for an API (Cortex's algorithm, after stabilization).", (f) => f.desired)
+    metric.gauge('mlserve_autoscaler_current_replicas', "An API's replicas now, starting ones included.", (f) => f.current)
+    metric.gauge('mlserve_autoscaler_in_flight', "An API's in-flight requests (running + queued) averaged over its window: the autoscaler's signal.", (f) => f.inFlight)
+    metric.counterBy('mlserve_autoscaler_events_total', 'Scaling steps the autoscaler took for an API, by direction (up, down).', 'direction', (f) => ({up: f.events.up, down: f.events.down}))
   }
 
   addAsync(source: AsyncGaugeSource): void {
-    const gauge = (name: string, help: string, read: (f: ReturnType<AsyncGaugeSource>[number]) => number): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['api'],
-        registers: [this.registry],
-        collect() {
-          this.reset()
-          for (const f of source()) this.set({api: f.api}, read(f))
-        },
-      })
-    }
-    gauge('mlserve_async_queue_length', "Jobs waiting in an AsyncAPI's queue (every runtime sharing the store).", (f) => f.queued)
-    gauge('mlserve_async_in_progress', "An AsyncAPI's jobs held under a lease, running (every runtime sharing the store).", (f) => f.inProgress)
-    const counter = (name: string, help: string, label: string, read: (f: ReturnType<AsyncGaugeSource>[number]) => Record<string, number>): void => {
-      new Counter({
-        name,
-        help,
-        labelNames: ['api', label],
-        registers: [this.registry],
-        collect() {
-          this.reset()
-          for (const f of source()) for (const [value, count] of Object.entries(read(f))) this.inc({api: f.api, [label]: value}, count)
-        },
-      })
-    }
-    counter('mlserve_async_jobs_total', 'Jobs of an AsyncAPI this runtime took in (submitted) and finished (completed, failed).', 'status', (f) => f.jobs)
-    counter('mlserve_async_webhook_total', 'Webhook calls by outcome: delivered, retried (a failed try tried again), failed (given up).', 'outcome', (f) => f.webhook)
-    new Counter({
-      name: 'mlserve_async_retries_total',
-      help: 'Jobs this runtime queued again because the runtime or replica running them died (at least once).',
-      labelNames: ['api'],
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        for (const f of source()) this.inc({api: f.api}, f.retries)
-      },
-    })
+    const metric = this.perApi(() => source().map((f) => [f.api, f] as const))
+    metric.gauge('mlserve_async_queue_length', "Jobs waiting in an AsyncAPI's queue (every runtime sharing the store).", (f) => f.queued)
+    metric.gauge('mlserve_async_in_progress', "An AsyncAPI's jobs held under a lease, running (every runtime sharing the store).", (f) => f.inProgress)
+    metric.counterBy('mlserve_async_jobs_total', 'Jobs of an AsyncAPI this runtime took in (submitted) and finished (completed, failed).', 'status', (f) => f.jobs)
+    metric.counterBy('mlserve_async_webhook_total', 'Webhook calls by outcome: delivered, retried (a failed try tried again), failed (given up).', 'outcome', (f) => f.webhook)
+    metric.counter('mlserve_async_retries_total', 'Jobs this runtime queued again because the runtime or replica running them died (at least once).', (f) => f.retries)
   }
 
   addCache(source: CacheGaugeSource): void {
-    type Read = (cache: ReturnType<CacheGaugeSource['caches']>[number]['cache']) => number
-    const registers = [this.registry]
-    const counter = (name: string, help: string, read: Read): void => {
-      new Counter({
-        name,
-        help,
-        labelNames: ['api'],
-        registers,
-        collect() {
-          this.reset()
-          for (const {api, cache} of source.caches()) this.inc({api}, read(cache))
-        },
-      })
-    }
-    const gauge = (name: string, help: string, read: Read): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['api'],
-        registers,
-        collect() {
-          this.reset()
-          for (const {api, cache} of source.caches()) this.set({api}, read(cache))
-        },
-      })
-    }
-    counter('mlserve_cache_hits_total', "Requests answered from an API's prediction cache.", (c) => c.hits)
-    counter('mlserve_cache_misses_total', "Requests to an API with a prediction cache that went to a replica (not found, Cache-Control: no-cache or no-store, or a body that is not JSON).", (c) => c.misses)
-    new Counter({
-      name: 'mlserve_cache_evictions_total',
-      help: "Answers that left an API's prediction cache before a clear, by reason: bounds (max_entries or max_bytes) or ttl (expired).",
-      labelNames: ['api', 'reason'],
-      registers,
-      collect() {
-        this.reset()
-        for (const {api, cache} of source.caches()) for (const reason of ['bounds', 'ttl'] as const) this.inc({api, reason}, cache.evictions[reason])
-      },
-    })
-    gauge('mlserve_cache_bytes', "Bytes of keys and answer bodies an API's prediction cache holds (at most max_bytes).", (c) => c.bytes)
-    gauge('mlserve_cache_entries', "Answers an API's prediction cache holds (at most max_entries).", (c) => c.entries)
+    const metric = this.perApi(() => source.caches().map(({api, cache}) => [api, cache] as const))
+    metric.counter('mlserve_cache_hits_total', "Requests answered from an API's prediction cache.", (c) => c.hits)
+    metric.counter('mlserve_cache_misses_total', "Requests to an API with a prediction cache that went to a replica (not found, Cache-Control: no-cache or no-store, or a body that is not JSON).", (c) => c.misses)
+    metric.counterBy('mlserve_cache_evictions_total', "Answers that left an API's prediction cache before a clear, by reason: bounds (max_entries or max_bytes) or ttl (expired).", 'reason', (c) => ({bounds: c.evictions.bounds, ttl: c.evictions.ttl}))
+    metric.gauge('mlserve_cache_bytes', "Bytes of keys and answer bodies an API's prediction cache holds (at most max_bytes).", (c) => c.bytes)
+    metric.gauge('mlserve_cache_entries', "Answers an API's prediction cache holds (at most max_entries).", (c) => c.entries)
   }
 
   addBatch(source: BatchCountSource): void {
-    new Counter({
-      name: 'mlserve_batch_requests_total',
-      help: 'Batches an API answered at its batch endpoint (POST <endpoint>/batch) that reached the duplicate removal.',
-      labelNames: ['api'],
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        for (const [api, counts] of source.apis) this.inc({api}, counts.requests)
+    const metric = this.perApi(() => source.apis)
+    metric.counter('mlserve_batch_requests_total', 'Batches an API answered at its batch endpoint (POST <endpoint>/batch) that reached the duplicate removal.', (c) => c.requests)
+    metric.counterBy('mlserve_batch_items_total', "Items of an API's batches by outcome: unique (sent to a replica), duplicate (an earlier item's answer), cached (from the prediction cache).", 'outcome', (c) => ({unique: c.unique, duplicate: c.duplicate, cached: c.cached}))
+  }
+
+  /**
+   * Makers of metrics labelled by API whose values are read from `rows` (API
+   * name, that API's figures) at scrape time; `counterBy` adds a second label
+   * whose values are the keys `read` returns.
+   */
+  private perApi<F>(rows: () => Iterable<readonly [api: string, figures: F]>): {
+    gauge: (name: string, help: string, read: (figures: F) => number) => void
+    counter: (name: string, help: string, read: (figures: F) => number) => void
+    counterBy: (name: string, help: string, label: string, read: (figures: F) => Record<string, number>) => void
+  } {
+    const registers = [this.registry]
+    return {
+      gauge(name, help, read) {
+        new Gauge({
+          name,
+          help,
+          labelNames: ['api'],
+          registers,
+          collect() {
+            this.reset()
+            for (const [api, figures] of rows()) this.set({api}, read(figures))
+          },
+        })
       },
-    })
-    new Counter({
-      name: 'mlserve_batch_items_total',
-      help: "Items of an API's batches by outcome: unique (sent to a replica), duplicate (an earlier item's answer), cached (from the prediction cache).",
-      labelNames: ['api', 'outcome'],
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        for (const [api, counts] of source.apis) for (const outcome of ['unique', 'duplicate', 'cached'] as const) this.inc({api, outcome}, counts[outcome])
+      counter(name, help, read) {
+        new Counter({
+          name,
+          help,
+          labelNames: ['api'],
+          registers,
+          collect() {
+            this.reset()
+            for (const [api, figures] of rows()) this.inc({api}, read(figures))
+          },
+        })
       },
-    })
+      counterBy(name, help, label, read) {
+        new Counter({
+          name,
+          help,
+          labelNames: ['api', label],
+          registers,
+          collect() {
+            this.reset()
+            for (const [api, figures] of rows()) for (const [value, count] of Object.entries(read(figures))) this.inc({api, [label]: value}, count)
+          },
+        })
+      },
+    }
   }
 
   addReplica(source: ReplicaGaugeSource): void {
