@@ -8,7 +8,8 @@
 //   first (reporting "did you mean") together with the Cortex fields mlserve
 //   ignores (compat.ts), using the key lists derived here from the shapes.
 // - Defaults that depend on other fields (init_replicas, target_replica_concurrency,
-//   networking.endpoint) are filled by the transform at the end of RealtimeApiSchema.
+//   networking.endpoint) are filled by derivedDefaults, in the transforms at the end
+//   of RealtimeApiSchema and AsyncApiSchema.
 import {z} from 'zod'
 import {
   CPU_FORMS,
@@ -315,10 +316,10 @@ export const RealtimeApiInputSchema = z
   .strictObject(RealtimeApiShape, {error: 'a mapping (an API)'})
   .meta({title: 'RealtimeAPI', description: 'An API that serves predictions over HTTP.'})
 
-export const RealtimeApiSchema = RealtimeApiInputSchema.transform((api) => {
+/** The sections whose defaults depend on other fields, filled; RealtimeAPI and AsyncAPI share them. */
+function derivedDefaults(api: Pick<z.output<typeof RealtimeApiInputSchema>, 'name' | 'predictor' | 'autoscaling' | 'networking'>) {
   const {predictor, autoscaling, networking} = api
   return {
-    ...api,
     autoscaling: {
       ...autoscaling,
       init_replicas: autoscaling.init_replicas ?? autoscaling.min_replicas,
@@ -326,7 +327,9 @@ export const RealtimeApiSchema = RealtimeApiInputSchema.transform((api) => {
     },
     networking: {...networking, endpoint: networking.endpoint ?? `/${api.name}`},
   }
-})
+}
+
+export const RealtimeApiSchema = RealtimeApiInputSchema.transform((api) => ({...api, ...derivedDefaults(api)}))
 
 // AsyncAPI (Cortex's kind): a RealtimeAPI's sections plus the job queue's.
 
@@ -381,18 +384,7 @@ export const AsyncApiInputSchema = z
   .strictObject(AsyncApiShape, {error: 'a mapping (an API)'})
   .meta({title: 'AsyncAPI', description: 'An API that takes jobs: a POST returns a job id at once, GET <endpoint>/<id> returns its status and result.'})
 
-export const AsyncApiSchema = AsyncApiInputSchema.transform((api) => {
-  const {predictor, autoscaling, networking} = api
-  return {
-    ...api,
-    autoscaling: {
-      ...autoscaling,
-      init_replicas: autoscaling.init_replicas ?? autoscaling.min_replicas,
-      target_replica_concurrency: autoscaling.target_replica_concurrency ?? predictor.processes_per_replica * predictor.threads_per_process,
-    },
-    networking: {...networking, endpoint: networking.endpoint ?? `/${api.name}`},
-  }
-})
+export const AsyncApiSchema = AsyncApiInputSchema.transform((api) => ({...api, ...derivedDefaults(api)}))
 
 export const TrafficSplitEntrySchema = z.strictObject(
   {
