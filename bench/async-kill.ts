@@ -9,10 +9,9 @@
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {execa, type ResultPromise} from 'execa'
 import {Pool} from 'undici'
 import {startRedis} from '../test/helpers/redis.js'
-import {machine} from './lib.js'
+import {machine, startRun} from './lib.js'
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: string): string => {
@@ -38,26 +37,6 @@ class PythonPredictor:
         return {"n": payload["n"]}
 `
 
-interface Run {
-  child: ResultPromise
-  url: string
-  log: () => string
-}
-
-async function run(dir: string): Promise<Run> {
-  const child = execa(process.execPath, [CLI, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
-  let stderr = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      const match = /Ready: (http\S+)/m.exec(stderr)
-      if (match) resolve(match[1])
-    })
-    void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
-  })
-  return {child, url, log: () => stderr}
-}
-
 async function metrics(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text()
   const figures: Record<string, number> = {}
@@ -81,7 +60,7 @@ async function once(store: string, redisUrl: string): Promise<string[]> {
   )
   const lines: string[] = []
   try {
-    const first = await run(dir)
+    const first = await startRun(CLI, dir)
     const pool = new Pool(first.url, {connections: 16})
     const ids: string[] = []
     const started = performance.now()
@@ -107,7 +86,7 @@ async function once(store: string, redisUrl: string): Promise<string[]> {
     const runsBefore = readFileSync(join(dir, 'runs.log'), 'utf8').split('\n').filter(Boolean).length
 
     const restartedAt = performance.now()
-    const second = await run(dir)
+    const second = await startRun(CLI, dir)
     let after = await metrics(second.url)
     while ((after.mlserve_async_queue_length ?? 1) + (after.mlserve_async_in_progress ?? 1) > 0) {
       await new Promise((resolve) => setTimeout(resolve, 100))

@@ -19,7 +19,7 @@ import {join} from 'node:path'
 import {parseArgs} from 'node:util'
 import {execa} from 'execa'
 import {loadRequestSource, runClosedLoop, runOpenLoop, type SecondStats} from '../src/loadtest/index.js'
-import {machine, pinToCore} from './lib.js'
+import {machine, pinToCore, untilReady} from './lib.js'
 import {repoRoot} from '../test/helpers/cli.js'
 
 const {values} = parseArgs({options: {'load-s': {type: 'string', default: '45'}, factor: {type: 'string', default: '3'}, json: {type: 'string'}}})
@@ -52,16 +52,8 @@ async function main(): Promise<void> {
     env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir},
     cwd: repoRoot,
   })
-  let stderr = ''
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString()
-        const match = /Ready: (http\S+)/m.exec(stderr)
-        if (match) resolve(match[1])
-      })
-      void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
-    })
+    const {url} = await untilReady(child)
     const endpoint = `${url}/step`
     const status = async (): Promise<Status['apis'][number]> => ((await (await fetch(`${url}/status`)).json()) as Status).apis[0]
     const request = await loadRequestSource({data: '{}'})

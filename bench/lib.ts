@@ -201,12 +201,11 @@ export interface ServedRun<S> {
 }
 
 /**
- * `mlserve run DIR --port 0` through the CLI at `cli`, as a user starts it;
- * resolves once it prints its URL, with GET /status. `stop` sends Ctrl-C,
- * waits for it to end, and removes DIR.
+ * Waits for a started `mlserve run` to print its URL (Ready: http://…); `log`
+ * reads all it has written to stderr so far. Rejects, with that stderr, when it
+ * exits first.
  */
-export async function serveProject<S>(cli: string, dir: string): Promise<ServedRun<S>> {
-  const child = execa(process.execPath, [cli, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
+export async function untilReady(child: ResultPromise): Promise<{url: string; log: () => string}> {
   let stderr = ''
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -216,6 +215,21 @@ export async function serveProject<S>(cli: string, dir: string): Promise<ServedR
     })
     void child.then(() => reject(new Error(`mlserve run exited:\n${stderr}`)))
   })
+  return {url, log: () => stderr}
+}
+
+/** `mlserve run DIR --port 0` through the CLI at `cli`, as a user starts it, once ready (DIR is its state dir too). */
+export async function startRun(cli: string, dir: string): Promise<{child: ResultPromise; url: string; log: () => string}> {
+  const child = execa(process.execPath, [cli, 'run', dir, '--port', '0'], {reject: false, env: {NO_COLOR: '1', MLSERVE_STATE_DIR: dir}})
+  return {child, ...(await untilReady(child))}
+}
+
+/**
+ * `mlserve run DIR --port 0` through the CLI at `cli` (startRun), with GET
+ * /status. `stop` sends Ctrl-C, waits for it to end, and removes DIR.
+ */
+export async function serveProject<S>(cli: string, dir: string): Promise<ServedRun<S>> {
+  const {child, url} = await startRun(cli, dir)
   const response = await fetch(`${url}/status`)
   const status = (await response.json()) as S
   return {
