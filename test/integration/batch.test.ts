@@ -4,7 +4,7 @@
 // fallbacks (one by one, server-side batching, a command predictor's single
 // calls), the limits, per-item failures, the prediction cache per item, and a
 // batch through a TrafficSplitter.
-import {describe, test, after, afterEach} from 'node:test'
+import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -14,19 +14,10 @@ import {loadProject} from '../../src/config/index.js'
 import {planRuntime} from '../../src/runtime/plan.js'
 import {Runtime, runtimeDefaults} from '../../src/runtime/runtime.js'
 import {initProject} from '../../src/scaffold/index.js'
-import {makeProject, type TestProject} from '../helpers/projects.js'
+import {makeProject} from '../helpers/projects.js'
+import {runtimesOfThisFile} from '../helpers/runtimes.js'
 
-const stateDir = mkdtempSync(join(tmpdir(), 'mlserve-batch-state-'))
-process.env.MLSERVE_STATE_DIR = stateDir
-const projects: TestProject[] = []
-const runtimes: Runtime[] = []
-after(() => {
-  projects.forEach((p) => p.cleanup())
-  rmSync(stateDir, {recursive: true, force: true})
-})
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop({drain: false})))
-})
+const {projects, runtimes} = runtimesOfThisFile('batch')
 
 const fixture = readFileSync(new URL('../fixtures/predictors/batch_items/predictor.py', import.meta.url), 'utf8')
 

@@ -2,11 +2,9 @@
 // weighted split, live weights, admission per API under a split, a shadow that
 // never touches the primary, the shadow's diff report, session affinity by
 // shard key, and the control routes' guards.
-import {describe, test, after, afterEach} from 'node:test'
+import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {networkInterfaces, tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {networkInterfaces} from 'node:os'
 import {request} from 'undici'
 import {loadProject} from '../../src/config/index.js'
 import {planRuntime, type PlanOptions} from '../../src/runtime/plan.js'
@@ -14,20 +12,11 @@ import {Runtime, runtimeDefaults} from '../../src/runtime/runtime.js'
 import {listRuntimeRecords} from '../../src/runtime/state.js'
 import type {TrafficStatus} from '../../src/runtime/gateway/traffic-types.js'
 import {isLoopback} from '../../src/runtime/gateway/traffic-routes.js'
-import {makeProject, type TestProject} from '../helpers/projects.js'
+import {makeProject} from '../helpers/projects.js'
+import {runtimesOfThisFile} from '../helpers/runtimes.js'
 import {countByApi, fire, splitYaml, versionedPredictor, type SplitShape} from '../helpers/traffic.js'
 
-const stateDir = mkdtempSync(join(tmpdir(), 'mlserve-traffic-state-'))
-process.env.MLSERVE_STATE_DIR = stateDir
-const projects: TestProject[] = []
-const runtimes: Runtime[] = []
-after(() => {
-  projects.forEach((p) => p.cleanup())
-  rmSync(stateDir, {recursive: true, force: true})
-})
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop({drain: false})))
-})
+const {projects, runtimes} = runtimesOfThisFile('traffic')
 
 async function start(shape: SplitShape, options: Partial<PlanOptions> = {}): Promise<{runtime: Runtime; token: string; url: string}> {
   const project = makeProject({'mlserve.yaml': splitYaml(shape), 'predictor.py': versionedPredictor})
