@@ -3,10 +3,10 @@
 // when it is missing: they fail saying how to install it.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Redis} from 'ioredis'
+import {freePort} from '../../src/runtime/ports.js'
 
 export const REDIS_SERVER = process.env.MLSERVE_TEST_REDIS_SERVER ?? '/usr/bin/redis-server'
 
@@ -16,18 +16,6 @@ export interface TestRedis {
   /** A client for checks (closed by stop). */
   client: Redis
   stop: () => Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** Starts redis-server (append-only file, fsync always: nothing acknowledged is lost) and waits until it answers PING. */
