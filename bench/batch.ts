@@ -36,12 +36,7 @@ import {join} from 'node:path'
 import {Pool} from 'undici'
 import {initProject} from '../src/scaffold/index.js'
 import {cliPath} from '../test/helpers/cli.js'
-import {machine, pinGroupToCore, pinToCore, serveProject} from './lib.js'
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i === -1 ? undefined : process.argv[i + 1]
-}
+import {flag, machine, pinGroupToCore, pinToCore, serveProject} from './lib.js'
 
 const ITEMS = Number(flag('--items')) || 100
 const TRIALS = Number(flag('--trials')) || 20

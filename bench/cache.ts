@@ -41,12 +41,7 @@ import {initProject} from '../src/scaffold/index.js'
 import {PredictionCache} from '../src/runtime/gateway/cache.js'
 import {parseCanonical} from '../src/runtime/gateway/canonical-json.js'
 import {cliPath} from '../test/helpers/cli.js'
-import {machine, parseWrk, pinGroupToCore, pinToCore, ratio, serveProject, type WrkResult} from './lib.js'
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i === -1 ? undefined : process.argv[i + 1]
-}
+import {flag, machine, parseWrk, pinGroupToCore, pinToCore, ratio, serveProject, type WrkResult} from './lib.js'
 
 const durationS = Number(flag('--duration')) || 4
 const rounds = Number(flag('--rounds')) || 3

@@ -175,6 +175,12 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   throw new Error(`port ${port} did not open`)
 }
 
+/** The value after `name` on the command line (`--rounds 3`), or undefined when it is not there. */
+export function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name)
+  return i === -1 ? undefined : process.argv[i + 1]
+}
+
 export const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`)
 
 export function machine(): string {

@@ -55,12 +55,7 @@ import {SplitRouter} from '../src/runtime/gateway/split.js'
 import {shardOf, type RouteRequest} from '../src/runtime/gateway/routing.js'
 import {rendezvousPick} from '../src/runtime/gateway/rendezvous.js'
 import type {ApiRoute} from '../src/runtime/gateway/api-route.js'
-import {cpuSeconds, machine, parseWrk, pinGroupToCore, pinToCore, ratio, serveProject, type WrkResult} from './lib.js'
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i === -1 ? undefined : process.argv[i + 1]
-}
+import {cpuSeconds, flag, machine, parseWrk, pinGroupToCore, pinToCore, ratio, serveProject, type WrkResult} from './lib.js'
 
 const durationS = Number(flag('--duration')) || 10
 const rounds = Number(flag('--rounds')) || 3
