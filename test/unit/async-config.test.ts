@@ -3,17 +3,9 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {asyncApis, parseProject, servedApis, type AsyncApiConfig} from '../../src/config/index.js'
-import {isMlserveError} from '../../src/errors.js'
+import {configErrors} from '../helpers/config.js'
 
-function errorsOf(yaml: string): string[] {
-  try {
-    parseProject(yaml, 'mlserve.yaml')
-  } catch (error) {
-    assert.ok(isMlserveError(error))
-    return error.details
-  }
-  assert.fail('expected the file to be invalid')
-}
+const errorsOf = configErrors
 
 test('an AsyncAPI gets the queue defaults: embedded store, 168h results (Cortex keeps 7 days), 30s lease, 3 retries, no webhook', () => {
   const project = parseProject('name: jobs\nkind: AsyncAPI\npredictor: {type: python, path: p.py}\n', 'mlserve.yaml')

@@ -4,21 +4,12 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {parseProject} from '../../src/config/index.js'
-import {isMlserveError} from '../../src/errors.js'
+import {configErrors} from '../helpers/config.js'
 
 const FILE = 'mlserve.yaml'
 const BASE = 'name: iris\npredictor:\n  type: python\n  path: p.py\n  processes_per_replica: 1\n  threads_per_process: 2\n'
 
-function errorsOf(text: string): string[] {
-  try {
-    parseProject(text, FILE)
-  } catch (error) {
-    assert.ok(isMlserveError(error))
-    assert.equal(error.code, 'MLS_CONFIG_INVALID')
-    return error.details
-  }
-  assert.fail('expected the config to be invalid')
-}
+const errorsOf = configErrors
 
 describe('cortex#933: a target at or above max_replica_concurrency', () => {
   test('with max_replicas above min_replicas it is a located error naming both fixes', () => {

@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {parseProject, type RealtimeApiConfig} from '../../src/config/index.js'
-import {isMlserveError} from '../../src/errors.js'
+import {configErrors} from '../helpers/config.js'
 
 const MINIMAL = `name: iris
 predictor:
@@ -10,16 +10,7 @@ predictor:
 `
 const only = (text: string): RealtimeApiConfig => parseProject(text, 'mlserve.yaml').apis[0] as RealtimeApiConfig
 
-function errors(text: string): string[] {
-  try {
-    parseProject(text, 'mlserve.yaml')
-  } catch (error) {
-    assert.ok(isMlserveError(error))
-    assert.equal(error.code, 'MLS_CONFIG_INVALID')
-    return error.details
-  }
-  assert.fail('expected the config to be invalid')
-}
+const errors = configErrors
 
 test('no cache section: no cache; an empty one: every default', () => {
   assert.equal(only(MINIMAL).predictor.cache, undefined)

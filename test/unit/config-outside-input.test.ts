@@ -9,22 +9,12 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {checkRunnable, loadProject, parseProject, type Project, type RealtimeApiConfig} from '../../src/config/index.js'
 import {LIMITS} from '../../src/config/limits.js'
-import {isMlserveError, type MlserveError} from '../../src/errors.js'
+import type {MlserveError} from '../../src/errors.js'
+import {configErrors} from '../helpers/config.js'
 
 const FILE = 'mlserve.yaml'
 
-function failure(text: string): MlserveError {
-  try {
-    parseProject(text, FILE)
-  } catch (error) {
-    assert.ok(isMlserveError(error), `expected an MlserveError, got ${(error as Error)?.stack ?? String(error)}`)
-    assert.equal(error.code, 'MLS_CONFIG_INVALID')
-    return error
-  }
-  assert.fail('expected the config to be invalid')
-}
-
-const errors = (text: string): string[] => failure(text).details
+const errors = configErrors
 
 const BASE = 'name: iris\npredictor:\n  type: python\n  path: p.py\n'
 

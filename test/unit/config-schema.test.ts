@@ -16,8 +16,9 @@ import {
   type TrafficSplitterConfig,
 } from '../../src/config/index.js'
 import {KEY_SPECS, type KeySpec} from '../../src/config/schema.js'
-import {isMlserveError, type MlserveError} from '../../src/errors.js'
+import type {MlserveError} from '../../src/errors.js'
 import {repoRoot} from '../helpers/cli.js'
+import {configErrors, configFailure} from '../helpers/config.js'
 
 const FILE = 'mlserve.yaml'
 
@@ -31,19 +32,7 @@ function only(text: string): RealtimeApiConfig {
   return project.apis[0] as RealtimeApiConfig
 }
 
-function failure(text: string): MlserveError {
-  try {
-    load(text)
-  } catch (error) {
-    assert.ok(isMlserveError(error), `expected an MlserveError, got ${String(error)}`)
-    assert.equal(error.code, 'MLS_CONFIG_INVALID')
-    return error
-  }
-  assert.fail('expected the config to be invalid')
-}
-
-/** The error lines of an invalid config. */
-const errors = (text: string): string[] => failure(text).details
+const errors = configErrors
 
 /** Asserts exactly one error, at line:col, matching every pattern. */
 function oneError(text: string, line: number, column: number, ...patterns: RegExp[]): string {
@@ -336,7 +325,7 @@ describe('errors are located and say what was expected and found', () => {
   })
 
   test('all errors of a file are collected, sorted by line, and counted', () => {
-    const error = failure(`name: Bad_Name
+    const error = configFailure(`name: Bad_Name
 predictor:
   type: python
   path: p.py
