@@ -6,14 +6,14 @@
 // answers, even after `timeoutMs` has passed and the caller was told
 // 'timeout', so admission never sends the next request into a thread still
 // busy with this one. Nothing is counted here: the caller counts its own
-// answer (the slots it holds show in the replica gauges meanwhile).
+// answer (the slots it holds show in the replica gauges meanwhile). Placing
+// and forwarding are placement.ts's, shared with a client's exchange.
 import type {IncomingHttpHeaders} from 'node:http'
 import type {Dispatcher} from 'undici'
-import type {AdmissionOutcome, GrantListener, Ticket} from '../admission.js'
+import type {Ticket} from '../admission.js'
 import type {ApiRoute} from './api-route.js'
-import {failureReason, MAX_REFUSALS} from './exchange.js'
+import {failureReason, Placement} from './placement.js'
 import type {ReplicaRoute} from './replica-route.js'
-import type {RouteRequest} from './routing.js'
 
 export interface InternalRequest {
   body: Buffer
@@ -44,72 +44,40 @@ export function callReplica(api: ApiRoute, request: InternalRequest): Promise<In
   return new Promise((resolve) => new InternalCall(api, request, resolve).start())
 }
 
-class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
-  /** 'placing' → 'waiting' | 'running' → 'done'; 'abandoned' once the caller was told (timeout) while the replica works on. */
-  private phase: 'placing' | 'waiting' | 'running' | 'done' | 'abandoned' = 'placing'
-  private route: ReplicaRoute | null = null
-  private ticket: Ticket | null = null
+/** Its phase 'abandoned' once the caller was told 'timeout' while the replica works on. */
+class InternalCall extends Placement {
   /** Slots held beyond the first (InternalRequest.slots), released with it. */
   private extra: Ticket[] = []
-  private timer: NodeJS.Timeout | null = null
-  private status = 0
-  private contentType: string | undefined
   private headers: IncomingHttpHeaders = {}
-  private chunks: Buffer[] = []
-  private refusals = 0
-  private readonly routeRequest: RouteRequest
 
   constructor(
-    private readonly api: ApiRoute,
+    api: ApiRoute,
     private readonly request: InternalRequest,
     private readonly resolve: (answer: InternalAnswer) => void,
   ) {
-    this.routeRequest = {headers: (request.headers ?? {}) as IncomingHttpHeaders, query: ''}
+    super(api, {headers: (request.headers ?? {}) as IncomingHttpHeaders, query: ''})
+    this.body = request.body
   }
 
   start(): void {
+    this.phase = 'placing'
     this.timer = setTimeout(() => this.timedOut(), this.request.timeoutMs)
     this.place()
   }
 
-  private place(): void {
-    const route = this.api.pick(this.routeRequest)
-    if (route === null) {
-      this.finish({kind: 'no-replica', reason: `API ${this.api.name} has no ready replica`})
-      return
-    }
-    this.route = route
-    const ticket = route.admission.admit(this)
-    if (ticket === null) {
-      this.finish({kind: 'shed', reason: `replica ${route.id} of API ${this.api.name} holds max_replica_concurrency (${route.admission.maxConcurrency}) requests`})
-      return
-    }
-    this.ticket = ticket
-    if (ticket.state === 'running') this.dispatch()
-    else this.phase = 'waiting'
+  protected override noReplica(): void {
+    this.finish({kind: 'no-replica', reason: `API ${this.router.name} has no ready replica`})
   }
 
-  admissionOutcome(outcome: AdmissionOutcome): void {
-    if (this.phase !== 'waiting') return
-    if (outcome === 'granted') this.dispatch()
-    else if (outcome === 'evicted') {
-      // The replica stopped being routable while this waited: try the others.
-      this.ticket = null
-      this.phase = 'placing'
-      this.place()
-    }
+  protected override shed(route: ReplicaRoute): void {
+    this.finish({kind: 'shed', reason: `replica ${route.id} of API ${this.router.name} holds max_replica_concurrency (${route.admission.maxConcurrency}) requests`})
   }
 
-  private dispatch(): void {
-    const route = this.route!
-    const pool = route.pool
-    if (pool === null) {
-      this.ticket!.release()
-      this.ticket = null
-      this.place()
-      return
-    }
-    this.phase = 'running'
+  protected override pathOn(route: ReplicaRoute): string {
+    return this.request.path ?? route.predictPath
+  }
+
+  protected override headersFor(route: ReplicaRoute): string[] {
     const headers: string[] = ['x-request-id', this.request.requestId]
     let typed = false
     for (const [name, value] of Object.entries(this.request.headers ?? {})) {
@@ -120,7 +88,7 @@ class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
     }
     if (!typed) headers.push('content-type', 'application/json')
     if (this.request.slots !== undefined) headers.push('x-mlserve-slots', String(1 + this.takeExtraSlots(route, this.request.slots - 1)))
-    pool.dispatch({path: this.request.path ?? route.predictPath, method: 'POST', headers, body: this.request.body, headersTimeout: 0, bodyTimeout: 0}, this)
+    return headers
   }
 
   /** Up to `wanted` more slots of the replica, each only if one is free now with nobody waiting. */
@@ -138,66 +106,36 @@ class InternalCall implements Dispatcher.DispatchHandler, GrantListener {
     return this.extra.length
   }
 
-  private release(): void {
-    this.ticket!.release()
+  protected override releaseSlots(): void {
+    super.releaseSlots()
     for (const ticket of this.extra) ticket.release()
     this.extra = []
   }
 
-  onRequestStart(): void {}
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    this.status = statusCode
+  override onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    super.onResponseStart(controller, statusCode, headers)
     this.headers = headers
-    const type = headers['content-type']
-    this.contentType = typeof type === 'string' ? type : undefined
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.phase === 'running') this.chunks.push(chunk)
+  protected override answered(payload: Buffer): void {
+    this.finish({kind: 'answered', status: this.status, body: payload, contentType: this.contentType, replica: this.route!.id, headers: this.headers})
   }
 
-  onResponseEnd(): void {
-    this.release()
-    if (this.phase !== 'running') return
-    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
-    this.chunks = []
-    this.finish({kind: 'answered', status: this.status, body, contentType: this.contentType, replica: this.route!.id, headers: this.headers})
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
-    // No answer began: the replica may be dead; suspected before the slot is freed, as an exchange does.
-    if (this.status === 0) this.route!.suspect()
-    this.release()
-    if (this.phase !== 'running') return
-    if (error.code === 'ECONNREFUSED' && this.refusals < MAX_REFUSALS) {
-      // It never reached the replica, so placing it again is safe.
-      this.refusals++
-      this.ticket = null
-      this.chunks = []
-      this.phase = 'placing'
-      this.place()
-      return
-    }
+  protected override failed(error: Error & {code?: string}): void {
     this.finish({kind: 'failed', reason: failureReason(error), replica: this.route!.id})
   }
 
   /** Past timeoutMs: a waiting call leaves the queue; a running one is answered now and keeps its slot until the replica answers. */
   private timedOut(): void {
     this.timer = null
-    if (this.phase === 'done' || this.phase === 'abandoned') return
+    if (this.phase === 'answered' || this.phase === 'abandoned') return
     const running = this.phase === 'running'
-    if (!running) this.ticket?.release()
-    this.finish({kind: 'timeout', reason: `no answer within ${this.request.timeoutMs} ms`, ...(running ? {replica: this.route!.id} : {})})
-    if (running) this.phase = 'abandoned'
+    this.leave()
+    this.resolve({kind: 'timeout', reason: `no answer within ${this.request.timeoutMs} ms`, ...(running ? {replica: this.route!.id} : {})})
   }
 
   private finish(answer: InternalAnswer): void {
-    this.phase = 'done'
-    if (this.timer !== null) {
-      clearTimeout(this.timer)
-      this.timer = null
-    }
+    this.conclude()
     this.resolve(answer)
   }
 }

@@ -8,16 +8,16 @@
 // When a running request times out (504) or its client leaves (499), the
 // replica's thread is still busy with it: the exchange keeps the slot until the
 // replica answers, so admission never sends the next request into a thread
-// that is still working on the abandoned one.
-import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:http'
-import type {Dispatcher} from 'undici'
-import type {AdmissionOutcome, GrantListener, Ticket} from '../admission.js'
+// that is still working on the abandoned one. Placing and forwarding are
+// placement.ts's, shared with the gateway's internal call (dispatch.ts).
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {lingerAfter, sendError, type GatewayCode, type GatewayParams} from './answers.js'
 import type {ApiRoute} from './api-route.js'
 import type {CachedAnswer, PredictionCache} from './cache.js'
 import {parseCanonical} from './canonical-json.js'
+import {EMPTY, failureReason, Placement} from './placement.js'
 import type {ReplicaRoute} from './replica-route.js'
-import type {RouteRequest, Router, ShadowCopy} from './routing.js'
+import type {Router, ShadowCopy} from './routing.js'
 
 /** The limits an exchange works under; one object shared by every exchange of a gateway. */
 export interface ExchangePolicy {
@@ -63,21 +63,11 @@ export function receivingExchange(socket: object): Exchange | undefined {
   return exchange?.receiving ? exchange : undefined
 }
 
-export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
-  /** 'reading' → 'placing' → 'waiting' | 'running' → 'answered'; 'abandoned' once the client got its answer (504/499) while the replica works on. */
-  private phase: 'reading' | 'placing' | 'waiting' | 'running' | 'answered' | 'abandoned' = 'reading'
+/** Its phase 'abandoned' once the client got its answer (504/499) while the replica works on. */
+export class Exchange extends Placement {
   private first: Buffer | null = null
   private chunks: Buffer[] | null = null
   private size = 0
-  private timer: NodeJS.Timeout | null = null
-  private ticket: Ticket | null = null
-  private route: ReplicaRoute | null = null
-  private status = 0
-  private contentType: string | undefined
-  private response: Buffer | Buffer[] | null = null
-  private refusals = 0
-  private body: Buffer | null = null
-  private readonly routeRequest: RouteRequest
   /** The copy sent to a shadow API, told how this request was answered. */
   private shadow: ShadowCopy | undefined = undefined
   /** Where a 200 answer is stored (the chosen API's cache as it was at lookup: one replaced by mlserve apply meanwhile gets it, not its successor), and its key. */
@@ -89,14 +79,14 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
   constructor(
     readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly router: Router,
+    router: Router,
     private readonly policy: ExchangePolicy,
     private readonly onFinished: FinishedListener,
     readonly requestId: string,
     readonly startedAt: number,
     query: string,
   ) {
-    this.routeRequest = {headers: req.headers, query}
+    super(router, {headers: req.headers, query})
   }
 
   /** The API that answers: the one chosen for it, else the endpoint's (a splitter's name before a choice). */
@@ -144,31 +134,24 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     if (this.router.copy && (this.phase as string) !== 'answered') this.shadow = this.router.copy(this.routeRequest, this.body, this.requestId)
   }
 
-  /** Admits the request on the replica the router picks: runs it, queues it, or sheds it. */
-  private place(): void {
-    const route = this.router.pick(this.routeRequest)
-    if (route === null) {
-      this.answerError(null, 'MLS_GATEWAY_NO_REPLICA', {api: this.api}, {'Retry-After': this.policy.retryAfter}, {api: this.api})
-      return
-    }
-    this.route = route
+  protected override noReplica(): void {
+    this.answerError(null, 'MLS_GATEWAY_NO_REPLICA', {api: this.api}, {'Retry-After': this.policy.retryAfter}, {api: this.api})
+  }
+
+  protected override placedOn(route: ReplicaRoute): void {
     // An API's own endpoint named it already (server.ts); a split names the API it chose.
     if (route.api !== this.router.answersAs) this.res.setHeader('X-Mlserve-Api', route.api)
-    const ticket = route.admission.admit(this)
-    if (ticket === null) {
-      const maxReplicaConcurrency = route.admission.maxConcurrency
-      this.answerError(
-        route,
-        'MLS_GATEWAY_SHED',
-        {api: this.api, maxReplicaConcurrency},
-        {'Retry-After': this.policy.retryAfter},
-        {api: this.api, max_replica_concurrency: maxReplicaConcurrency},
-      )
-      return
-    }
-    this.ticket = ticket
-    if (ticket.state === 'running') this.dispatch()
-    else this.phase = 'waiting'
+  }
+
+  protected override shed(route: ReplicaRoute): void {
+    const maxReplicaConcurrency = route.admission.maxConcurrency
+    this.answerError(
+      route,
+      'MLS_GATEWAY_SHED',
+      {api: this.api, maxReplicaConcurrency},
+      {'Retry-After': this.policy.retryAfter},
+      {api: this.api, max_replica_concurrency: maxReplicaConcurrency},
+    )
   }
 
   /**
@@ -221,59 +204,22 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     this.onFinished(this, 200, null)
   }
 
-  admissionOutcome(outcome: AdmissionOutcome): void {
-    if (this.phase !== 'waiting') return
-    if (outcome === 'granted') this.dispatch()
-    else if (outcome === 'evicted') {
-      // The replica stopped being routable while this waited: try the others.
-      this.ticket = null
-      this.phase = 'placing'
-      this.place()
-    }
+  protected override pathOn(route: ReplicaRoute): string {
+    return route.predictPath + this.routeRequest.query
   }
 
-  private dispatch(): void {
-    const route = this.route!
-    const pool = route.pool
-    if (pool === null) {
-      this.ticket!.release()
-      this.ticket = null
-      this.place()
-      return
-    }
-    this.phase = 'running'
+  protected override headersFor(): string[] {
     const headers: string[] = ['x-request-id', this.requestId]
     const {req} = this
     const contentType = req.headers['content-type']
     if (contentType) headers.push('content-type', contentType)
     const accept = req.headers.accept
     if (accept) headers.push('accept', accept)
-    pool.dispatch({path: route.predictPath + this.routeRequest.query, method: 'POST', headers, body: this.body, headersTimeout: 0, bodyTimeout: 0}, this)
+    return headers
   }
 
-  onRequestStart(): void {}
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    this.status = statusCode
-    const type = headers['content-type']
-    this.contentType = typeof type === 'string' ? type : undefined
-  }
-
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.phase === 'abandoned') return
-    const response = this.response
-    if (response === null) this.response = chunk
-    else if (Array.isArray(response)) response.push(chunk)
-    else this.response = [response, chunk]
-  }
-
-  onResponseEnd(): void {
-    this.ticket!.release()
-    if (this.phase !== 'running') return
-    const response = this.response
-    const payload = response === null ? EMPTY : Array.isArray(response) ? Buffer.concat(response) : response
-    this.phase = 'answered'
-    this.settle()
+  protected override answered(payload: Buffer): void {
+    this.conclude()
     if (this.status === 200 && this.cache !== null) this.cache.set(this.cacheKey, {body: ownCopy(payload), contentType: this.contentType})
     this.shadow?.primaryAnswered(this.api, this.status, payload)
     const {res} = this
@@ -286,20 +232,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     this.onFinished(this, this.status, this.route)
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error & {code?: string}): void {
-    // No answer began: the replica may be dead. It is suspected before this
-    // slot is released, so the freed slot goes to no one until a probe decides.
-    if (this.status === 0) this.route!.suspect()
-    this.ticket!.release()
-    if (this.phase !== 'running') return
-    if (error.code === 'ECONNREFUSED' && this.refusals < MAX_REFUSALS) {
-      // The request never reached the replica, so it is safe to place again.
-      this.refusals++
-      this.ticket = null
-      this.phase = 'placing'
-      this.place()
-      return
-    }
+  protected override failed(error: Error & {code?: string}): void {
     this.answerError(this.route, 'MLS_GATEWAY_REPLICA_FAILED', {replica: this.route!.id, reason: failureReason(error)}, {}, {api: this.api})
   }
 
@@ -330,21 +263,6 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     this.onFinished(this, 499, route)
   }
 
-  /** Gives up the queue position at once; a running request keeps its slot until the replica answers. */
-  private leave(): void {
-    const wasRunning = this.phase === 'running'
-    this.phase = wasRunning ? 'abandoned' : 'answered'
-    if (!wasRunning && this.ticket) this.ticket.release()
-    this.settle()
-  }
-
-  private settle(): void {
-    if (this.timer) {
-      clearTimeout(this.timer)
-      this.timer = null
-    }
-  }
-
   private answerError<C extends GatewayCode>(
     route: ReplicaRoute | null,
     code: C,
@@ -352,15 +270,12 @@ export class Exchange implements Dispatcher.DispatchHandler, GrantListener {
     headers: Record<string, string> = {},
     extra: Record<string, unknown> = {},
   ): void {
-    if (this.phase !== 'abandoned') this.phase = 'answered'
-    this.settle()
+    this.conclude()
     const status = sendError(this.res, code, params, {extra, headers})
     this.shadow?.primaryAnswered(this.api, status, null)
     this.onFinished(this, status, route)
   }
 }
-
-const EMPTY = Buffer.alloc(0)
 
 /** The predictor reads the body as JSON: no Content-Type, application/json or any +json type (the harness's payloads.py). */
 function readsAsJson(contentType: string | undefined): boolean {
@@ -388,22 +303,3 @@ function ownCopy(payload: Buffer): Buffer {
   payload.copy(copy)
   return copy
 }
-/** Placements again after refused connections, before the answer is 502. */
-export const MAX_REFUSALS = 3
-
-/** A fixed vocabulary for why a replica failed, so no client-library message reaches a client. */
-export function failureReason(error: Error & {code?: string}): string {
-  switch (error.code) {
-    case 'UND_ERR_SOCKET':
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return 'the connection closed before it answered'
-    case 'ECONNREFUSED':
-      return 'it refused the connection'
-    case 'UND_ERR_HEADERS_OVERFLOW':
-      return 'its response headers were too large'
-    default:
-      return 'it sent an invalid HTTP response'
-  }
-}
-
