@@ -461,23 +461,18 @@ const spec = (keys: string[], maps: Record<string, KeySpec> = {}, lists: Record<
 
 const networkingSpec = spec(keysOf(NetworkingSchema))
 
+/** The sections of an API that runs replicas: a RealtimeAPI's, which an AsyncAPI has too. */
+const servedApiSections: Record<string, KeySpec> = {
+  predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema)), batch_endpoint: spec(keysOf(BatchEndpointSchema))}),
+  compute: spec(keysOf(ComputeSchema)),
+  autoscaling: spec(keysOf(AutoscalingSchema)),
+  networking: networkingSpec,
+  update_strategy: spec(keysOf(UpdateStrategySchema)),
+  build: spec(keysOf(BuildSchema)),
+}
+
 export const KEY_SPECS: Record<ApiKind, KeySpec> = {
-  RealtimeAPI: spec(keysOf(RealtimeApiInputSchema), {
-    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema)), batch_endpoint: spec(keysOf(BatchEndpointSchema))}),
-    compute: spec(keysOf(ComputeSchema)),
-    autoscaling: spec(keysOf(AutoscalingSchema)),
-    networking: networkingSpec,
-    update_strategy: spec(keysOf(UpdateStrategySchema)),
-    build: spec(keysOf(BuildSchema)),
-  }),
+  RealtimeAPI: spec(keysOf(RealtimeApiInputSchema), servedApiSections),
   TrafficSplitter: spec(keysOf(TrafficSplitterInputSchema), {networking: networkingSpec}, {apis: spec(keysOf(TrafficSplitEntrySchema))}),
-  AsyncAPI: spec(keysOf(AsyncApiInputSchema), {
-    predictor: spec(keysOf(PredictorSchema), {server_side_batching: spec(keysOf(ServerSideBatchingSchema)), cache: spec(keysOf(PredictorCacheSchema)), batch_endpoint: spec(keysOf(BatchEndpointSchema))}),
-    compute: spec(keysOf(ComputeSchema)),
-    autoscaling: spec(keysOf(AutoscalingSchema)),
-    networking: networkingSpec,
-    update_strategy: spec(keysOf(UpdateStrategySchema)),
-    build: spec(keysOf(BuildSchema)),
-    async: spec(keysOf(AsyncSchema), {webhook: spec(keysOf(WebhookSchema))}),
-  }),
+  AsyncAPI: spec(keysOf(AsyncApiInputSchema), {...servedApiSections, async: spec(keysOf(AsyncSchema), {webhook: spec(keysOf(WebhookSchema))})}),
 }
