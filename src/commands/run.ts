@@ -61,7 +61,7 @@ export default class Run extends BaseCommand {
     const [{loadProject}, {planRuntime, Runtime}] = await Promise.all([import('../config/index.js'), import('../runtime/index.js')])
 
     const project = await loadProject(args.dir)
-    // Fields parsed but not acted on yet (src/config/compat.ts), among others.
+    // Cortex fields mlserve ignores (src/config/compat.ts), among others.
     for (const warning of project.warnings) note(`${warning.file}:${warning.line}:${warning.column} ${warning.message}`)
     const image = flags.image
     if (flags.driver !== 'docker' && image) note('--image is used only with --driver docker; ignoring it.')

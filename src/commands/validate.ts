@@ -16,7 +16,7 @@ export default class Validate extends BaseCommand {
 
   static override description = `Reads the config file, checks every field against the schema (types, ranges, durations such as 100ms, quantities such as 200m or 2Gi, DNS-1123 API names) and across fields (min_replicas ≤ max_replicas, target_replica_concurrency ≤ max_replica_concurrency, TrafficSplitter weights adding up to 100), checks what a run needs (a predictor type mlserve serves, python or command, and a predictor file that exists), and prints each error as file:line:column with the field, what was expected and what was found. Misspelt keys get a "did you mean".
 
-Cortex fields that mlserve accepts but does not implement (monitoring, predictor.models, handler.dependencies, …), and fields it parses but does not act on yet (autoscaling ranges such as max_replicas or window, TrafficSplitter apis), are reported as warnings, once each, with their location. Exits 0 when the file is valid (warnings included) and 2 when it has errors. docs/config.md describes every field; \`mlserve schema\` prints the JSON Schema for editor support.`
+Cortex fields that mlserve accepts but does not implement (monitoring, predictor.models, handler.dependencies, …) are reported as warnings, once each, with their location. Exits 0 when the file is valid (warnings included) and 2 when it has errors. docs/config.md describes every field; \`mlserve schema\` prints the JSON Schema for editor support.`
 
   static override examples = [
     {description: 'Validate the mlserve.yaml (or cortex.yaml) in the current directory.', command: '<%= config.bin %> validate'},
