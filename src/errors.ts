@@ -14,6 +14,9 @@ export interface ErrorSpec<P> {
 
 const define = <P = Record<string, never>>(spec: ErrorSpec<P>): ErrorSpec<P> => spec
 
+/** Free text (a reason, another error's message) closed with one period: never "..". */
+export const sentence = (text: string): string => (/[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`)
+
 export const errorRegistry = {
   MLS_INVALID_FLAG: define<{flag: string; value: string; expected: string}>({
     exitCode: 2,
@@ -378,7 +381,7 @@ export const errorRegistry = {
   MLS_GATEWAY_APPLY_FAILED: define<{reason: string}>({
     exitCode: 1,
     httpStatus: 500,
-    message: (p) => `The runtime could not apply the new config: ${p.reason}.`,
+    message: (p) => `The runtime could not apply the new config: ${sentence(p.reason)}`,
     suggestion: () => 'Nothing that serves traffic was changed for the APIs that failed; the log of `mlserve run` says why, fix mlserve.yaml and run `mlserve apply` again.',
   }),
   // The batch endpoint (POST /<endpoint>/batch, src/runtime/gateway/batch.ts).
@@ -425,7 +428,7 @@ export const errorRegistry = {
   MLS_ASYNC_STORE_FAILED: define<{api: string; store: string; reason: string}>({
     exitCode: 1,
     httpStatus: 503,
-    message: (p) => `AsyncAPI "${p.api}" could not reach its job store (${p.store}): ${p.reason}.`,
+    message: (p) => `AsyncAPI "${p.api}" could not use its job store: ${sentence(p.reason)}`,
     suggestion: (p) => (p.store === 'redis' ? 'Check that the Redis server in async.redis_url is up, then send the request again.' : "Check the disk holding the project's .mlserve/async directory (space, permissions), then send the request again."),
   }),
   MLS_ASYNC_REDIS_UNREACHABLE: define<{api: string; url: string; reason: string}>({

@@ -155,12 +155,15 @@ export class Runtime {
    * replica at a time. Changes run one after another.
    */
   apply(next: RuntimePlan): Promise<{changes: string[]}> {
-    return this.serialize(async () => {
+    const applied = this.serialize(async () => {
       const asyncProblem = Array.isArray(next?.apis) ? asyncApplyProblem(this.plan, next) : null
       if (asyncProblem) throw mlserveError('MLS_ASYNC_APPLY_UNSUPPORTED', asyncProblem)
       const {reconcile} = await import('./reconcile.js')
       return reconcile(this, this.keepingCounts(next))
     })
+    // The user reads why in `mlserve apply`; the run log keeps it too, for whoever watches the runtime.
+    applied.catch((error: Error) => this.log(`apply: not applied: ${error.message}`))
+    return applied
   }
 
   /** Runs a change after those before it (mlserve apply and autoscaling steps never interleave). */

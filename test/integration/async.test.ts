@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import type {ResultPromise} from 'execa'
 import {loadProject} from '../../src/config/index.js'
 import {planRuntime, Runtime} from '../../src/runtime/index.js'
+import {applyPlan, findProjectTarget} from '../../src/client/traffic.js'
 import {startRunCli} from '../helpers/cli.js'
 import {projectsRemovedAfterFile, type TestProject} from '../helpers/projects.js'
 import {startRedis, type TestRedis} from '../helpers/redis.js'
@@ -31,6 +32,8 @@ class PythonPredictor:
 const makeProject = projectsRemovedAfterFile()
 const stateDir = mkdtempSync(join(tmpdir(), 'mlserve-state-'))
 const env = {NO_COLOR: '1', MLSERVE_STATE_DIR: stateDir}
+// In-process runtimes that announce themselves (for POST /apply) do so here too.
+process.env.MLSERVE_STATE_DIR = stateDir
 const runtimes: Runtime[] = []
 const children: ResultPromise[] = []
 let redis: TestRedis
@@ -69,7 +72,7 @@ ${async
   })
 }
 
-async function startRuntime(project: TestProject): Promise<Runtime> {
+async function startRuntime(project: TestProject, options: {announce?: boolean; log?: (line: string) => void} = {}): Promise<Runtime> {
   const plan = await planRuntime(await loadProject(project.dir), {
     host: '127.0.0.1',
     port: 0,
@@ -78,9 +81,9 @@ async function startRuntime(project: TestProject): Promise<Runtime> {
     readinessTimeoutMs: 60_000,
     retryAfterSeconds: 1,
     accessLog: false,
-    announce: false,
+    announce: options.announce ?? false,
   })
-  const runtime = await Runtime.start(plan, {log: () => undefined})
+  const runtime = await Runtime.start(plan, {log: options.log ?? (() => undefined)})
   runtimes.push(runtime)
   return runtime
 }
@@ -204,7 +207,8 @@ describe('AsyncAPI on the embedded store', () => {
 
   test('mlserve apply refuses to change the async section (MLS_ASYNC_APPLY_UNSUPPORTED) and applies a predictor change live', async () => {
     const project = asyncProject('store: embedded')
-    const runtime = await startRuntime(project)
+    const logs: string[] = []
+    const runtime = await startRuntime(project, {announce: true, log: (line) => logs.push(line)})
     const planOf = async () =>
       planRuntime(await loadProject(project.dir), {host: '127.0.0.1', port: 0, timeoutMs: 30_000, maxBodyBytes: 1_000_000, readinessTimeoutMs: 60_000, retryAfterSeconds: 1, accessLog: false, announce: false})
     writeFileSync(project.file, readFileSync(project.file, 'utf8').replace('store: embedded', 'store: embedded\n    result_ttl: 1h'))
@@ -213,6 +217,15 @@ describe('AsyncAPI on the embedded store', () => {
       assert.match(error.message, /cannot change the async section or endpoint of AsyncAPI "jobs"/)
       return true
     })
+    // Over POST /apply, as `mlserve apply` sends it, the code and words arrive whole, and the run log says it too.
+    await assert.rejects(applyPlan(findProjectTarget(project.file), await planOf(), {timeoutMs: 60_000}), (error: {code?: string; message: string; suggestion: string; exitCode: number}) => {
+      assert.equal(error.code, 'MLS_ASYNC_APPLY_UNSUPPORTED')
+      assert.match(error.message, /^mlserve apply cannot change the async section or endpoint of AsyncAPI "jobs"/)
+      assert.match(error.suggestion, /applied live\.$/)
+      assert.equal(error.exitCode, 1)
+      return true
+    })
+    assert.ok(logs.some((line) => /^apply: not applied: mlserve apply cannot change the async section/.test(line)), logs.join('\n'))
     writeFileSync(project.file, readFileSync(project.file, 'utf8').replace('    result_ttl: 1h\n', '').replace('threads_per_process: 2', 'threads_per_process: 3'))
     const {changes} = await runtime.apply(await planOf())
     assert.ok(changes.length > 0, 'the predictor change was applied')

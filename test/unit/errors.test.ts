@@ -35,3 +35,8 @@ test('mlserveError fills message and suggestion from the registry', () => {
   assert.equal(err.exitCode, 2)
   assert.deepEqual(Object.keys(err.toJSON()).sort(), ['code', 'details', 'message', 'suggestion'])
 })
+
+test('a reason that already ends a sentence gets no second period (MLS_GATEWAY_APPLY_FAILED)', () => {
+  assert.equal(mlserveError('MLS_GATEWAY_APPLY_FAILED', {reason: 'the driver changed.'}).message, 'The runtime could not apply the new config: the driver changed.')
+  assert.equal(mlserveError('MLS_GATEWAY_APPLY_FAILED', {reason: 'the driver changed'}).message, 'The runtime could not apply the new config: the driver changed.')
+})

@@ -6,6 +6,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import {errorRegistry, type ErrorCode, type ErrorSpec} from '../../errors.js'
 import {showDuration} from '../../config/limits.js'
 import type {AsyncApi} from './service.js'
+import {storeProblem} from './store-problem.js'
 
 /** Ids are UUIDs; anything else after the endpoint is not a job. */
 const ID = /^[0-9a-f-]{1,64}$/i
@@ -51,7 +52,7 @@ export class JobRoutes {
     try {
       id = await api.submit({body, contentType: req.headers['content-type']})
     } catch (error) {
-      return send(res, 'MLS_ASYNC_STORE_FAILED', {api: api.name, store: api.plan.store, reason: (error as Error).message}, {'Retry-After': '1'})
+      return send(res, 'MLS_ASYNC_STORE_FAILED', {api: api.name, store: api.plan.store, reason: storeProblem(api.plan, error)}, {'Retry-After': '1'})
     }
     return json(res, 200, {id})
   }
@@ -65,7 +66,7 @@ export class JobRoutes {
     try {
       job = await api.get(id)
     } catch (error) {
-      return send(res, 'MLS_ASYNC_STORE_FAILED', {api: api.name, store: api.plan.store, reason: (error as Error).message}, {'Retry-After': '1'})
+      return send(res, 'MLS_ASYNC_STORE_FAILED', {api: api.name, store: api.plan.store, reason: storeProblem(api.plan, error)}, {'Retry-After': '1'})
     }
     if (!job) return notFound()
     const answer: Record<string, unknown> = {id: job.id, status: job.status}

@@ -7,6 +7,7 @@ import {mlserveError} from '../../errors.js'
 import {LmdbJobStore} from './lmdb-store.js'
 import {RedisJobStore} from './redis-store.js'
 import type {AsyncPlan, Job, JobCounts, JobRequest, JobStore} from './types.js'
+import {storeProblem} from './store-problem.js'
 import {Webhook, type WebhookOutcome} from './webhook.js'
 import {JobWorkers, type CallReplica, type JobOutcome} from './workers.js'
 
@@ -48,6 +49,7 @@ export class AsyncApi {
       leaseMs: plan.leaseMs,
       timeoutMs: options.timeoutMs,
       log: options.log,
+      problem: (error) => storeProblem(plan, error),
       finished: (id, outcome) => this.finished(id, outcome),
       retried: () => this.retries++,
     })
@@ -121,6 +123,11 @@ export class AsyncApi {
       retries: this.retries,
       webhook: this.webhook ? {...this.webhook.counts} : {delivered: 0, retried: 0, failed: 0},
     }
+  }
+
+  /** Jobs running in this runtime now (what a drain waits for). */
+  get running(): number {
+    return this.workers.active
   }
 
   /** Stops taking submissions and jobs; jobs running here finish (draining). */

@@ -23,6 +23,8 @@ export interface WorkerHooks {
   /** A job's deadline on its replica, queueing included (the gateway's request timeout). */
   timeoutMs: number
   log: (line: string) => void
+  /** A store failure in words for the log (storeProblem). */
+  problem: (error: unknown) => string
   /** A job this runtime finished (first). */
   finished: (id: string, outcome: JobOutcome) => void
   /** A job went back to the queue after its replica failed (counted as a retry). */
@@ -79,7 +81,7 @@ export class JobWorkers {
         jobs = await this.store.claimUpTo(this.hooks.leaseMs, free)
         this.storeDown = false
       } catch (error) {
-        if (!this.storeDown) this.hooks.log(`async: ${this.api.name}: the job store failed (${(error as Error).message}); retrying`)
+        if (!this.storeDown) this.hooks.log(`async: ${this.api.name}: the job store failed: ${this.hooks.problem(error)}; retrying`)
         this.storeDown = true
         await this.idle(STORE_ERROR_MS)
         continue
@@ -143,7 +145,7 @@ export class JobWorkers {
       }
     } catch (error) {
       // The store is down: the lease runs out and the job is queued again, so it is not lost.
-      this.hooks.log(`async: ${this.api.name}: job ${job.id} could not be recorded (${(error as Error).message}); it runs again once its lease expires`)
+      this.hooks.log(`async: ${this.api.name}: job ${job.id} could not be recorded (${this.hooks.problem(error)}); it runs again once its lease expires`)
     }
   }
 

@@ -4,7 +4,7 @@
 // runtime's token (kept in its state file, readable by its owner alone).
 import {timingSafeEqual} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
-import {isMlserveError} from '../../errors.js'
+import {errorRegistry, isMlserveError} from '../../errors.js'
 import {sendError, sendJson} from './answers.js'
 import type {SplitRouter} from './split.js'
 import type {Weights} from './weights.js'
@@ -56,6 +56,12 @@ export async function answerTraffic(req: IncomingMessage, res: ServerResponse, p
       sendJson(res, 200, result)
       return 200
     } catch (error) {
+      if (isMlserveError(error) && error.code !== 'MLS_GATEWAY_APPLY_FAILED') {
+        // A refusal with a code of its own (MLS_ASYNC_APPLY_UNSUPPORTED) crosses whole, so `mlserve apply` shows and exits with it.
+        const status = errorRegistry[error.code].httpStatus ?? 409
+        sendJson(res, status, {error: error.message, code: error.code, suggestion: error.suggestion})
+        return status
+      }
       const reason = isMlserveError(error) ? `${error.message} ${error.suggestion}` : (error as Error).message
       return sendError(res, 'MLS_GATEWAY_APPLY_FAILED', {reason})
     }
