@@ -13,6 +13,7 @@ import {
   type TrafficSplitterConfig,
 } from './schema.js'
 import type {RunnableFields} from './runnable.js'
+import {plural} from '../plural.js'
 import {suggest} from './suggest.js'
 import {isDns1123Label, toDns1123Label} from './units.js'
 
@@ -156,14 +157,17 @@ function checkRealtime(parts: RealtimeParts, normalized: NormalizedApi, sink: Is
     const what = explicit
       ? `target_replica_concurrency (${target})`
       : `target_replica_concurrency (${target}, its default: processes_per_replica × threads_per_process = ${processes} × ${threads})`
+    // The effective max_replicas: written or its default (100), `mlserve run` autoscales whenever it is above min_replicas.
+    const scales = min !== undefined && max !== undefined && max > min
+    const range = scales ? `; it autoscales from min_replicas (${min}) to max_replicas (${max}${given('autoscaling', 'max_replicas') ? '' : ', its default'})` : ''
     const message =
       `${what} ${target > cap ? 'is greater than' : 'equals'} max_replica_concurrency (${cap}), so the autoscaler can never scale this API up ` +
-      `(a replica answers 503 past ${cap} requests in flight, so their average never exceeds the target; cortex#933); ` +
-      `lower autoscaling.target_replica_concurrency below ${cap} or raise autoscaling.max_replica_concurrency above ${formatNumber(target)}`
-    // Above the cap is always wrong; at the cap it is an error only where the file asks for autoscaling (max_replicas written above min_replicas).
-    const scales = given('autoscaling', 'max_replicas') && min !== undefined && max !== undefined && max > min
+      `(a replica answers 503 past ${plural(cap, 'request')} in flight, so their average never exceeds the target; cortex#933)${range}. ` +
+      `Lower autoscaling.target_replica_concurrency below ${cap} (e.g. ${formatNumber(cap / 2)}), raise autoscaling.max_replica_concurrency above ${formatNumber(target)}, ` +
+      `or set autoscaling.max_replicas to min_replicas${min === undefined ? '' : ` (${min})`} to turn autoscaling off`
+    // Above the cap is always wrong; at the cap it matters only where the API autoscales (max_replicas above min_replicas).
     if (target > cap || scales) sink.fieldError(path, message)
-    else sink.fieldWarning(path, `${message} (a warning, as this file does not set max_replicas above min_replicas)`)
+    else sink.fieldWarning(path, `${message} (a warning: max_replicas equals min_replicas, so this API does not autoscale)`)
   }
 }
 

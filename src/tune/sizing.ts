@@ -12,6 +12,7 @@
 //   × processes, plus headroom.
 import type {CandidateCost, CandidateResult, Placement, Prices, Recommendation, RateWindow, TuneConstraints} from './types.js'
 import {candidateLabel} from './types.js'
+import {plural} from '../plural.js'
 
 /** An AWS API Gateway stops waiting at 29 s. */
 export const API_GATEWAY_TIMEOUT_MS = 29_000
@@ -28,7 +29,6 @@ export const DEFAULT_PRICES: Prices = {source: 'default-weights', perReplicaHour
 const HOURS_PER_MONTH = 730
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', {maximumFractionDigits: digits, minimumFractionDigits: digits})
-const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`
 
 /** The capacity to size from: measured, or projected to compute.cpu where the machine had fewer CPUs and the candidate is CPU-bound. */
 export function sizingCapacity(c: CandidateResult, placement: Placement): {capacity: number; projected: boolean; cpuSecondsPerRequest: number | null} {

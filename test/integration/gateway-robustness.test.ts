@@ -46,7 +46,7 @@ async function metricsText(runtime: Runtime): Promise<string> {
 
 describe('slow clients hold no replica slot', () => {
   test('a slow upload takes no slot: a normal request on a 1 × 1 replica is answered while it trickles', async () => {
-    const runtime = await start(sleepProject({processes: 1, threads: 1, maxReplicaConcurrency: 1}))
+    const runtime = await start(sleepProject({processes: 1, threads: 1, maxReplicaConcurrency: 1, maxReplicas: 1}))
     const slow = rawClient(runtime)
     slow.socket.write('POST /sleepy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{')
     // Eight more uploads that send their headers and one body byte: before, each took a slot or a queue place.

@@ -135,7 +135,7 @@ describe('routing and the HTTP surface', () => {
   })
 
   test('/metrics serves Prometheus text per API and replica, counting shed requests', async () => {
-    const runtime = await start(sleepProject({maxReplicaConcurrency: 1}))
+    const runtime = await start(sleepProject({maxReplicaConcurrency: 1, maxReplicas: 1}))
     const url = runtime.endpointUrl('sleepy')
     const running = post(url, {sleep: 0.5})
     await waitFor(() => runtime.status().apis[0].replicas[0].running === 1, 'one running')
