@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {color} from '../cli/ui.js'
+import {plural} from '../plural.js'
+import {formatClock} from '../runtime/autoscale/recommend.js'
 import type {RuntimeStatus} from '../runtime/index.js'
 import type {SplitterStatus} from '../runtime/gateway/traffic-types.js'
 
@@ -51,8 +53,10 @@ export default class Status extends BaseCommand {
         // Runtimes started by an mlserve without an autoscaler answer none.
         const scaling = api.autoscaler
         if (!scaling) continue
-        const counts = scaling.enabled ? `current ${scaling.current}, desired ${scaling.desired} (min ${scaling.min}, max ${scaling.max})` : `${scaling.current} replica(s)`
-        this.say(`${color.bold(api.name)} autoscaling: ${counts}: ${scaling.reason}`)
+        const counts = scaling.enabled ? `current ${scaling.current}, desired ${scaling.desired} (min ${scaling.min}, max ${scaling.max})` : plural(scaling.current, 'replica')
+        // The reason is the last tick's, up to 10 s old: say when it was decided (runtimes before decidedAt answer none).
+        const asOf = scaling.decidedAt ? `, as of ${formatClock(Date.parse(scaling.decidedAt))}` : ''
+        this.say(`${color.bold(api.name)} autoscaling: ${counts}${asOf}: ${scaling.reason}`)
       }
       // Runtimes started by an mlserve without traffic policies answer no splitters.
       const splitters = (runtime as RuntimeStatus & {splitters?: SplitterStatus[]}).splitters ?? []

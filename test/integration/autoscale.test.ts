@@ -122,7 +122,10 @@ describe('autoscaling on the process driver', () => {
     // mlserve status shows it, in words and in --json.
     const shown = await runCli(['status', '--url', runtime.url], {env: {NO_COLOR: '1'}})
     assert.equal(shown.exitCode, 0, shown.stderr)
-    assert.match(shown.stderr, /step autoscaling: current 3, desired 3 \(min 1, max 3\): in-flight \d+(\.\d)? over \d+ s \/ target 2 → \d+/)
+    const asJson = await runCli(['status', '--url', runtime.url, '--json'], {env: {NO_COLOR: '1'}})
+    const {decidedAt} = (JSON.parse(asJson.stdout) as {runtimes: Array<{apis: Array<{autoscaler: AutoscalerStatus}>}>}).runtimes[0].apis[0].autoscaler
+    assert.ok(decidedAt !== null && Math.abs(Date.now() - Date.parse(decidedAt)) < 60_000, `decidedAt ${decidedAt} is the last tick's time`)
+    assert.match(shown.stderr, /step autoscaling: current 3, desired 3 \(min 1, max 3\), as of \d\d:\d\d:\d\d: in-flight \d+(\.\d)? over \d+ s \/ target 2 → \d+/)
     const metrics = await metricsOf(runtime)
     assert.match(metrics, /mlserve_autoscaler_current_replicas\{api="step"\} 3/)
     assert.match(metrics, /mlserve_autoscaler_desired_replicas\{api="step"\} 3/)
@@ -168,8 +171,8 @@ describe('autoscaling on the process driver', () => {
     const [listed] = (JSON.parse(shown.stdout) as {runtimes: Array<{apis: Array<{autoscaler: AutoscalerStatus}>}>}).runtimes
     const {inFlight, ...fixed} = listed.apis[0].autoscaler
     assert.equal(typeof inFlight, 'number')
-    assert.deepEqual(fixed, {current: 2, desired: 2, reason: 'a fixed count of 2 (--replicas 2): autoscaling is off', min: 1, max: 3, enabled: false})
-    assert.match((await runCli(['status', '--url', runtime.url])).stderr, /step autoscaling: 2 replica\(s\): a fixed count of 2 \(--replicas 2\): autoscaling is off/)
+    assert.deepEqual(fixed, {current: 2, desired: 2, reason: 'a fixed count of 2 (--replicas 2): autoscaling is off', min: 1, max: 3, enabled: false, decidedAt: null})
+    assert.match((await runCli(['status', '--url', runtime.url])).stderr, /step autoscaling: 2 replicas: a fixed count of 2 \(--replicas 2\): autoscaling is off/)
     assert.match(await metricsOf(runtime), /mlserve_autoscaler_desired_replicas\{api="step"\} 2/)
   })
 

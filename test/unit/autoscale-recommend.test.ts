@@ -160,6 +160,7 @@ describe('Autoscaler: samples every second, decides every tick, one step at a ti
     const s = settings({windowMs: 10_000, maxReplicas: 3})
     const {scaler, clock, world} = fake(s)
     assert.equal(scaler.status('a')!.reason, 'no decision yet (the first comes within 10 s)')
+    assert.equal(scaler.status('a')!.decidedAt, null)
     for (let i = 0; i < 10; i++) {
       world.signal = i < 5 ? 0 : 8 // average 4 over the window
       scaler.sample()
@@ -180,9 +181,13 @@ describe('Autoscaler: samples every second, decides every tick, one step at a ti
     world.release!()
     await new Promise((resolve) => setImmediate(resolve))
     assert.equal(scaler.status('a')!.current, 2)
+    assert.ok(world.logs.includes('autoscale: api a: 2 replicas'), world.logs.join('\n'))
+    clock.now += 1_000
     scaler.tick()
     assert.deepEqual(world.scaled, [2, 3])
     const status = scaler.status('a')!
+    // The reason is the last tick's: status says when that was.
+    assert.equal(status.decidedAt, new Date(clock.now).toISOString())
     assert.deepEqual({current: status.current, desired: status.desired, min: status.min, max: status.max, inFlight: status.inFlight, enabled: status.enabled}, {current: 2, desired: 3, min: 1, max: 3, inFlight: 8, enabled: true})
     assert.deepEqual(scaler.figures(), [{api: 'a', desired: 3, current: 2, inFlight: 8, events: {up: 2, down: 0}}])
   })
@@ -201,5 +206,22 @@ describe('Autoscaler: samples every second, decides every tick, one step at a ti
     assert.equal(status.enabled, false)
     assert.equal(status.desired, 2)
     assert.equal(status.reason, 'a fixed count of 2 (--replicas 2): autoscaling is off')
+  })
+})
+
+describe('the reasons docs/autoscaling.md shows are what recommend() writes', () => {
+  const docs = {minReplicas: 1, maxReplicas: 3, targetReplicaConcurrency: 2, windowMs: 10_000, upscaleStabilizationMs: 0, downscaleStabilizationMs: 300_000}
+  const now = T0 + 3_600_000
+
+  test('a step up limited by max_upscale_factor', () => {
+    const d = decide({current: 2, inFlight: 9.9, averagedOverMs: 10_000, now, s: docs})
+    assert.equal(d.desired, 3)
+    assert.equal(d.reason, 'in-flight 9.9 over 10 s / target 2 → 5, limited to 3 by max_upscale_factor 1.5: 2 → 3')
+  })
+
+  test('a step down held by the downscale stabilization: "held by … until HH:MM:SS: stays at N", no "at N" when the count stays', () => {
+    const d = decide({current: 3, inFlight: 0.4, averagedOverMs: 10_000, now, history: [{at: now - 60_000, replicas: 3}], s: docs})
+    assert.equal(d.desired, 3)
+    assert.equal(d.reason, `in-flight 0.4 over 10 s / target 2 → 1, limited to 2 by max_downscale_factor 0.75, held by the downscale stabilization until ${formatClock(now + 240_000)}: stays at 3`)
   })
 })

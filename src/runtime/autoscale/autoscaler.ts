@@ -6,6 +6,7 @@
 // a time; ticks meanwhile still record their recommendation.
 import {recommend, type Recommendation} from './recommend.js'
 import type {AutoscalingPlan} from './settings.js'
+import {plural} from '../../plural.js'
 
 /** Cortex decides every 10 s (and `window` is a multiple of it). */
 export const TICK_MS = 10_000
@@ -35,6 +36,8 @@ export interface AutoscalerStatus {
   inFlight: number
   /** True while the autoscaler acts on this API (false for a fixed count). */
   enabled: boolean
+  /** When the tick that gave `reason` ran (ISO 8601): the reason is up to a tick old. Null before the first decision and for a fixed count. */
+  decidedAt: string | null
 }
 
 interface ApiState {
@@ -43,6 +46,8 @@ interface ApiState {
   startedAt: number
   desired: number | null
   reason: string
+  /** The tick time of the last decision (ms since the epoch). */
+  decidedAt: number | null
   inFlight: number
   scaling: Promise<void> | null
   events: {up: number; down: number}
@@ -85,7 +90,7 @@ export class Autoscaler {
   private state(api: string): ApiState {
     let state = this.states.get(api)
     if (!state) {
-      state = {samples: [], history: [], startedAt: this.now(), desired: null, reason: 'no decision yet (the first comes within 10 s)', inFlight: 0, scaling: null, events: {up: 0, down: 0}}
+      state = {samples: [], history: [], startedAt: this.now(), desired: null, reason: 'no decision yet (the first comes within 10 s)', decidedAt: null, inFlight: 0, scaling: null, events: {up: 0, down: 0}}
       this.states.set(api, state)
     }
     return state
@@ -122,6 +127,7 @@ export class Autoscaler {
       state.inFlight = inFlight
       state.desired = decision.desired
       state.reason = decision.reason
+      state.decidedAt = now
       if (decision.desired === current) continue
       if (state.scaling) {
         state.reason += ' (after the scaling step under way)'
@@ -138,7 +144,7 @@ export class Autoscaler {
               state.reason = `${decision.reason}, held: ${held}`
               this.host.log(`autoscale: api ${name}: scaling to ${decision.desired} held: ${held}`)
             } else {
-              this.host.log(`autoscale: api ${name}: ${this.host.replicas(name)} replicas`)
+              this.host.log(`autoscale: api ${name}: ${plural(this.host.replicas(name), 'replica')}`)
             }
           },
           (error: Error) => {
@@ -158,10 +164,10 @@ export class Autoscaler {
     if (!settings) return null
     const current = this.host.replicas(api)
     if (settings.fixed !== null) {
-      return {current, desired: current, reason: settings.fixed, min: settings.minReplicas, max: settings.maxReplicas, inFlight: this.host.signal(api), enabled: false}
+      return {current, desired: current, reason: settings.fixed, min: settings.minReplicas, max: settings.maxReplicas, inFlight: this.host.signal(api), enabled: false, decidedAt: null}
     }
     const state = this.state(api)
-    return {current, desired: state.desired ?? current, reason: state.reason, min: settings.minReplicas, max: settings.maxReplicas, inFlight: state.inFlight, enabled: true}
+    return {current, desired: state.desired ?? current, reason: state.reason, min: settings.minReplicas, max: settings.maxReplicas, inFlight: state.inFlight, enabled: true, decidedAt: state.decidedAt === null ? null : new Date(state.decidedAt).toISOString()}
   }
 
   /** Per API: desired, current, averaged in-flight and the scaling events so far (for the metrics). */

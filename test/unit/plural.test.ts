@@ -1,0 +1,13 @@
+// Counts in user-facing text agree with their noun.
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {noun, plural} from '../../src/plural.js'
+
+test('one is singular, everything else plural (0 and fractions too), with an irregular plural when given', () => {
+  assert.equal(plural(1, 'replica'), '1 replica')
+  assert.equal(plural(2, 'replica'), '2 replicas')
+  assert.equal(plural(0, 'request'), '0 requests')
+  assert.equal(plural(1.5, 'request'), '1.5 requests')
+  assert.equal(plural(3, 'process', 'processes'), '3 processes')
+  assert.equal(noun(1, 'process', 'processes'), 'process')
+})
