@@ -281,7 +281,7 @@ export const errorRegistry = {
     exitCode: 1,
     httpStatus: 503,
     message: (p) =>
-      `API "${p.api}" is at capacity: every ready replica holds max_replica_concurrency (${p.maxReplicaConcurrency}) requests.`,
+      `API "${p.api}" is at capacity: every ready replica holds max_replica_concurrency (${p.maxReplicaConcurrency}) ${p.maxReplicaConcurrency === 1 ? 'request' : 'requests'}.`,
     suggestion: () =>
       'Retry after the Retry-After header\'s seconds; to shed less, add replicas or raise max_replica_concurrency (`mlserve tune` sizes both).',
   }),
@@ -440,6 +440,12 @@ export const errorRegistry = {
     exitCode: 1,
     message: (p) => `AsyncAPI "${p.api}" could not open its embedded job store in ${p.dir}: ${p.reason}.`,
     suggestion: () => 'Make the directory writable (it is under the project\'s .mlserve/), or use async.store: redis.',
+  }),
+  MLS_ASYNC_NO_BATCH: define<{api: string; endpoint: string}>({
+    exitCode: 1,
+    httpStatus: 404,
+    message: (p) => `AsyncAPI "${p.api}" has no batch endpoint: POST ${p.endpoint}/batch is served for RealtimeAPIs with predictor.batch_endpoint only.`,
+    suggestion: (p) => `Submit each payload as a job of its own with POST ${p.endpoint} (each answers {"id"}), or serve the predictor as a RealtimeAPI with predictor.batch_endpoint.`,
   }),
   MLS_ASYNC_APPLY_UNSUPPORTED: define<{api: string; change: string}>({
     exitCode: 1,

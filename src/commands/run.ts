@@ -103,9 +103,15 @@ export default class Run extends BaseCommand {
     for (const api of status.apis) {
       const replica = api.replicas[0]
       const jobs = runtime.asyncJobs?.api(api.name)
-      if (jobs) say(`  ${color.bold(api.name)}  AsyncAPI: POST ${runtime.endpointUrl(api.name)} → {"id"}; GET ${runtime.endpointUrl(api.name)}/<id> → status and result (${jobs.plan.store} job store); run by:`)
       const scaling = api.autoscaler?.enabled ? `; autoscaled between ${api.autoscaler.min} and ${api.autoscaler.max}` : api.autoscaler ? '; a fixed count' : ''
-      say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency}${scaling})`)
+      const shape = `${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency}${scaling}`
+      if (jobs) {
+        // Two lines of their own: the job routes, then the replicas that run the jobs (not a POST endpoint of their own).
+        say(`  ${color.bold(api.name)}  AsyncAPI  POST ${runtime.endpointUrl(api.name)} → {"id"}   GET ${runtime.endpointUrl(api.name)}/<id> → status and result`)
+        say(`  ${' '.repeat(api.name.length)}  jobs kept in the ${jobs.plan.store} job store, run by ${shape}`)
+        continue
+      }
+      say(`  ${color.bold(api.name)}  POST ${runtime.endpointUrl(api.name)}  (${shape})`)
     }
     for (const splitter of status.splitters) {
       const weights = Object.entries(splitter.weights).map(([api, weight]) => `${api} ${weight}%`).join(', ')
@@ -116,7 +122,9 @@ export default class Run extends BaseCommand {
     say(color.dim('Press Ctrl-C to stop (twice to stop at once, without draining).'))
 
     const signal = await interrupts.first
-    say(`Received ${signal}: draining ${runtime.gateway.inFlight()} request(s) in flight, then stopping replicas (Ctrl-C again to stop at once) …`)
+    // An AsyncAPI's running jobs are drained too (one unfinished at the deadline goes back to its queue), so they are counted.
+    const jobs = runtime.asyncJobs ? ` and ${runtime.asyncJobs.running()} async job(s) running` : ''
+    say(`Received ${signal}: draining ${runtime.gateway.inFlight()} request(s) in flight${jobs}, then stopping replicas (Ctrl-C again to stop at once) …`)
     const final = runtime.status()
     await Promise.race([runtime.stop(), interrupts.second.then(() => forced)])
     interrupts.dispose()

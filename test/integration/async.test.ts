@@ -393,3 +393,34 @@ describe('AsyncAPI on Redis', () => {
     })
   })
 })
+
+describe('an AsyncAPI has no batch endpoint', () => {
+  test('POST <endpoint>/batch answers MLS_ASYNC_NO_BATCH, not a wrong-method answer', async () => {
+    const runtime = await startRuntime(asyncProject('store: embedded'))
+    const answer = await fetch(`${runtime.url}/jobs/batch`, {method: 'POST', body: '[{"n": 1}]', headers: {'content-type': 'application/json'}})
+    assert.equal(answer.status, 404)
+    const body = (await answer.json()) as {code: string; error: string}
+    assert.equal(body.code, 'MLS_ASYNC_NO_BATCH')
+    assert.match(body.error, /^AsyncAPI "jobs" has no batch endpoint/)
+  })
+})
+
+describe('mlserve run with an AsyncAPI: what it says', () => {
+  test('the banner gives the job routes and the replicas on lines of their own; Ctrl-C counts the running jobs it drains', async () => {
+    const project = asyncProject('store: embedded')
+    const run = await startRunCli([project.dir, '--port', '0'], env, (child) => children.push(child))
+    const banner = run.stderr()
+    assert.match(banner, /^ {2}jobs {2}AsyncAPI {2}POST \S+\/jobs → \{"id"\} {3}GET \S+\/jobs\/<id> → status and result$/m)
+    assert.match(banner, /^ {8}jobs kept in the embedded job store, run by 1 replica\(s\) × 1 process\(es\) × 2 thread\(s\)/m)
+    assert.doesNotMatch(banner, /^ {2}jobs {2}POST /m, 'no line reads like a RealtimeAPI endpoint')
+    const ids = [await submit(`${run.url}/jobs`, {n: 1, sleep: 3}), await submit(`${run.url}/jobs`, {n: 2, sleep: 3})]
+    for (let i = 0; i < 300; i++) {
+      const statuses = await Promise.all(ids.map(async (id) => (await poll(`${run.url}/jobs`, id)).body.status))
+      if (statuses.every((status) => status === 'in_progress')) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    run.child.kill('SIGINT')
+    await run.child
+    assert.match(run.stderr(), /draining 0 request\(s\) in flight and 2 async job\(s\) running/)
+  })
+})

@@ -59,6 +59,8 @@ export class JobRoutes {
 
   private async poll(api: AsyncApi, id: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
     req.resume()
+    // A RealtimeAPI's batch route, tried on an AsyncAPI: say so, not that POST is the wrong method for a job.
+    if (id === 'batch' && req.method === 'POST') return send(res, 'MLS_ASYNC_NO_BATCH', {api: api.name, endpoint: api.endpoint})
     if (req.method !== 'GET') return send(res, 'MLS_GATEWAY_METHOD_NOT_ALLOWED', {method: req.method ?? '?', path: `${api.endpoint}/<id>`, allowed: 'GET'}, {Allow: 'GET'})
     const notFound = (): number => send(res, 'MLS_ASYNC_JOB_NOT_FOUND', {api: api.name, id, ttl: showDuration(api.plan.resultTtlMs)})
     if (!ID.test(id)) return notFound()

@@ -40,6 +40,11 @@ export class AsyncJobs {
     return new AsyncJobs(apis)
   }
 
+  /** Jobs running in this runtime now, over every AsyncAPI. */
+  running(): number {
+    return this.apis.reduce((sum, api) => sum + api.running, 0)
+  }
+
   api(name: string): AsyncApi | undefined {
     return this.apis.find((api) => api.name === name)
   }
