@@ -57,7 +57,11 @@ async function postRaw(url: string, body: string, headers: Record<string, string
 
 /** The samples of one metric family for an API, by their other labels. */
 async function metric(url: string, name: string, apiName: string): Promise<Record<string, number>> {
-  const text = await (await request(`${url}/metrics`)).body.text()
+  return samplesIn(await (await request(`${url}/metrics`)).body.text(), name, apiName)
+}
+
+/** The samples of one metric family for an API in one scrape's text, by their other labels. */
+function samplesIn(text: string, name: string, apiName: string): Record<string, number> {
   const out: Record<string, number> = {}
   for (const line of text.split('\n')) {
     const match = line.match(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`))
@@ -171,6 +175,18 @@ describe('the prediction cache: 200 answers to JSON bodies, per API and version'
     assert.equal(cacheHeader(expired), 'miss')
     assert.equal(expired.body.calls, stored.body.calls + 1)
     assert.deepEqual(await metric(url, 'mlserve_cache_evictions_total', 'ttl'), {'reason=bounds': 0, 'reason=ttl': 1})
+  })
+
+  test('one scrape after the ttl shows the entry gone and its ttl eviction together, not one scrape later', async () => {
+    const before = await (await request(`${url}/metrics`)).body.text()
+    const held = samplesIn(before, 'mlserve_cache_entries', 'ttl')['']
+    const ttlBefore = samplesIn(before, 'mlserve_cache_evictions_total', 'ttl')['reason=ttl']
+    assert.equal(cacheHeader(await post(`${url}/ttl`, {t: 2})), 'miss')
+    const storedAt = Date.now()
+    await waitFor(() => Date.now() - storedAt > 1_200, 'the 1 s ttl to pass')
+    const scrape = await (await request(`${url}/metrics`)).body.text()
+    assert.equal(samplesIn(scrape, 'mlserve_cache_entries', 'ttl')[''], 0)
+    assert.equal(samplesIn(scrape, 'mlserve_cache_evictions_total', 'ttl')['reason=ttl'], ttlBefore + held + 1)
   })
 
   test('max_bytes bounds the memory held: older answers are evicted and counted, and bytes stay within it', async () => {

@@ -36,7 +36,7 @@ export interface CacheOptions {
 export class PredictionCache {
   hits = 0
   misses = 0
-  readonly evictions: CacheEvictions = {bounds: 0, ttl: 0}
+  private readonly evicted: CacheEvictions = {bounds: 0, ttl: 0}
   private readonly lru: LRUCache<string, CachedAnswer>
 
   constructor(
@@ -50,9 +50,9 @@ export class PredictionCache {
     if (previous) {
       this.hits = previous.hits
       this.misses = previous.misses
-      Object.assign(this.evictions, previous.evictions)
+      Object.assign(this.evicted, previous.evictions)
     }
-    const evictions = this.evictions
+    const evictions = this.evicted
     this.lru = new LRUCache<string, CachedAnswer>({
       max: config.maxEntries,
       maxSize: config.maxBytes,
@@ -89,6 +89,16 @@ export class PredictionCache {
   /** Drops every answer (not counted as evictions). */
   clear(): void {
     this.lru.clear()
+  }
+
+  /**
+   * Evictions by reason, expired entries purged first: a scrape reads this
+   * before entries and bytes, and must count the TTL evictions those figures
+   * already leave out, not one scrape later.
+   */
+  get evictions(): Readonly<CacheEvictions> {
+    this.lru.purgeStale()
+    return this.evicted
   }
 
   /** Entries held, expired ones purged first (read at scrape time, not on the request path). */
