@@ -11,3 +11,9 @@ test('one is singular, everything else plural (0 and fractions too), with an irr
   assert.equal(plural(3, 'process', 'processes'), '3 processes')
   assert.equal(noun(1, 'process', 'processes'), 'process')
 })
+
+test("the gateway's shed answer agrees with its count", async () => {
+  const {errorRegistry} = await import('../../src/errors.js')
+  assert.match(errorRegistry.MLS_GATEWAY_SHED.message({api: 'a', maxReplicaConcurrency: 1}), /holds max_replica_concurrency \(1\) request\.$/)
+  assert.match(errorRegistry.MLS_GATEWAY_SHED.message({api: 'a', maxReplicaConcurrency: 4}), /holds max_replica_concurrency \(4\) requests\.$/)
+})
