@@ -14,6 +14,7 @@ import {displayPath, type ConfigWarning, type Project} from './project.js'
 import {runProblems, type RunnableFields} from './runnable.js'
 import {AsyncApiSchema, RealtimeApiSchema, TrafficSplitterSchema, type ApiConfig} from './schema.js'
 import {suggest} from './suggest.js'
+import {isDurationHint} from './units.js'
 
 /** The names looked for, in order, when loadProject is given a directory. */
 export const CONFIG_FILE_NAMES = ['mlserve.yaml', 'mlserve.yml', 'cortex.yaml', 'cortex.yml'] as const
@@ -175,6 +176,10 @@ function reportZodIssue(issue: ZodIssue, api: NormalizedApi, sink: IssueSink): v
   }
   if (issue.code === 'custom' && (issue.params as {full?: boolean} | undefined)?.full) {
     sink.fieldError(path, issue.message)
+    return
+  }
+  if (isDurationHint(issue.message)) {
+    sink.fieldError(path, `${issue.message}; found ${describeValue(value)}`)
     return
   }
   const expected = issue.message.startsWith('Invalid') ? issue.message : `expected ${issue.message}`

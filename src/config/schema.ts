@@ -15,6 +15,7 @@ import {
   CPU_FORMS,
   DURATION_FORMS,
   DURATION_PATTERN,
+  durationHint,
   MEMORY_FORMS,
   QUANTITY_PATTERN,
   parseCpuMillicores,
@@ -64,8 +65,8 @@ const urlPath = () =>
 function duration(opts: {positive?: boolean; tickMs?: number; maxMs?: number} = {}) {
   const maxMs = opts.maxMs ?? LIMITS.durationMs
   return z
-    .string({error: DURATION_FORMS})
-    .regex(new RegExp(DURATION_PATTERN), {error: DURATION_FORMS, abort: true})
+    .string({error: (issue) => durationHint(issue.input) ?? DURATION_FORMS})
+    .regex(new RegExp(DURATION_PATTERN), {error: (issue) => durationHint(issue.input) ?? DURATION_FORMS, abort: true})
     .superRefine((value, ctx) => {
       let ms: number
       try {

@@ -8,6 +8,20 @@
 /** Human description of the accepted duration forms, used in error messages. */
 export const DURATION_FORMS = 'a duration like 100ms, 2s, 1.5s, 1m30s, 5m or 1h (units: ns, us, ms, s, m, h)'
 
+/**
+ * What a duration that is almost right lacks, said as a whole sentence rather
+ * than "expected <forms>": a bare number (YAML's `ttl: 0`) has no unit, and a
+ * negative one cannot be.
+ */
+export function durationHint(input: unknown): string | undefined {
+  if (typeof input === 'number') return input < 0 ? 'a duration must not be negative, and needs a unit, e.g. 0s or 5m' : 'a duration needs a unit, e.g. 0s or 5m'
+  if (typeof input === 'string' && /^\s*-/.test(input)) return 'a duration must not be negative, e.g. 0s or 5m'
+  return undefined
+}
+
+/** Whether a schema message is one of durationHint's, shown whole. */
+export const isDurationHint = (message: string): boolean => /^a duration (needs|must not)/.test(message)
+
 /** The same forms as a regular expression (also emitted as the JSON Schema pattern). */
 export const DURATION_PATTERN = '^(?:0|(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$'
 

@@ -234,6 +234,15 @@ describe('errors are located and say what was expected and found', () => {
     )
   })
 
+  test('a bare number as a duration says the unit is missing; a negative one says it must not be negative', () => {
+    const ttl = (value: string): string => oneError(`${MINIMAL}  cache:\n    ttl: ${value}\n`, 6, 10)
+    assert.match(ttl('0'), /predictor\.cache\.ttl: a duration needs a unit, e\.g\. 0s or 5m; found 0 \(a number\)/)
+    assert.match(ttl('300'), /predictor\.cache\.ttl: a duration needs a unit, e\.g\. 0s or 5m; found 300/)
+    assert.match(ttl('-1'), /predictor\.cache\.ttl: a duration must not be negative, and needs a unit, e\.g\. 0s or 5m; found -1/)
+    assert.match(ttl('-1s'), /predictor\.cache\.ttl: a duration must not be negative, e\.g\. 0s or 5m; found "-1s"/)
+    assert.match(ttl('0s'), /predictor\.cache\.ttl: expected a duration greater than 0/)
+  })
+
   test('window must be a multiple of 10s', () => {
     oneError(`${MINIMAL}autoscaling:\n  window: 15s\n`, 6, 11, /autoscaling\.window: expected a multiple of 10s/)
   })
