@@ -20,6 +20,8 @@ export interface PredictResponse {
   status: number
   contentType: string | null
   requestId: string | null
+  /** The gateway's X-Mlserve-Cache (hit or miss) for an API with a prediction cache, else null. */
+  cache: string | null
   attempts: number
   latencyMs: number
   body: Buffer
@@ -47,6 +49,7 @@ export async function predict(req: PredictRequest): Promise<PredictResponse> {
           status: response.status,
           contentType: header('content-type'),
           requestId: header('x-request-id'),
+          cache: header('x-mlserve-cache'),
           attempts: attempt,
           latencyMs: performance.now() - started,
           body,
@@ -64,4 +67,11 @@ export async function predict(req: PredictRequest): Promise<PredictResponse> {
     await sleep(delayMs)
   }
   throw mlserveError('MLS_PREDICT_FAILED', {url: req.url, attempts: req.retries + 1, detail: lastReason})
+}
+
+/** The answer in one line for people: status, latency, tries, and whether the cache answered. */
+export function answerSummary(response: Pick<PredictResponse, 'status' | 'latencyMs' | 'attempts' | 'cache'>): string {
+  const notes = [`${response.attempts} attempt${response.attempts === 1 ? '' : 's'}`]
+  if (response.cache !== null) notes.push(`cache ${response.cache}`)
+  return `${response.status} in ${response.latencyMs.toFixed(1)} ms (${notes.join(', ')})`
 }

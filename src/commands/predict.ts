@@ -11,6 +11,8 @@ export interface PredictResult {
   attempts: number
   latencyMs: number
   requestId: string | null
+  /** X-Mlserve-Cache: hit or miss for an API with a prediction cache, else null. */
+  cache: string | null
   contentType: string | null
   body: unknown
 }
@@ -47,7 +49,7 @@ export default class Predict extends BaseCommand {
     const headers = Object.fromEntries(flags.header ?? [])
 
     const url = await endpointUrl(flags.url, args.api, (api) => ['mlserve', 'predict', api, ...this.argv.map(shellQuote)].join(' '))
-    const {predict} = await import('../client/predict.js')
+    const {predict, answerSummary} = await import('../client/predict.js')
     const response = await predict({
       url,
       body,
@@ -67,10 +69,10 @@ export default class Predict extends BaseCommand {
       }
     }
     const ok = response.status >= 200 && response.status < 300
-    this.say((ok ? color.green : color.red)(`${response.status} in ${response.latencyMs.toFixed(1)} ms (${response.attempts} attempt${response.attempts === 1 ? '' : 's'}) · x-request-id ${response.requestId ?? '-'}`))
+    this.say((ok ? color.green : color.red)(`${answerSummary(response)} · x-request-id ${response.requestId ?? '-'}`))
     if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
     if (!ok) process.exitCode = 1
-    return {url, status: response.status, attempts: response.attempts, latencyMs: response.latencyMs, requestId: response.requestId, contentType: response.contentType, body: parsed}
+    return {url, status: response.status, attempts: response.attempts, latencyMs: response.latencyMs, requestId: response.requestId, cache: response.cache, contentType: response.contentType, body: parsed}
   }
 }
 

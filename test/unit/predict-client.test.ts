@@ -1,6 +1,6 @@
 import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {predict} from '../../src/client/predict.js'
+import {answerSummary, predict} from '../../src/client/predict.js'
 import {MlserveError} from '../../src/errors.js'
 import {flakyServer, resettingServer, slowServer, type TestServer} from '../helpers/servers.js'
 
@@ -61,4 +61,18 @@ test('a 4xx is not retried', async () => {
   const response = await predict({url: server.url, body, contentType: 'application/json', timeoutMs: 2000, retries: 3})
   assert.equal(response.status, 400)
   assert.equal(server.hits(), 1)
+})
+
+test('the X-Mlserve-Cache header comes back, and the one-line summary says a cache hit', async () => {
+  const {startServer} = await import('../helpers/servers.js')
+  const server = await startServer((req, res) => {
+    req.resume()
+    res.writeHead(200, {'content-type': 'application/json', 'x-mlserve-cache': 'hit'})
+    res.end('{"y":2}')
+  })
+  servers.push(server)
+  const response = await predict({url: server.url, body, contentType: 'application/json', timeoutMs: 2000, retries: 0})
+  assert.equal(response.cache, 'hit')
+  assert.equal(answerSummary({...response, latencyMs: 6.54}), '200 in 6.5 ms (1 attempt, cache hit)')
+  assert.equal(answerSummary({status: 200, latencyMs: 3, attempts: 2, cache: null}), '200 in 3.0 ms (2 attempts)')
 })
