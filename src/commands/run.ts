@@ -6,6 +6,7 @@ import {color, say, warn} from '../cli/ui.js'
 import {availableCpus, formatCpuList, pinProcess} from '../runtime/cpus.js'
 import {runtimeDefaults} from '../runtime/defaults.js'
 import type {RuntimeStatus} from '../runtime/index.js'
+import {plural} from '../plural.js'
 
 export interface RunResult {
   url: string
@@ -104,7 +105,7 @@ export default class Run extends BaseCommand {
       const replica = api.replicas[0]
       const jobs = runtime.asyncJobs?.api(api.name)
       const scaling = api.autoscaler?.enabled ? `; autoscaled between ${api.autoscaler.min} and ${api.autoscaler.max}` : api.autoscaler ? '; a fixed count' : ''
-      const shape = `${api.replicas.length} replica(s) × ${replica.processes} process(es) × ${replica.threads} thread(s), max_replica_concurrency ${replica.maxReplicaConcurrency}${scaling}`
+      const shape = `${plural(api.replicas.length, 'replica')} × ${plural(replica.processes, 'process', 'processes')} × ${plural(replica.threads, 'thread')}, max_replica_concurrency ${replica.maxReplicaConcurrency}${scaling}`
       if (jobs) {
         // Two lines of their own: the job routes, then the replicas that run the jobs (not a POST endpoint of their own).
         say(`  ${color.bold(api.name)}  AsyncAPI  POST ${runtime.endpointUrl(api.name)} → {"id"}   GET ${runtime.endpointUrl(api.name)}/<id> → status and result`)
@@ -123,8 +124,8 @@ export default class Run extends BaseCommand {
 
     const signal = await interrupts.first
     // An AsyncAPI's running jobs are drained too (one unfinished at the deadline goes back to its queue), so they are counted.
-    const jobs = runtime.asyncJobs ? ` and ${runtime.asyncJobs.running()} async job(s) running` : ''
-    say(`Received ${signal}: draining ${runtime.gateway.inFlight()} request(s) in flight${jobs}, then stopping replicas (Ctrl-C again to stop at once) …`)
+    const jobs = runtime.asyncJobs ? ` and ${plural(runtime.asyncJobs.running(), 'async job')} running` : ''
+    say(`Received ${signal}: draining ${plural(runtime.gateway.inFlight(), 'request')} in flight${jobs}, then stopping replicas (Ctrl-C again to stop at once) …`)
     const final = runtime.status()
     await Promise.race([runtime.stop(), interrupts.second.then(() => forced)])
     interrupts.dispose()
