@@ -94,7 +94,7 @@ export const errorRegistry = {
   }),
   MLS_CONFIG_UNREADABLE: define<{file: string; reason: string}>({
     exitCode: 2,
-    message: (p) => `Cannot read ${p.file}: ${p.reason}.`,
+    message: (p) => `Cannot read ${p.file}: ${sentence(p.reason)}`,
     suggestion: () => 'Check that the path is a readable file (permissions, or a directory where a file was expected).',
   }),
   MLS_TEMPLATE_UNKNOWN: define<{template: string; available: string[]}>({
@@ -204,7 +204,7 @@ export const errorRegistry = {
   }),
   MLS_DOCKER_UNAVAILABLE: define<{address: string; detail: string}>({
     exitCode: 1,
-    message: (p) => `The Docker engine at ${p.address} is not reachable: ${p.detail}.`,
+    message: (p) => `The Docker engine at ${p.address} is not reachable: ${sentence(p.detail)}`,
     suggestion: () =>
       'Start the engine (`sudo systemctl start docker`, or `sudo dockerd &` where there is no systemd), make sure this user may use its socket (the docker group), or set DOCKER_HOST to a running engine; `docker info` should answer. `mlserve run` works without Docker on its default process driver.',
   }),
@@ -306,7 +306,7 @@ export const errorRegistry = {
   MLS_GATEWAY_REPLICA_FAILED: define<{replica: string; reason: string}>({
     exitCode: 1,
     httpStatus: 502,
-    message: (p) => `Replica ${p.replica} failed to answer: ${p.reason}.`,
+    message: (p) => `Replica ${p.replica} failed to answer: ${sentence(p.reason)}`,
     suggestion: () => "The replica's log (stderr of `mlserve run`) says why; it is restarted when its process died.",
   }),
   MLS_GATEWAY_BODY_TOO_LARGE: define<{limit: number}>({
@@ -433,12 +433,12 @@ export const errorRegistry = {
   }),
   MLS_ASYNC_REDIS_UNREACHABLE: define<{api: string; url: string; reason: string}>({
     exitCode: 1,
-    message: (p) => `AsyncAPI "${p.api}" could not connect to Redis at ${p.url}: ${p.reason}.`,
+    message: (p) => `AsyncAPI "${p.api}" could not connect to Redis at ${p.url}: ${sentence(p.reason)}`,
     suggestion: () => 'Start Redis (Debian: `apt-get install redis-server`, or scripts/setup.sh --with-redis), or fix async.redis_url (MLSERVE_REDIS_URL overrides it); async.store: embedded needs no server.',
   }),
   MLS_ASYNC_STORE_OPEN_FAILED: define<{api: string; dir: string; reason: string}>({
     exitCode: 1,
-    message: (p) => `AsyncAPI "${p.api}" could not open its embedded job store in ${p.dir}: ${p.reason}.`,
+    message: (p) => `AsyncAPI "${p.api}" could not open its embedded job store in ${p.dir}: ${sentence(p.reason)}`,
     suggestion: () => 'Make the directory writable (it is under the project\'s .mlserve/), or use async.store: redis.',
   }),
   MLS_ASYNC_NO_BATCH: define<{api: string; endpoint: string}>({
