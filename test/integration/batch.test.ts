@@ -83,7 +83,7 @@ describe('batch endpoint', () => {
     const answer = await post(`${runtime.url}/model/batch`, items)
     assert.equal(answer.status, 200)
     assert.equal(answer.headers['x-mlserve-api'], 'model')
-    assert.equal(answer.headers['x-mlserve-batch'], 'items=6 unique=3 cached=0')
+    assert.equal(answer.headers['x-mlserve-batch'], 'items=6 distinct=3 cached=0')
     assert.deepEqual(
       answer.body,
       items.map((item) => ({status: 200, body: {x: item.x, y: 2 * item.x}})),
@@ -102,6 +102,15 @@ describe('batch endpoint', () => {
     assert.deepEqual([empty.status, empty.body], [200, []])
   })
 
+  test('the batch route parses the body as JSON whatever its Content-Type (curl -d sends form-urlencoded)', async () => {
+    const runtime = await start(apiYaml({}))
+    const response = await request(`${runtime.url}/model/batch`, {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded'}, body: '[{"x": 1}, {"x": 1}]'})
+    const text = await response.body.text()
+    assert.equal(response.statusCode, 200)
+    assert.equal(response.headers['x-mlserve-batch'], 'items=2 distinct=1 cached=0')
+    assert.equal(text, '[{"status":200,"body":{"x":1,"y":2}},{"status":200,"body":{"x":1,"y":2}}]')
+  })
+
   test('numbers JSON.parse would round pass through exactly: such a body goes to the replica as it came, each item its own', async () => {
     const runtime = await start(apiYaml({}))
     const response = await request(`${runtime.url}/model/batch`, {
@@ -111,7 +120,7 @@ describe('batch endpoint', () => {
     })
     const text = await response.body.text()
     assert.equal(response.statusCode, 200)
-    assert.equal(response.headers['x-mlserve-batch'], 'items=3 unique=3 cached=0')
+    assert.equal(response.headers['x-mlserve-batch'], 'items=3 distinct=3 cached=0')
     assert.equal(
       text,
       '[{"status":200,"body":{"x":4611686018427387905,"y":9223372036854775810}},{"status":200,"body":{"x":4611686018427387905,"y":9223372036854775810}},{"status":200,"body":{"x":1,"y":2}}]',
@@ -195,7 +204,7 @@ describe('batch endpoint', () => {
     const single = await post(`${runtime.url}/model`, {x: 5, z: 1})
     assert.equal(single.headers['x-mlserve-cache'], 'miss')
     const answer = await post(`${runtime.url}/model/batch`, [{z: 1, x: 5}, {x: 6}, {x: 6}])
-    assert.equal(answer.headers['x-mlserve-batch'], 'items=3 unique=2 cached=1')
+    assert.equal(answer.headers['x-mlserve-batch'], 'items=3 distinct=2 cached=1')
     assert.deepEqual(answer.body.map((item: any) => item.body.y), [10, 12, 12])
     const afterBatch = await post(`${runtime.url}/model`, {x: 6})
     assert.equal(afterBatch.headers['x-mlserve-cache'], 'hit', "the batch's answer for {x: 6} was stored")
@@ -210,10 +219,10 @@ describe('batch endpoint', () => {
     // The query string is part of the key, as for a single POST.
     await post(`${runtime.url}/model?v=2`, {x: 7})
     const withQuery = await post(`${runtime.url}/model/batch?v=2`, [{x: 7}, {x: 5, z: 1}])
-    assert.equal(withQuery.headers['x-mlserve-batch'], 'items=2 unique=2 cached=1')
+    assert.equal(withQuery.headers['x-mlserve-batch'], 'items=2 distinct=2 cached=1')
     // Cache-Control: no-cache skips the lookup, as for a single POST.
     const fresh = await post(`${runtime.url}/model/batch`, [{x: 6}], {'cache-control': 'no-cache'})
-    assert.equal(fresh.headers['x-mlserve-batch'], 'items=1 unique=1 cached=0')
+    assert.equal(fresh.headers['x-mlserve-batch'], 'items=1 distinct=1 cached=0')
   })
 
   test('through a TrafficSplitter the split picks one API for the whole batch', async () => {
@@ -280,7 +289,7 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
     const payloads = [{instance: [5.1, 3.5, 1.4, 0.2]}, {instances: [[6.3, 3.3, 6.0, 2.5], [7.0, 3.2, 4.7, 1.4]]}, {instance: [1, 2]}, {instance: [5.1, 3.5, 1.4, 0.2]}]
     const answer = await post(`${runtime.url}/iris/batch`, payloads)
     assert.equal(answer.status, 200)
-    assert.equal(answer.headers['x-mlserve-batch'], 'items=4 unique=3 cached=0')
+    assert.equal(answer.headers['x-mlserve-batch'], 'items=4 distinct=3 cached=0')
     for (const i of [0, 1, 3]) {
       const single = await post(`${runtime.url}/iris`, payloads[i])
       assert.deepEqual(answer.body[i], {status: 200, body: single.body}, `item ${i}`)

@@ -184,7 +184,8 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
     }
     const misses = uniques.filter((unique) => unique.answer === null)
     context.counts.count(api.name, {unique: misses.length, duplicate: items.length - uniques.length, cached})
-    res.setHeader('X-Mlserve-Batch', `items=${items.length} unique=${uniques.length} cached=${cached}`)
+    // distinct = cached + sent to a replica; mlserve_batch_items_total{outcome="unique"} counts only the latter, so the header does not say "unique".
+    res.setHeader('X-Mlserve-Batch', `items=${items.length} distinct=${uniques.length} cached=${cached}`)
     if (misses.length > 0) {
       const failure = await predict(api, misses, bypass === 'no-store' ? null : cache)
       if (failure !== null) {
