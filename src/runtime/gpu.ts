@@ -3,6 +3,7 @@
 // from the GPUs that nvidia-smi reports.
 import {execa} from 'execa'
 import {mlserveError} from '../errors.js'
+import {plural} from '../plural.js'
 
 export interface GpuInfo {
   index: string
@@ -51,7 +52,7 @@ export function assignGpus(gpus: GpuInfo[], perReplica: number[]): string[][] {
     throw mlserveError('MLS_GPU_UNAVAILABLE', {
       requested: needed,
       available: gpus.length,
-      detail: `${perReplica.length} replica(s) need ${needed} GPU(s) in all, and nvidia-smi lists ${gpus.length}${listed}.`,
+      detail: `${plural(perReplica.length, 'replica')} ${perReplica.length === 1 ? 'needs' : 'need'} ${plural(needed, 'GPU')} in all, and nvidia-smi lists ${gpus.length}${listed}.`,
     })
   }
   let offset = 0

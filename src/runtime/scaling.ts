@@ -8,6 +8,7 @@ import {assignGpus, listGpus} from './gpu.js'
 import type {Replica, ReplicaSpec} from './replica.js'
 import type {Runtime} from './runtime.js'
 import type {ApiRoute, ReplicaRoute} from './gateway/index.js'
+import {plural} from '../plural.js'
 
 /** Scales `api` to `desired` replicas. Resolves with why it could not (scaling held), or null once done. */
 export async function scaleApi(runtime: Runtime, name: string, desired: number): Promise<string | null> {
@@ -50,7 +51,7 @@ async function freeGpus(runtime: Runtime, specs: ReplicaSpec[], perReplica: numb
   }
   const wanted = specs.map(() => perReplica)
   if (gpus.length < perReplica * specs.length) {
-    return `no free GPU: ${specs.length} more replica(s) need ${perReplica * specs.length} GPU(s) and ${gpus.length} are free`
+    return `no free GPU: ${plural(specs.length, 'more replica', 'more replicas')} ${specs.length === 1 ? 'needs' : 'need'} ${plural(perReplica * specs.length, 'GPU')} and ${gpus.length} ${gpus.length === 1 ? 'is' : 'are'} free`
   }
   assignGpus(gpus, wanted).forEach((devices, i) => {
     specs[i].gpus = devices

@@ -109,7 +109,7 @@ describe('scaleApi', () => {
       const two = fakeRuntime([replicaSpec({index: 0, gpus: ['0']})])
       assert.equal(await scaleApi(two.runtime, 'iris', 2), null)
       assert.deepEqual(two.made.map((replica) => replica.spec.gpus), [['1']])
-      assert.equal(await scaleApi(two.runtime, 'iris', 3), 'no free GPU: 1 more replica(s) need 1 GPU(s) and 0 are free')
+      assert.equal(await scaleApi(two.runtime, 'iris', 3), 'no free GPU: 1 more replica needs 1 GPU and 0 are free')
       assert.equal(two.api.replicas.length, 2)
       process.env.MLSERVE_NVIDIA_SMI = join(dir, 'no-such-nvidia-smi')
       assert.match((await scaleApi(two.runtime, 'iris', 3))!, /nvidia-smi was not found/)
