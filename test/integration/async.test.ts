@@ -411,7 +411,7 @@ describe('mlserve run with an AsyncAPI: what it says', () => {
     const run = await startRunCli([project.dir, '--port', '0'], env, (child) => children.push(child))
     const banner = run.stderr()
     assert.match(banner, /^ {2}jobs {2}AsyncAPI {2}POST \S+\/jobs → \{"id"\} {3}GET \S+\/jobs\/<id> → status and result$/m)
-    assert.match(banner, /^ {8}jobs kept in the embedded job store, run by 1 replica\(s\) × 1 process\(es\) × 2 thread\(s\)/m)
+    assert.match(banner, /^ {8}jobs kept in the embedded job store, run by 1 replica × 1 process × 2 threads/m)
     assert.doesNotMatch(banner, /^ {2}jobs {2}POST /m, 'no line reads like a RealtimeAPI endpoint')
     const ids = [await submit(`${run.url}/jobs`, {n: 1, sleep: 3}), await submit(`${run.url}/jobs`, {n: 2, sleep: 3})]
     for (let i = 0; i < 300; i++) {
@@ -421,6 +421,6 @@ describe('mlserve run with an AsyncAPI: what it says', () => {
     }
     run.child.kill('SIGINT')
     await run.child
-    assert.match(run.stderr(), /draining 0 request\(s\) in flight and 2 async job\(s\) running/)
+    assert.match(run.stderr(), /draining 0 requests in flight and 2 async jobs running/)
   })
 })
