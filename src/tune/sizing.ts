@@ -27,6 +27,8 @@ export const CPU_BOUND = 0.8
  */
 export const DEFAULT_PRICES: Prices = {source: 'default-weights', perReplicaHour: null, perCpuHour: 0.04048, perGiBHour: 0.004445}
 const HOURS_PER_MONTH = 730
+/** Cortex's default upscale_tolerance (0.05) plus room for rounding the target to a tenth. */
+const UPSCALE_TOLERANCE_MARGIN = 0.06
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', {maximumFractionDigits: digits, minimumFractionDigits: digits})
 
@@ -96,7 +98,12 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
   // Little's law at the per-replica rate, with the mean time in system measured there.
   const meanMs = ctx.operating && ctx.operating.throughput > 0 ? ctx.operating.meanMs : measured.serviceTime.meanMs
   const inFlight = (rate * meanMs) / 1000
-  const target = Math.min(maxReplicaConcurrency, Math.max(0.1, Math.round(inFlight * 10) / 10))
+  // Below the cap by more than the upscale tolerance (cortex#933): a replica
+  // full to its cap must read as more than one replica's worth, or the API
+  // could never scale up.
+  const targetCeiling = Math.max(0.1, Math.floor((maxReplicaConcurrency / (1 + UPSCALE_TOLERANCE_MARGIN)) * 10) / 10)
+  const littles = Math.max(0.1, Math.round(inFlight * 10) / 10)
+  const target = Math.min(targetCeiling, littles)
 
   const dollars =
     ctx.prices.source === 'flags' ? {per1000Requests: (cost.perHour / (constraints.peakRps * 3600)) * 1000, perMonthAtPeak: cost.perHour * HOURS_PER_MONTH} : null
@@ -138,7 +145,8 @@ export function recommend(best: CandidateResult, ctx: SizingContext, perReplicaR
       `, so min_replicas = ceil(${fmt(constraints.peakRps)} / ${fmt(rate)}) = ${minReplicas}.`,
   )
   parts.push(
-    `By Little's law, ${fmt(rate)} req/s × ${fmt(meanMs, 1)} ms mean time in system${ctx.operating ? ' (measured at that rate)' : ' (the service time: no window at that rate was measured)'} ≈ ${fmt(inFlight, 1)} in flight per replica: target_replica_concurrency ${target}.`,
+    `By Little's law, ${fmt(rate)} req/s × ${fmt(meanMs, 1)} ms mean time in system${ctx.operating ? ' (measured at that rate)' : ' (the service time: no window at that rate was measured)'} ≈ ${fmt(inFlight, 1)} in flight per replica: target_replica_concurrency ${target}` +
+      (target < littles ? `, kept below max_replica_concurrency ${maxReplicaConcurrency} by more than the 5% upscale tolerance so that a full replica still asks for another (cortex#933).` : '.'),
   )
   parts.push(
     `A queued request still meets the SLO while at most ${fmt(drain)} req/s × (${fmt(constraints.sloP99Ms)} − ${fmt(measured.serviceTime.p99Ms, 1)} ms p99 service time) ≈ ${queue} wait beyond the ${slots} running, ` +

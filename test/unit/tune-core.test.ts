@@ -344,3 +344,14 @@ test('warnings: nothing meets the SLO; p99 near the 29 s timeout; a saturated ge
   assert.ok(warnings.some((w) => /load generator could not keep up/.test(w)))
   assert.ok(warnings.some((w) => /This machine has 1 CPU/.test(w)))
 })
+
+test('sizing: a target that would reach max_replica_concurrency is kept below it by more than the upscale tolerance (cortex#933), and the reasoning says so', () => {
+  const best = synthetic(2, 1, 900)
+  // No queue fits an SLO equal to the p99 service time, so the cap is the 2 running; 630 req/s × 10 ms ≈ 6.3 in flight.
+  const operating = {...best.capacity!.windows[1], meanMs: 10}
+  const rec = recommend(best, {...ctx, constraints: {...constraints, sloP99Ms: 4}, alternative: null, operating})
+  assert.equal(rec.max_replica_concurrency, 2)
+  assert.equal(rec.target_replica_concurrency, 1.8)
+  assert.ok(rec.max_replica_concurrency / rec.target_replica_concurrency > 1.05, 'a replica full to its cap asks for another')
+  assert.match(rec.reasoning, /kept below max_replica_concurrency 2 by more than the 5% upscale tolerance/)
+})
