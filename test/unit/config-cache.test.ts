@@ -30,7 +30,7 @@ test('bad values are located errors that say what was expected', () => {
     ['max_bytes: 64MB', /mlserve\.yaml:5:22 .*predictor\.cache\.max_bytes: expected a memory quantity like 512Mi/],
     ['max_bytes: 100m', /predictor\.cache\.max_bytes: "100m" means 100 thousandths of a byte/],
     ['max_bytes: 1Ti', /predictor\.cache\.max_bytes: expected a memory quantity of at most 256Gi/],
-    ['ttl: 5', /predictor\.cache\.ttl: expected a duration like 100ms/],
+    ['ttl: 5', /predictor\.cache\.ttl: a duration needs a unit, e.g. 0s or 5m; found 5/],
     ['ttl: 0s', /predictor\.cache\.ttl: expected a duration greater than 0/],
     ['ttl: 30d', /predictor\.cache\.ttl: expected a duration like/],
     ['ttl: 200h', /predictor\.cache\.ttl: expected a duration of at most 168h/],
