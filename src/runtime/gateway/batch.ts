@@ -18,7 +18,7 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {lingerAfter, sendError, type GatewayCode, type GatewayParams} from './answers.js'
 import type {ApiRoute} from './api-route.js'
-import type {PredictionCache} from './cache.js'
+import {cacheDirective, cacheKey, type PredictionCache} from './cache.js'
 import {canonicalJson, parseCanonical} from './canonical-json.js'
 import {callReplica, type InternalAnswer} from './dispatch.js'
 import {arrayElements, objectMembers, type Span} from './json-spans.js'
@@ -128,11 +128,6 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
     void run(Buffer.concat(chunks, size), api).catch(() => fail('MLS_GATEWAY_REPLICA_FAILED', {replica: '-', reason: 'the batch could not be completed'}))
   })
 
-  /** A single POST's cache key for an item's canonical JSON (the query is part of it, as exchange.ts keys it). */
-  function cacheKey(canonical: string): string {
-    return query === '' ? canonical : `${canonical}\u0000${query}`
-  }
-
   async function run(body: Buffer, api: ApiRoute): Promise<void> {
     const parsed = parseCanonical(body)
     if (parsed === null || !Array.isArray(parsed.value)) {
@@ -169,13 +164,13 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
       }
     }
     // As a single POST: no-cache skips the lookup and stores the fresh answer; no-store does neither.
-    const bypass = cacheBypass(req.headers['cache-control'])
-    const cache = exact ? cacheOf(api) : null
+    const bypass = cacheDirective(req.headers['cache-control'])
+    const cache = exact ? api.cache : null
     let cached = 0
     if (cache !== null && bypass !== null) for (let i = 0; i < uniques.length; i++) cache.bypassed()
     if (cache !== null && bypass === null) {
       for (const unique of uniques) {
-        const hit = cache.get(cacheKey(unique.key))
+        const hit = cache.get(cacheKey(unique.key, query))
         if (hit !== undefined) {
           unique.answer = itemFromBody(200, hit.body, hit.contentType)
           cached++
@@ -249,7 +244,7 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
       const item = itemFromReplica(text, spans[i])
       if (item === null) return invalid(`an item that is not {status, body} or {status, error}`)
       misses[i].answer = item.answer
-      if (cache !== null && item.store !== null) cache.set(cacheKey(misses[i].key), item.store)
+      if (cache !== null && item.store !== null) cache.set(cacheKey(misses[i].key, query), item.store)
     }
     return null
   }
@@ -267,7 +262,7 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
           continue
         }
         unique.answer = itemFromBody(answer.status, answer.body, answer.contentType)
-        if (cache !== null && answer.status === 200) cache.set(cacheKey(unique.key), {body: Buffer.from(answer.body), contentType: answer.contentType})
+        if (cache !== null && answer.status === 200) cache.set(cacheKey(unique.key, query), {body: answer.body, contentType: answer.contentType})
       }
     }
     await Promise.all(Array.from({length: Math.min(width, misses.length)}, worker))
@@ -308,19 +303,6 @@ export function serveBatch(req: IncomingMessage, res: ServerResponse, router: Ro
 }
 
 const STATUS_OF = {shed: 503, 'no-replica': 503, timeout: 504, failed: 502} as const
-
-function cacheOf(api: ApiRoute): PredictionCache | null {
-  return api.cache
-}
-
-/** What Cache-Control asks of the cache, read as exchange.ts reads it for a single POST. */
-function cacheBypass(directives: string | undefined): 'no-cache' | 'no-store' | null {
-  if (directives === undefined) return null
-  const lower = directives.toLowerCase()
-  if (/(?:^|[\s,])no-store(?:$|[\s,=])/.test(lower)) return 'no-store'
-  if (/(?:^|[\s,])no-cache(?:$|[\s,=])/.test(lower)) return 'no-cache'
-  return null
-}
 
 /** The request headers an API picks a replica by (a shard key), passed on to the replica's call. */
 function routingHeaders(req: IncomingMessage): Record<string, string> {

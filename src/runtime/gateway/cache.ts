@@ -81,9 +81,15 @@ export class PredictionCache {
     this.misses++
   }
 
-  /** Stores a 200 answer; one larger than max_bytes by itself is not stored. */
+  /**
+   * Stores a 200 answer; one larger than max_bytes by itself is not stored.
+   * The body is copied into memory of its own, so an entry holds no socket
+   * buffer (nor a shared pool slab) alive past its bytes.
+   */
   set(key: string, answer: CachedAnswer): void {
-    this.lru.set(key, answer)
+    const body = Buffer.allocUnsafeSlow(answer.body.length)
+    answer.body.copy(body)
+    this.lru.set(key, {body, contentType: answer.contentType})
   }
 
   /** Drops every answer (not counted as evictions). */
@@ -131,4 +137,22 @@ export function entryBytes(answer: CachedAnswer, key: string): number {
  */
 export function answersVersion(inputs: Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson(inputs)).digest('hex').slice(0, 16)
+}
+
+/** A request's cache key: the canonical JSON of its body, with its query string (a single POST and a batch item key alike). */
+export function cacheKey(canonical: string, query: string): string {
+  return query === '' ? canonical : `${canonical}\u0000${query}`
+}
+
+/**
+ * What the request's Cache-Control asks of the cache: no-cache (do not answer
+ * from it; the fresh answer is stored), no-store (neither answer from it nor
+ * store), or null.
+ */
+export function cacheDirective(directives: string | undefined): 'no-cache' | 'no-store' | null {
+  if (directives === undefined) return null
+  const lower = directives.toLowerCase()
+  if (/(?:^|[\s,])no-store(?:$|[\s,=])/.test(lower)) return 'no-store'
+  if (/(?:^|[\s,])no-cache(?:$|[\s,=])/.test(lower)) return 'no-cache'
+  return null
 }

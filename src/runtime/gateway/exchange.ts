@@ -13,7 +13,7 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {lingerAfter, sendError, type GatewayCode, type GatewayParams} from './answers.js'
 import type {ApiRoute} from './api-route.js'
-import type {CachedAnswer, PredictionCache} from './cache.js'
+import {cacheDirective, cacheKey, type CachedAnswer, type PredictionCache} from './cache.js'
 import {parseCanonical} from './canonical-json.js'
 import {EMPTY, failureReason, Placement} from './placement.js'
 import type {ReplicaRoute} from './replica-route.js'
@@ -168,10 +168,8 @@ export class Exchange extends Placement {
       cache.bypassed()
       return false
     }
-    const query = this.routeRequest.query
-    const key = query === '' ? parsed.canonical : `${parsed.canonical}\u0000${query}`
-    const directives = headers['cache-control']
-    const bypass = directives === undefined ? null : cacheBypass(directives)
+    const key = cacheKey(parsed.canonical, this.routeRequest.query)
+    const bypass = cacheDirective(headers['cache-control'])
     if (bypass !== 'no-store') {
       this.cache = cache
       this.cacheKey = key
@@ -220,7 +218,7 @@ export class Exchange extends Placement {
 
   protected override answered(payload: Buffer): void {
     this.conclude()
-    if (this.status === 200 && this.cache !== null) this.cache.set(this.cacheKey, {body: ownCopy(payload), contentType: this.contentType})
+    if (this.status === 200 && this.cache !== null) this.cache.set(this.cacheKey, {body: payload, contentType: this.contentType})
     this.shadow?.primaryAnswered(this.api, this.status, payload)
     const {res} = this
     if (!res.headersSent) {
@@ -285,21 +283,3 @@ function readsAsJson(contentType: string | undefined): boolean {
   return mime === 'application/json' || mime.endsWith('+json')
 }
 
-/**
- * What the request's Cache-Control asks of the cache: no-cache (do not answer
- * from it; the fresh answer is stored), no-store (neither answer from it nor
- * store), or null.
- */
-function cacheBypass(directives: string): 'no-cache' | 'no-store' | null {
-  const lower = directives.toLowerCase()
-  if (/(?:^|[\s,])no-store(?:$|[\s,=])/.test(lower)) return 'no-store'
-  if (/(?:^|[\s,])no-cache(?:$|[\s,=])/.test(lower)) return 'no-cache'
-  return null
-}
-
-/** A stored body gets memory of its own, so it holds no socket buffer (nor a pool slab) alive past its bytes. */
-function ownCopy(payload: Buffer): Buffer {
-  const copy = Buffer.allocUnsafeSlow(payload.length)
-  payload.copy(copy)
-  return copy
-}
