@@ -1,51 +1,15 @@
 // mlserve tune on predictors with known behaviour: real Python workers, real
 // load, the real CLI. Each must get the right recommendation, and the
 // recommendation must hold when it is run.
-import {describe, test, after} from 'node:test'
+import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {readFileSync, existsSync, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {execa} from 'execa'
-import {cliPath, runCli, startRunCli} from '../helpers/cli.js'
-import {makeProject, type TestProject} from '../helpers/projects.js'
-import {batchedSleep, cpuBound, ioBound, numpyOneThread, numpyPool, tuneConfig, type TunePredictor} from '../helpers/tune-predictors.js'
-import {candidateLabel, type TuneResult} from '../../src/tune/types.js'
+import {readFileSync} from 'node:fs'
+import {runCli, startRunCli} from '../helpers/cli.js'
+import type {TestProject} from '../helpers/projects.js'
+import {tuneCliFixtures} from '../helpers/tune-cli.js'
+import {batchedSleep, cpuBound, ioBound, numpyOneThread, numpyPool} from '../helpers/tune-predictors.js'
 
-const projects: TestProject[] = []
-const stateDir = mkdtempSync(join(tmpdir(), 'mlserve-tune-state-'))
-after(() => {
-  projects.forEach((p) => p.cleanup())
-  rmSync(stateDir, {recursive: true, force: true})
-})
-const env = {NO_COLOR: '1', MLSERVE_STATE_DIR: stateDir}
-
-const yaml = (extra = ''): string => tuneConfig({source: '', predictorExtra: extra}).replace('compute:\n  cpu: 1\n', '')
-
-function tuneProject(predictor: TunePredictor): TestProject {
-  const project = makeProject({'mlserve.yaml': tuneConfig(predictor), 'predictor.py': predictor.source})
-  projects.push(project)
-  return project
-}
-
-async function tuneCli(project: TestProject, args: string[], window = ['--window', '2s', '--window-requests', '400']): Promise<TuneResult> {
-  const result = await runCli(['tune', project.dir, ...window, '--warmup', '1s', '--verify-duration', '10s', '--json', ...args], {env, timeout: 900_000})
-  assert.equal(result.exitCode, 0, result.stderr)
-  return JSON.parse(result.stdout) as TuneResult
-}
-
-/** The measured candidates, one line each, for assertion messages: a failing run says what it saw. */
-function measured(result: TuneResult): string {
-  return result.candidates
-    .map((c) => {
-      const cap = c.capacity
-      const windows = (cap?.windows ?? []).map((w) => `${w.phase[0]}${Math.round(w.rate)}:${Math.round(w.p99Ms)}${w.passes ? '' : '✗'}`).join(' ')
-      return `${candidateLabel(c)}: ${c.status} ${Math.round(cap?.capacity ?? 0)} req/s (plateau ${Math.round(cap?.upperBound ?? 0)}), cost ${c.cost?.perHour.toFixed(4) ?? '-'} ×${c.cost?.replicas ?? '-'}, windows ${windows}`
-    })
-    .concat((result.recommendation?.verifications ?? result.failedVerification?.verifications ?? []).map((v) => `verify ${Math.round(v.rate)}: ${v.passed} p99 ${v.p99Ms.toFixed(1)} ${v.failures.join('; ')}`))
-    .concat(result.warnings)
-    .join('\n')
-}
+const {env, tuneProject, tuneCli, measured} = tuneCliFixtures()
 
 /** The claim itself: the written config, run by hand, loaded at the per-replica rate from another process. */
 async function runByHand(project: TestProject, rate: number, replicaCpus: number[]): Promise<{p99: number; ok: number; shed: number; failed: number; total: number}> {
@@ -138,65 +102,5 @@ describe('recommendations on predictors with known behaviour, proven by running 
     assert.ok(result.recommendation, measured(result))
     assert.deepEqual(result.recommendation.env, {})
     assert.deepEqual(result.recommendation.verifications, [], '--no-verify')
-  })
-})
-
-describe('reports, writes and stopping', () => {
-  test('no candidate meets the SLO: a warning and the closest candidates', async () => {
-    const slow = `import time\nclass PythonPredictor:\n    def __init__(self, config): pass\n    def predict(self, payload):\n        time.sleep(0.3)\n        return {}\n`
-    const project = makeProject({'mlserve.yaml': yaml(), 'predictor.py': slow})
-    projects.push(project)
-    const result = await tuneCli(project, ['--slo-p99', '100', '--peak-rps', '10', '--processes', '1', '--threads', '1'])
-    assert.equal(result.recommendation, null)
-    assert.equal(result.candidates[0].status, 'fails-slo')
-    assert.equal(result.bestFailing.length, 1)
-    assert.ok(result.warnings.some((w) => /No candidate meets p99 ≤ 100 ms/.test(w)))
-  })
-
-  test('--write updates mlserve.yaml in place, keeping comments; --out writes a self-contained HTML report', async () => {
-    const project = makeProject({'mlserve.yaml': yaml(), 'predictor.py': ioBound().source})
-    projects.push(project)
-    const out = join(project.dir, 'report.html')
-    const result = await tuneCli(project, ['--slo-p99', '500', '--peak-rps', '50', '--processes', '1', '--threads', '4', '--write', '--out', out])
-    const rec = result.recommendation!
-    assert.ok(rec)
-    assert.equal(result.wrote, project.file)
-    const text = readFileSync(project.file, 'utf8')
-    assert.match(text, /^# Tuning writes below; this comment must survive\./)
-    assert.match(text, /path: predictor.py # the predictor/)
-    assert.match(text, /threads_per_process: 4/)
-    assert.match(text, new RegExp(`max_replica_concurrency: ${rec.max_replica_concurrency}`))
-    assert.match(text, new RegExp(`min_replicas: ${rec.min_replicas}`))
-    for (const write of result.writes) assert.ok(write.why.length > 0, `${write.path} says why`)
-    assert.ok(result.writes.some((w) => w.path === 'autoscaling.target_replica_concurrency'))
-    const validate = await runCli(['validate', project.dir], {env})
-    assert.equal(validate.exitCode, 0, validate.stderr)
-
-    const html = readFileSync(out, 'utf8')
-    assert.match(html, /<svg[^>]*Throughput against p99/)
-    assert.ok(html.includes(rec.sentence.replaceAll('&', '&amp;')))
-    assert.doesNotMatch(html, /(src|href)="https?:/, 'no external resources')
-  })
-
-  test('Ctrl-C stops cleanly, leaves no replica running, and prints what was measured', async () => {
-    const project = makeProject({'mlserve.yaml': yaml(), 'predictor.py': ioBound().source})
-    projects.push(project)
-    const child = execa(process.execPath, [cliPath, 'tune', project.dir, '--slo-p99', '500', '--peak-rps', '50', '--processes', '1', '--threads', '1,2,4,8', '--search', 'exhaustive', '--window', '1s'], {env, reject: false})
-    let stderr = ''
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const until = Date.now() + 120_000
-    // Once the first candidate is done, the second one's replica starts.
-    while (!/\[1\/≤4\]/.test(stderr) && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 100))
-    await new Promise((r) => setTimeout(r, 3000))
-    const harnessesBefore = await execa('pgrep', ['-f', `project-dir ${project.dir}`], {reject: false})
-    assert.ok(harnessesBefore.stdout.trim().length > 0, 'a replica is running mid-tune')
-    child.kill('SIGINT')
-    const result = await child
-    assert.equal(result.exitCode, 130, stderr)
-    assert.match(stderr, /Stopped early/)
-    assert.match(stderr, /1 × 1/)
-    const harnessesAfter = await execa('pgrep', ['-f', `project-dir ${project.dir}`], {reject: false})
-    assert.equal(harnessesAfter.stdout.trim(), '', 'no replica process is left')
-    assert.ok(!existsSync(join(project.dir, 'report.html')))
   })
 })
