@@ -452,6 +452,122 @@ export const errorRegistry = {
     message: (p) => `mlserve apply cannot ${p.change} AsyncAPI "${p.api}" in a running runtime.`,
     suggestion: () => 'Stop `mlserve run` and start it again with the new mlserve.yaml: queued jobs are kept in the store and run after the restart. Predictor changes of an AsyncAPI whose async section stays the same are applied live.',
   }),
+  // Environments (`mlserve env …`, --env), registry credentials (`mlserve login`) and `mlserve push`.
+  MLS_ENV_NOT_FOUND: define<{name: string; source: string; known: string[]; file: string}>({
+    exitCode: 2,
+    message: (p) => `No environment named "${p.name}" (from ${p.source}) in ${p.file}.`,
+    suggestion: (p) =>
+      `${p.known.length > 0 ? `The environments are ${p.known.join(', ')}; ` : 'There are no environments yet; '}add one with \`mlserve env add ${p.name} --engine swarm|kubernetes\` (\`mlserve env list\` shows them).`,
+  }),
+  MLS_ENV_NONE_CHOSEN: define<{known: string[]}>({
+    exitCode: 2,
+    message: () => 'No environment was chosen: neither --env nor MLSERVE_ENV is set, and `mlserve env use` chose none.',
+    suggestion: (p) =>
+      p.known.length > 0
+        ? `Pass --env NAME, set MLSERVE_ENV=NAME, or choose a default with \`mlserve env use NAME\`; the environments are ${p.known.join(', ')}.`
+        : 'Add one first with `mlserve env add NAME --engine swarm|kubernetes [--registry HOST:PORT]`, then pass --env NAME, set MLSERVE_ENV=NAME, or run `mlserve env use NAME`.',
+  }),
+  MLS_ENV_EXISTS: define<{name: string; file: string}>({
+    exitCode: 2,
+    message: (p) => `An environment named "${p.name}" already exists in ${p.file}.`,
+    suggestion: (p) => `Add --force to replace it, pick another name, or remove it first with \`mlserve env remove ${p.name}\`.`,
+  }),
+  MLS_ENV_INVALID_NAME: define<{name: string}>({
+    exitCode: 2,
+    message: (p) => `"${p.name}" is not a valid environment name.`,
+    suggestion: () => 'Use lowercase letters, digits and - . _ (starting with a letter or digit, at most 63 characters), such as prod or staging-eu.',
+  }),
+  MLS_ENV_FILE_INVALID: define<{file: string; reason: string}>({
+    exitCode: 2,
+    message: (p) => `The environments file ${p.file} cannot be read: ${sentence(p.reason)}`,
+    suggestion: (p) => `Fix the file by hand (docs/deploy.md, "Environments", shows its shape), or move it aside and add the environments again with \`mlserve env add\`. Its directory comes from MLSERVE_CONFIG_DIR, else XDG_CONFIG_HOME/mlserve (${p.file}).`,
+  }),
+  MLS_REGISTRY_AUTH_FAILED: define<{registry: string; username: string | null; source: string; detail: string}>({
+    exitCode: 1,
+    message: (p) =>
+      `The registry ${p.registry} refused ${p.username === null ? 'an anonymous client' : `the credentials of "${p.username}" (from ${p.source})`}: ${sentence(p.detail)}`,
+    suggestion: (p) =>
+      `Log in again with \`echo PASSWORD | mlserve login ${p.registry} --username USER --password-stdin\`, or set MLSERVE_REGISTRY_USERNAME and MLSERVE_REGISTRY_PASSWORD; check the user may push to this repository.`,
+  }),
+  MLS_REGISTRY_UNREACHABLE: define<{registry: string; detail: string}>({
+    exitCode: 1,
+    message: (p) => `The registry ${p.registry} is not reachable: ${sentence(p.detail)}`,
+    suggestion: (p) =>
+      `Check that the registry runs and listens at ${p.registry} (\`curl -i http://${p.registry}/v2/\` answers 200 or 401), and that the Docker engine may reach it: a registry without TLS must be listed in the engine's insecure-registries (127.0.0.0/8 is by default).`,
+  }),
+  MLS_REGISTRY_NO_PASSWORD: define<{registry: string}>({
+    exitCode: 2,
+    message: (p) => `mlserve login ${p.registry} received no password on its standard input.`,
+    suggestion: (p) => `Pipe the password in with --password-stdin, as docker login does: \`echo "$PASSWORD" | mlserve login ${p.registry} --username USER --password-stdin\` (a password on the command line would stay in the shell's history).`,
+  }),
+  MLS_PUSH_NO_REGISTRY: define<{env: string}>({
+    exitCode: 2,
+    message: (p) => `Environment "${p.env}" has no registry to push to.`,
+    suggestion: (p) => `Give it one with \`mlserve env add ${p.env} --engine ENGINE --registry HOST:PORT --force\`, or push with --registry HOST:PORT.`,
+  }),
+  MLS_PUSH_NO_IMAGE: define<{api: string}>({
+    exitCode: 2,
+    message: (p) => `The Docker engine has no image of API "${p.api}" to push: mlserve push sends the newest image tagged ${p.api}:*, and there is none.`,
+    suggestion: (p) => `Build it first with \`mlserve build --api ${p.api}\` (it tags ${p.api}:VERSION), then push again.`,
+  }),
+  MLS_PUSH_CHECKS_FAILED: define<{image: string; count: number}>({
+    exitCode: 1,
+    message: (p) => `${p.image} fails ${p.count} image check${p.count === 1 ? '' : 's'}, so under --ci it was not pushed:`,
+    suggestion: () =>
+      'Fix what is listed and build again (`mlserve inspect IMAGE` shows the paths that waste most), or loosen the thresholds (--lowest-efficiency, --highest-user-wasted-percent, --highest-wasted-bytes).',
+  }),
+  MLS_PUSH_FAILED: define<{reference: string; attempts: number; detail: string}>({
+    exitCode: 1,
+    message: (p) => `Pushing ${p.reference} failed after ${p.attempts} attempt${p.attempts === 1 ? '' : 's'}: ${sentence(p.detail)}`,
+    suggestion: () => 'Run the push again: layers the registry already received are not sent twice. If it keeps failing, check the registry\'s logs and free disk space.',
+  }),
+  // Swarm: the gateway image and the autoscaler (src/swarm/gateway-image.ts, autoscaler*.ts).
+  MLS_SWARM_GATEWAY_DIST_STALE: define<{root: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `The gateway image carries mlserve's compiled code, which is not up to date in ${p.root}: ${sentence(p.reason)}`,
+    suggestion: () => 'Run `npm run build` in the mlserve checkout, then deploy again (the image is built from dist/, not compiled on the way).',
+  }),
+  MLS_SWARM_GATEWAY_NODE_UNSUITABLE: define<{node: string; engine: string}>({
+    exitCode: 1,
+    message: (p) => `The gateway image carries the Node runtime this CLI runs on (${p.node}), which cannot run on the Docker engine's ${p.engine}.`,
+    suggestion: () => 'Run the deploy from a Linux machine of the engine\'s architecture (for example on the Swarm manager itself), with Node 20.5 or newer.',
+  }),
+  MLS_SWARM_GATEWAY_BASE_MISSING: define<{base: string}>({
+    exitCode: 1,
+    message: (p) => `The gateway image's base ${p.base} is not on the Docker engine.`,
+    suggestion: (p) => `Pull or load it first (\`docker pull ${p.base}\`), or choose a glibc Debian or Ubuntu image the engine has.`,
+  }),
+  MLS_SWARM_GATEWAY_IMAGE_FAILED: define<{tag: string; base: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `Building the gateway image ${p.tag} on ${p.base} failed: ${sentence(p.reason)}`,
+    suggestion: () => 'The last lines of the build are shown below. A base without libstdc++ or glibc (such as an Alpine image) cannot run the carried Node binary: choose a Debian or Ubuntu base.',
+  }),
+  MLS_SWARM_AUTOSCALER_CONFIG_UNREADABLE: define<{file: string; reason: string}>({
+    exitCode: 2,
+    message: (p) => `The autoscaler's config ${p.file} cannot be read: ${sentence(p.reason)}`,
+    suggestion: () => 'Pass --config with the JSON file mlserve deploy writes (a Swarm config mounted in the autoscaler service).',
+  }),
+  MLS_SWARM_AUTOSCALER_CONFIG_INVALID: define<{file: string}>({
+    exitCode: 2,
+    message: (p) => `The autoscaler's config ${p.file} is not valid.`,
+    suggestion: () => 'Each problem is listed below with its field. The file is written by mlserve deploy; deploy again with this mlserve to rewrite it.',
+  }),
+  // The gateway of remote replicas (`mlserve gateway --plan`, what deploy runs in a Swarm service or a pod).
+  MLS_GATEWAY_PLAN_NOT_FOUND: define<{file: string}>({
+    exitCode: 2,
+    message: (p) => `The gateway plan ${p.file} does not exist or cannot be read.`,
+    suggestion: () => '`mlserve deploy` writes the plan (a Swarm config or a ConfigMap mounted in the container); check the mount and the path given to --plan.',
+  }),
+  MLS_GATEWAY_PLAN_NOT_JSON: define<{file: string; reason: string}>({
+    exitCode: 2,
+    message: (p) => `The gateway plan ${p.file} is not JSON: ${sentence(p.reason)}`,
+    suggestion: () => 'Deploy again with `mlserve deploy`, which writes the plan as JSON; a plan edited by hand must stay valid JSON.',
+  }),
+  MLS_GATEWAY_PLAN_INVALID: define<{source: string; reason: string}>({
+    exitCode: 2,
+    message: (p) => `The gateway plan from ${p.source} is not one this mlserve can serve: ${sentence(p.reason)}`,
+    suggestion: () => 'Deploy again with `mlserve deploy` from the same mlserve version as the gateway image, so the plan and the gateway agree.',
+  }),
 } as const
 
 export type ErrorCode = keyof typeof errorRegistry

@@ -2,7 +2,7 @@
 // located errors, Cortex compatibility, the JSON Schema and comment-keeping
 // writes. This part imports nothing of ours except src/errors.ts.
 export {loadProject, parseProject, findConfigFile, CONFIG_FILE_NAMES, type LoadOptions} from './load.js'
-export {checkRunnable, servedPredictorTypes} from './runnable.js'
+export {checkRunnable, runProblems, servedPredictorTypes} from './runnable.js'
 export {realtimeApis, asyncApis, servedApis, trafficSplitters, selectApi, selectServedApi, formatWarning, displayPath, type Project, type ConfigWarning} from './project.js'
 export {
   PREDICTOR_TYPES,

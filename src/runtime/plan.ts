@@ -1,7 +1,7 @@
 // From a validated config to what will run: which APIs, how many replicas of
 // each, and each replica's spec (interpreter, concurrency, GPUs). Every check
 // that can fail before a process starts happens here.
-import {BATCH_MAX_ITEMS_DEFAULT, checkRunnable, parseDurationMs, parseMemoryBytes, servedApis, trafficSplitters, type AsyncApiConfig, type Project, type ServedApiConfig, type TrafficSplitterConfig} from '../config/index.js'
+import {BATCH_MAX_ITEMS_DEFAULT, checkRunnable, parseDurationMs, runProblems, parseMemoryBytes, servedApis, trafficSplitters, type AsyncApiConfig, type Project, type ServedApiConfig, type TrafficSplitterConfig} from '../config/index.js'
 import {mlserveError} from '../errors.js'
 import {assignGpus, listGpus} from './gpu.js'
 import {chooseInterpreter, ensureInterpreter} from './interpreter.js'
@@ -11,7 +11,8 @@ import type {DockerPlan} from './docker-replica.js'
 import {runtimeDefaults} from './defaults.js'
 import {reservedPaths, type BatchSettings, type GatewayLimits, type GatewaySplitter} from './gateway/index.js'
 import type {AsyncPlan} from './async/types.js'
-import {join} from 'node:path'
+import {existsSync} from 'node:fs'
+import {isAbsolute, join} from 'node:path'
 import {answersVersion, type CacheConfig} from './gateway/cache.js'
 import type {PredictorConfig} from '../config/index.js'
 import {autoscalingPlan, type AutoscalingPlan} from './autoscale/settings.js'
@@ -37,8 +38,15 @@ export interface PlanOptions {
   announce?: boolean
   /** Replace the config's concurrency settings (tuning measures candidates this way). */
   overrides?: ConcurrencyOverrides
-  /** How replicas run: local process groups (default) or containers. Under docker the image holds the interpreter, so the local one is not checked. */
-  driver?: 'process' | 'docker'
+  /**
+   * How replicas run: local process groups (default), containers, or elsewhere
+   * ('remote': Swarm tasks, a pod's model container), found by `remote.discovery`.
+   * Under docker the image holds the interpreter; under remote nothing local
+   * is checked (interpreter, predictor files, engine, GPUs), only the config.
+   */
+  driver?: 'process' | 'docker' | 'remote'
+  /** Where the replicas of a 'remote' plan are found; required with that driver. */
+  remote?: RemotePlan
   /** The image every API runs from (docker driver); default each API's newest build. */
   image?: string
   /** Notes made while planning, such as the image each API runs. */
@@ -57,6 +65,23 @@ export interface ConcurrencyOverrides {
   batching?: {maxBatchSize: number; intervalMs: number}
 }
 
+/**
+ * How a gateway of remote replicas finds them:
+ * - dns: every intervalMs, `tasks.<service>` (Swarm's name for a service's
+ *   tasks, one address each) is resolved; each address serves at `port`;
+ * - static: fixed origins (a pod's model container at http://127.0.0.1:8080).
+ */
+export type Discovery =
+  | {kind: 'dns'; services: Record<string /* api */, string /* swarm service name */>; port: number; intervalMs: number}
+  | {kind: 'static'; origins: Record<string /* api */, string[] /* http://127.0.0.1:8080 */>}
+
+/** What a plan of driver 'remote' adds: where its replicas are found, and who may change it. */
+export interface RemotePlan {
+  discovery: Discovery
+  /** 'token': the control routes (/traffic…, /apply, /status) answer peers off loopback too when they carry the gateway's token (in a container the host's requests come from the bridge). */
+  control: 'token'
+}
+
 export interface ApiPlan {
   name: string
   endpoint: string
@@ -66,7 +91,11 @@ export interface ApiPlan {
   cache: CacheConfig | null
   /** What the API's answers depend on (its code version, predictor config, env, type, path, command), hashed: a cache holds answers of one version. */
   version: string
-  /** Cortex's autoscaling settings (fixed when the plan asked for a count). */
+  /**
+   * Cortex's autoscaling settings (fixed when the plan asked for a count).
+   * Under the remote driver they are carried for whoever runs the replicas
+   * (the Swarm autoscaler, Kubernetes): the gateway itself never scales.
+   */
   autoscaling: AutoscalingPlan
   /** For an AsyncAPI: its job queue (the gateway takes jobs at the endpoint instead of passing requests through). */
   async?: AsyncPlan
@@ -87,8 +116,15 @@ export interface GatewayPlan extends GatewayLimits {
 export interface RuntimePlan {
   project: {file: string; dir: string}
   gateway: GatewayPlan
-  driver: 'process' | 'docker'
+  /**
+   * Under 'remote', `apis[].replicas` are the planned count's specs (processes,
+   * threads, paths on the replica): templates for the replicas discovery
+   * finds, and the count an engine starts with.
+   */
+  driver: 'process' | 'docker' | 'remote'
   docker: DockerPlan | null
+  /** Where a 'remote' plan's replicas are found; null under the other drivers. */
+  remote: RemotePlan | null
   apis: ApiPlan[]
   /** The TrafficSplitters served, each over APIs of this plan. */
   splitters: GatewaySplitter[]
@@ -148,10 +184,12 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
   }
 
   const driver = options.driver ?? 'process'
+  const remote = driver === 'remote' ? remotePlan(options.remote, plans) : null
   // The docker driver (and dockerode) loads only when it is used. Its checks (engine, images, a GPU
   // runtime) come before the GPUs are counted, so an engine that cannot pass GPUs says so first.
   const docker = driver === 'docker' ? await (await import('./docker-replica.js')).planDocker(project, {image: options.image, apis: plans.map((api) => api.name), log: options.log ?? (() => undefined)}) : null
-  await assignGpuDevices(plans)
+  // A remote replica's GPUs are the engine's to place (generic resources, nvidia.com/gpu), not this machine's.
+  if (driver !== 'remote') await assignGpuDevices(plans)
   const headersTimeoutMs = options.headersTimeoutMs ?? runtimeDefaults.headersTimeoutMs
   return {
     project: {file: project.file, dir: project.dir},
@@ -168,6 +206,7 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
     },
     driver,
     docker,
+    remote,
     apis: plans,
     splitters: splitters.map(splitterPlan),
     reservedPaths: reserved,
@@ -189,12 +228,14 @@ function splitterPlan(splitter: TrafficSplitterConfig): GatewaySplitter {
 async function planApi(project: Project, api: ServedApiConfig, options: PlanOptions): Promise<ApiPlan> {
   const {predictor} = api
   // The same checks validate makes (src/config/runnable.ts): a served type, an existing predictor file.
-  const {predictorPath} = checkRunnable(project, api)
+  // A remote replica's files are in its image, not necessarily here: only the type is checked.
+  const remote = options.driver === 'remote'
+  const {predictorPath} = remote ? remoteRunnable(project, api) : checkRunnable(project, api)
   const interpreter = chooseInterpreter(predictor.interpreter)
-  if (predictor.type === 'python' && options.driver !== 'docker') await ensureInterpreter(interpreter, api.name)
+  if (predictor.type === 'python' && options.driver !== 'docker' && !remote) await ensureInterpreter(interpreter, api.name)
 
   const replicaCount = options.replicas ?? api.autoscaling.init_replicas
-  const version = predictor.type === 'python' ? codeVersion(project.dir, predictorPath) : undefined
+  const version = predictor.type === 'python' && (!remote || existsSync(predictorPath!)) ? codeVersion(project.dir, predictorPath) : undefined
   const batching = options.overrides?.batching ?? (predictor.server_side_batching
     ? {maxBatchSize: predictor.server_side_batching.max_batch_size, intervalMs: parseDurationMs(predictor.server_side_batching.batch_interval)}
     : undefined)
@@ -239,6 +280,27 @@ async function planApi(project: Project, api: ServedApiConfig, options: PlanOpti
     batch: {maxItems: predictor.batch_endpoint?.max_items ?? BATCH_MAX_ITEMS_DEFAULT},
     ...(api.kind === 'AsyncAPI' ? {async: asyncPlan(project, api)} : {}),
   }
+}
+
+/** A remote API's run check: a served predictor type; its predictor file is looked for in the image, not here. */
+function remoteRunnable(project: Project, api: ServedApiConfig): {predictorPath?: string} {
+  const problem = runProblems(api, project.dir).find((candidate) => candidate.field === 'type')
+  if (problem) throw problem.error
+  const path = api.predictor.type === 'python' ? api.predictor.path : undefined
+  return path === undefined ? {} : {predictorPath: isAbsolute(path) ? path : join(project.dir, path)}
+}
+
+/** Checks that discovery names a place for every API of the plan; a plan without one could never route that API. */
+function remotePlan(remote: RemotePlan | undefined, apis: ApiPlan[]): RemotePlan {
+  if (!remote) throw mlserveError('MLS_GATEWAY_PLAN_INVALID', {source: 'planRuntime', reason: "driver 'remote' needs options.remote (where the replicas are found)"})
+  const {discovery} = remote
+  const named = discovery.kind === 'dns' ? discovery.services : discovery.origins
+  const missing = apis.filter((api) => !Object.hasOwn(named, api.name)).map((api) => api.name)
+  if (missing.length > 0) {
+    throw mlserveError('MLS_GATEWAY_PLAN_INVALID', {source: 'planRuntime', reason: `${discovery.kind} discovery names no ${discovery.kind === 'dns' ? 'service' : 'origins'} for ${missing.map((name) => `"${name}"`).join(', ')}`})
+  }
+  // A copy: the plan is plain data of its own, whatever the caller does with its options afterwards.
+  return JSON.parse(JSON.stringify(remote)) as RemotePlan
 }
 
 function asyncPlan(project: Project, api: AsyncApiConfig): AsyncPlan {

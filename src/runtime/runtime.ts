@@ -117,7 +117,8 @@ export class Runtime {
     }
     runtime.autoscaler.start()
     runtime.gateway.metrics.addAutoscaler({apis: () => runtime!.autoscaler.figures()})
-    if (plan.announce) {
+    // A gateway of remote replicas runs in a container or a pod: no `mlserve status` on its machine reads a state file.
+    if (plan.announce && plan.driver !== 'remote') {
       runtime.record = {pid: process.pid, url: gateway.url, project: plan.project.file, startedAt: new Date().toISOString(), apis: [], splitters: [], driver: plan.driver, token: token!}
       runtime.announce()
     }
