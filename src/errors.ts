@@ -568,6 +568,11 @@ export const errorRegistry = {
     message: (p) => `The gateway plan from ${p.source} is not one this mlserve can serve: ${sentence(p.reason)}`,
     suggestion: () => 'Deploy again with `mlserve deploy` from the same mlserve version as the gateway image, so the plan and the gateway agree.',
   }),
+  MLS_GATEWAY_PLAN_TOKEN_UNREADABLE: define<{file: string; reason: string}>({
+    exitCode: 2,
+    message: (p) => `The gateway's token file ${p.file} cannot be used: ${sentence(p.reason)}`,
+    suggestion: () => 'Mount the deployment\'s secret at that path (Swarm: /run/secrets/NAME), or set MLSERVE_GATEWAY_TOKEN; without a token the gateway serves predictions but refuses every change.',
+  }),
 } as const
 
 export type ErrorCode = keyof typeof errorRegistry

@@ -137,6 +137,11 @@ export class RuntimeMetrics {
     metric.counter('mlserve_async_retries_total', 'Jobs this runtime queued again because the runtime or replica running them died (at least once).', (f) => f.retries)
   }
 
+  /** Each API's requests in this gateway, running and queued on its replicas (raw, not averaged): what an autoscaler outside sums across gateways. */
+  addApiInFlight(source: () => Iterable<readonly [api: string, inFlight: number]>): void {
+    this.perApi(source).gauge('mlserve_api_in_flight', "An API's requests in this gateway now, running and queued on its replicas (not averaged): the signal the Swarm autoscaler sums across gateway tasks.", (n) => n)
+  }
+
   addCache(source: CacheGaugeSource): void {
     const metric = this.perApi(() => source.caches().map(({api, cache}) => [api, cache] as const))
     metric.counter('mlserve_cache_hits_total', "Requests answered from an API's prediction cache.", (c) => c.hits)

@@ -191,7 +191,7 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
   // A remote replica's GPUs are the engine's to place (generic resources, nvidia.com/gpu), not this machine's.
   if (driver !== 'remote') await assignGpuDevices(plans)
   const headersTimeoutMs = options.headersTimeoutMs ?? runtimeDefaults.headersTimeoutMs
-  return {
+  const plan: RuntimePlan = {
     project: {file: project.file, dir: project.dir},
     gateway: {
       host: options.host,
@@ -212,6 +212,9 @@ export async function planRuntime(project: Project, options: PlanOptions): Promi
     reservedPaths: reserved,
     announce: options.announce !== false,
   }
+  // A remote plan travels as JSON (a Swarm config, a ConfigMap): it is made JSON's own here (fields left undefined go),
+  // so the gateway reads back exactly what was planned.
+  return driver === 'remote' ? (JSON.parse(JSON.stringify(plan)) as RuntimePlan) : plan
 }
 
 function splitterPlan(splitter: TrafficSplitterConfig): GatewaySplitter {
@@ -299,8 +302,7 @@ function remotePlan(remote: RemotePlan | undefined, apis: ApiPlan[]): RemotePlan
   if (missing.length > 0) {
     throw mlserveError('MLS_GATEWAY_PLAN_INVALID', {source: 'planRuntime', reason: `${discovery.kind} discovery names no ${discovery.kind === 'dns' ? 'service' : 'origins'} for ${missing.map((name) => `"${name}"`).join(', ')}`})
   }
-  // A copy: the plan is plain data of its own, whatever the caller does with its options afterwards.
-  return JSON.parse(JSON.stringify(remote)) as RemotePlan
+  return remote
 }
 
 function asyncPlan(project: Project, api: AsyncApiConfig): AsyncPlan {

@@ -11,6 +11,7 @@ import {runtimeDefaults} from './defaults.js'
 import type {RuntimePlan} from './plan.js'
 import {ProcessReplica} from './process-replica.js'
 import type {Replica, ReplicaSpec} from './replica.js'
+import type {Resolve, TaskDiscovery, TaskDiscoveryOptions} from './task-discovery.js'
 import {removeRuntimeRecord, writeRuntimeRecord, type RuntimeRecord} from './state.js'
 
 export {runtimeDefaults}
@@ -19,6 +20,16 @@ export type {RuntimePlan}
 export interface RuntimeHooks {
   /** Replica output and lifecycle lines (and access log lines when the plan enables them). */
   log: (line: string) => void
+  /**
+   * The token that changes state through the control routes: given (a string,
+   * or null: nothing may change it), it replaces the one a runtime that
+   * announces itself makes. `mlserve gateway` passes the deployment's secret.
+   */
+  token?: string | null
+  /** The remote driver's name resolver (default: the system's); tests pass their own. */
+  resolve?: Resolve
+  /** How the remote driver checks each replica (intervals, thresholds); tests shorten them. */
+  remoteReplica?: TaskDiscoveryOptions['replica']
 }
 
 export interface RuntimeStatus {
@@ -48,6 +59,8 @@ export class Runtime {
   readonly autoscaler: Autoscaler
   /** The AsyncAPIs' stores, workers and job routes; null when the plan has none. */
   asyncJobs: AsyncJobs | null = null
+  /** Under the remote driver: what finds the replicas and keeps routing in step with them; null otherwise. */
+  discovery: TaskDiscovery | null = null
 
   private constructor(
     public plan: RuntimePlan,
@@ -69,18 +82,24 @@ export class Runtime {
   static async start(plan: RuntimePlan, hooks: RuntimeHooks): Promise<Runtime> {
     const {log} = hooks
     // The docker driver (and dockerode) loads only when a plan uses it; its sweep of stale containers comes first.
-    const makeReplica: (spec: ReplicaSpec) => Replica =
-      plan.driver === 'docker' && plan.docker
+    const remote = plan.driver === 'remote'
+    const makeReplica: (spec: ReplicaSpec) => Replica = remote
+      ? () => {
+          // Only scaling and apply make replicas from a spec, and a remote runtime does neither: its engine does.
+          throw new Error('a remote runtime does not start replicas: discovery finds them')
+        }
+      : plan.driver === 'docker' && plan.docker
         ? await (await import('./docker-replica.js')).startDockerDriver(plan.docker, log)
         : (spec) => new ProcessReplica(spec, {log})
     const replicas: Replica[] = []
     const gatewayApis = plan.apis.map((api) => {
-      const apiReplicas = api.replicas.map(makeReplica)
+      // Remote replicas are found once the gateway listens (task-discovery.ts); the plan's specs are their templates.
+      const apiReplicas = remote ? [] : api.replicas.map(makeReplica)
       replicas.push(...apiReplicas)
       return {name: api.name, endpoint: api.endpoint, maxReplicaConcurrency: api.maxReplicaConcurrency, replicas: apiReplicas, cache: api.cache, version: api.version}
     })
     // Only a runtime that announces itself hands its token out (in its state file); one that does not takes no changes.
-    const token = plan.announce ? randomBytes(32).toString('hex') : null
+    const token = hooks.token !== undefined ? hooks.token : plan.announce ? randomBytes(32).toString('hex') : null
     let runtime: Runtime | null = null
     const gateway = new Gateway(gatewayApis, {
       ...plan.gateway,
@@ -88,6 +107,7 @@ export class Runtime {
       identity: {pid: process.pid, project: plan.project.file},
       splitters: plan.splitters,
       token,
+      control: plan.remote?.control === 'token' ? 'token' : 'loopback',
       apply: (next) => runtime!.apply(next as RuntimePlan),
       autoscaler: (api) => runtime?.autoscaler.status(api) ?? null,
       batch: (api) => (runtime?.plan ?? plan).apis.find((candidate) => candidate.name === api)?.batch,
@@ -109,14 +129,22 @@ export class Runtime {
       for (const api of runtime.asyncJobs.apis) runtime.scalingSignals.set(api.name, () => api.backlog())
       runtime.asyncJobs.start()
     }
-    const results = await Promise.allSettled(replicas.map((replica) => replica.start()))
-    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
-    if (failure) {
-      await runtime.stop({drain: false})
-      throw failure.reason
+    if (remote) {
+      // The gateway serves from now on, with no replica (503) until a task answers ready: a service may have none yet.
+      // Its replica count is its engine's (the Swarm autoscaler, Kubernetes): no autoscaler runs here.
+      const {TaskDiscovery} = await import('./task-discovery.js')
+      runtime.discovery = new TaskDiscovery(runtime, plan.remote!.discovery, {resolve: hooks.resolve, log, replica: hooks.remoteReplica})
+      await runtime.discovery.start()
+    } else {
+      const results = await Promise.allSettled(replicas.map((replica) => replica.start()))
+      const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+      if (failure) {
+        await runtime.stop({drain: false})
+        throw failure.reason
+      }
+      runtime.autoscaler.start()
+      runtime.gateway.metrics.addAutoscaler({apis: () => runtime!.autoscaler.figures()})
     }
-    runtime.autoscaler.start()
-    runtime.gateway.metrics.addAutoscaler({apis: () => runtime!.autoscaler.figures()})
     // A gateway of remote replicas runs in a container or a pod: no `mlserve status` on its machine reads a state file.
     if (plan.announce && plan.driver !== 'remote') {
       runtime.record = {pid: process.pid, url: gateway.url, project: plan.project.file, startedAt: new Date().toISOString(), apis: [], splitters: [], driver: plan.driver, token: token!}
@@ -157,6 +185,9 @@ export class Runtime {
    */
   apply(next: RuntimePlan): Promise<{changes: string[]}> {
     const applied = this.serialize(async () => {
+      if (this.plan.driver === 'remote') {
+        throw mlserveError('MLS_GATEWAY_APPLY_FAILED', {reason: 'this gateway routes replicas its engine runs (Swarm, Kubernetes), so a new config reaches it through `mlserve deploy`, not `mlserve apply`'})
+      }
       const asyncProblem = Array.isArray(next?.apis) ? asyncApplyProblem(this.plan, next) : null
       if (asyncProblem) throw mlserveError('MLS_ASYNC_APPLY_UNSUPPORTED', asyncProblem)
       const {reconcile} = await import('./reconcile.js')
@@ -212,6 +243,8 @@ export class Runtime {
    */
   stop(options: {drain?: boolean} = {}): Promise<void> {
     this.autoscaler.stop()
+    // No new replica is found from now on; retired ones still draining finish as the gateway drains.
+    void this.discovery?.stop()
     this.asyncJobs?.stopTaking()
     this.record = null
     if (this.recordFile) {

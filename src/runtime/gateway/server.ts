@@ -20,7 +20,7 @@ import type {ReplicaRoute} from './replica-route.js'
 import type {Router} from './routing.js'
 import {ShadowMirror} from './shadow.js'
 import {SplitRouter} from './split.js'
-import {answerTraffic, isTrafficPath, type TrafficState} from './traffic-routes.js'
+import {answerTraffic, isTrafficPath, refuseControlPeer, STATUS_PATH, type TrafficState} from './traffic-routes.js'
 import type {SplitterStatus, TrafficStatus} from './traffic-types.js'
 import {formatWeights} from './weights.js'
 
@@ -70,6 +70,13 @@ export interface GatewayOptions extends GatewayLimits {
   splitters?: GatewaySplitter[]
   /** The runtime's token: what changes state through the traffic routes must carry it. Null: nothing may. */
   token?: string | null
+  /**
+   * Who may use the control routes (/traffic…, /apply, /status): 'loopback'
+   * (default) answers this machine only; 'token' also answers peers elsewhere
+   * that carry the token, for any method (a gateway in a container sees the
+   * host's requests come from the bridge). /healthz, /readyz, /metrics stay open.
+   */
+  control?: 'loopback' | 'token'
   /** Applies a new plan (POST /apply, from mlserve apply). */
   apply?: (plan: unknown) => Promise<{changes: string[]}>
   /** An API's autoscaler figures, for GET /status. */
@@ -131,6 +138,7 @@ export class Gateway {
       caches: () => [...this.apis.values()].flatMap((api) => (api.cache ? [{api: api.name, cache: api.cache}] : [])),
     })
     this.metrics.addBatch(this.batchCounts)
+    this.metrics.addApiInFlight(() => [...this.apis.values()].map((api) => [api.name, api.inFlight] as const))
     this.metrics.addTraffic({
       weights: () => [...this.splitters.values()].flatMap((split) => Object.entries(split.weights).map(([api, weight]) => ({splitter: split.name, api, weight}))),
       shadows: () => [...this.apis.values()].map((api) => ({api: api.name, ...api.figures.shadow})),
@@ -154,6 +162,7 @@ export class Gateway {
     }
     this.traffic = {
       token: options.token ?? null,
+      control: options.control ?? 'loopback',
       status: () => this.trafficStatus(),
       splitter: (name) => this.splitters.get(name),
       splitterNames: () => [...this.splitters.keys()],
@@ -342,7 +351,9 @@ export class Gateway {
         })
         return
       }
-      const code = answerControl(req, res, path, this.control)
+      // A gateway that answers peers elsewhere keeps its live state (replica origins, loads) for its token's holders; probes and metrics stay open.
+      const refused = path === STATUS_PATH ? refuseControlPeer(req, res, path, this.traffic) : null
+      const code = refused ?? answerControl(req, res, path, this.control)
       if (code >= 400) this.record(req, NONE, null, code, started, NONE)
       return
     }

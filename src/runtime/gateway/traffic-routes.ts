@@ -1,7 +1,10 @@
 // The gateway's traffic routes: read the splitters and each API's figures,
 // change weights live, roll them back, read a shadow's diff, and apply a new
-// plan. They answer loopback peers only, and whatever changes state needs the
-// runtime's token (kept in its state file, readable by its owner alone).
+// plan. They answer loopback peers, and whatever changes state needs the
+// runtime's token (kept in its state file, readable by its owner alone). A
+// gateway with control 'token' (one in a container, whose host's requests
+// arrive from the bridge) also answers peers elsewhere, for any method, when
+// they carry the token.
 import {timingSafeEqual} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {errorRegistry, isMlserveError} from '../../errors.js'
@@ -12,11 +15,15 @@ import type {TrafficStatus} from './traffic-types.js'
 
 export const TRAFFIC_PATH = '/traffic'
 export const APPLY_PATH = '/apply'
+/** The live state's route (control.ts answers it): off loopback, it is a control route like these. */
+export const STATUS_PATH = '/status'
 /** A plan is small; anything larger is not one. */
 const MAX_CONTROL_BODY = 8 * 1024 * 1024
 
 export interface TrafficState {
   token: string | null
+  /** 'loopback': this machine's peers only; 'token': peers elsewhere too, carrying the token. */
+  control: 'loopback' | 'token'
   status(): TrafficStatus
   splitter(name: string): SplitRouter | undefined
   splitterNames(): string[]
@@ -33,11 +40,8 @@ export function isTrafficPath(path: string): boolean {
 
 /** Answers a request to /traffic… or /apply; returns the status it answered with (asynchronously for those with a body). */
 export async function answerTraffic(req: IncomingMessage, res: ServerResponse, path: string, query: string, state: TrafficState): Promise<number> {
-  const address = req.socket.remoteAddress ?? '?'
-  if (!isLoopback(address)) {
-    req.resume()
-    return sendError(res, 'MLS_GATEWAY_CONTROL_FORBIDDEN', {path, address})
-  }
+  const refused = refuseControlPeer(req, res, path, state)
+  if (refused !== null) return refused
   const method = req.method ?? 'GET'
   const reading = method === 'GET' || method === 'HEAD'
   if (!reading && !authorized(req, state.token)) {
@@ -123,6 +127,23 @@ export async function answerTraffic(req: IncomingMessage, res: ServerResponse, p
 function notAllowed(req: IncomingMessage, res: ServerResponse, path: string, allowed: string): number {
   req.resume()
   return sendError(res, 'MLS_GATEWAY_METHOD_NOT_ALLOWED', {method: req.method ?? '?', path, allowed}, {headers: {Allow: allowed}})
+}
+
+/**
+ * Answers a peer the control routes refuse and returns the status sent, or
+ * null for one they serve: a loopback peer, or (control 'token') a peer
+ * elsewhere that carries the token, whatever it asks.
+ */
+export function refuseControlPeer(req: IncomingMessage, res: ServerResponse, path: string, state: Pick<TrafficState, 'token' | 'control'>): number | null {
+  const address = req.socket.remoteAddress ?? '?'
+  if (isLoopback(address)) return null
+  if (state.control !== 'token') {
+    req.resume()
+    return sendError(res, 'MLS_GATEWAY_CONTROL_FORBIDDEN', {path, address})
+  }
+  if (authorized(req, state.token)) return null
+  req.resume()
+  return sendError(res, 'MLS_GATEWAY_CONTROL_UNAUTHORIZED', {path})
 }
 
 export function isLoopback(address: string): boolean {

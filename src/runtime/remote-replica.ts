@@ -1,0 +1,155 @@
+// One replica that runs elsewhere (a Swarm task, a pod's model container),
+// known by its address alone. Whoever runs it (Swarm, Kubernetes) starts,
+// restarts and stops it; the gateway only asks whether it serves: start()
+// polls its readiness route until it answers 200, and a slower check keeps
+// going for as long as the replica is routed, so a task that turns unhealthy
+// leaves routing and comes back once it answers again.
+import {EventEmitter} from 'node:events'
+import {request} from 'undici'
+import {mlserveError} from '../errors.js'
+import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
+
+export interface RemoteReplicaOptions {
+  /** Where it serves: http://10.0.1.7:8080. */
+  origin: string
+  log: (line: string) => void
+  /** Pause between readiness polls while it starts (default 250 ms). */
+  startIntervalMs?: number
+  /** Pause between checks once started, ready or not (default 2 s). */
+  checkIntervalMs?: number
+  /** Failed checks in a row that take a ready replica out of routing (default 2). */
+  failuresToUnready?: number
+  /** How long one check may take (default 2 s); a slower answer counts as busy, not as a failure. */
+  probeTimeoutMs?: number
+}
+
+/** What one readiness check found: 200 (serving), anything else or no connection (failing), or no answer in time (busy: its threads are all taken). */
+type Check = 'serving' | 'failing' | 'busy'
+
+export class RemoteReplica extends EventEmitter implements Replica {
+  readonly id: string
+  readonly origin: string
+  private isReady = false
+  private stopped = false
+  private timer: NodeJS.Timeout | null = null
+  private failures = 0
+  /** Times it left routing after failed checks: what a local replica's restarts say. */
+  private lapses = 0
+  private readonly startIntervalMs: number
+  private readonly checkIntervalMs: number
+  private readonly failuresToUnready: number
+  private readonly probeTimeoutMs: number
+  private readonly log: (line: string) => void
+
+  constructor(
+    readonly spec: ReplicaSpec,
+    options: RemoteReplicaOptions,
+  ) {
+    super()
+    this.id = replicaId(spec.api, spec.index)
+    this.origin = options.origin.replace(/\/+$/, '')
+    this.log = options.log
+    this.startIntervalMs = options.startIntervalMs ?? 250
+    this.checkIntervalMs = options.checkIntervalMs ?? 2_000
+    this.failuresToUnready = options.failuresToUnready ?? 2
+    this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000
+  }
+
+  get ready(): boolean {
+    return this.isReady
+  }
+
+  /**
+   * Resolves once the readiness route answers 200, or rejects with
+   * MLS_READINESS_TIMEOUT after spec.readinessTimeoutMs; either way the slow
+   * checks go on until stop(), so a late replica still joins routing.
+   */
+  start(): Promise<void> {
+    const until = Date.now() + this.spec.readinessTimeoutMs
+    return new Promise<void>((resolve, reject) => {
+      let settled = false
+      const poll = async (): Promise<void> => {
+        this.timer = null
+        const check = this.stopped ? null : await this.check()
+        if (this.stopped || check === null) {
+          if (!settled) reject(mlserveError('MLS_REPLICA_START_FAILED', {api: this.spec.api, replica: this.spec.index, reason: `it was stopped before ${this.origin} answered ready`}))
+          settled = true
+          return
+        }
+        this.follow(check)
+        if (!settled && this.isReady) {
+          settled = true
+          resolve()
+        } else if (!settled && Date.now() >= until) {
+          settled = true
+          reject(mlserveError('MLS_READINESS_TIMEOUT', {api: this.spec.api, seconds: Math.round(this.spec.readinessTimeoutMs / 1000)}))
+        }
+        this.timer = setTimeout(() => void poll(), settled ? this.checkIntervalMs : this.startIntervalMs)
+      }
+      void poll()
+    })
+  }
+
+  /** Stops checking; the replica itself is its engine's to stop. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    this.setUnready('stopping')
+  }
+
+  status(): ReplicaStatus {
+    return {
+      id: this.id,
+      api: this.spec.api,
+      index: this.spec.index,
+      ready: this.isReady,
+      origin: this.origin,
+      pid: null,
+      restarts: this.lapses,
+      workerRestarts: 0,
+      processes: this.spec.processes,
+      threads: this.spec.threads,
+      gpus: this.spec.gpus,
+    }
+  }
+
+  /** Moves readiness by one check: one 200 makes it ready; `failuresToUnready` failures in a row take it out. */
+  private follow(check: Check): void {
+    if (check === 'serving') {
+      this.failures = 0
+      if (!this.isReady) {
+        this.isReady = true
+        if (this.lapses > 0) this.log(`[${this.id}] ${this.origin} answers ready again; back in routing`)
+        this.emit('ready', this.origin)
+        this.emit('slots', this.spec.processes * this.spec.threads)
+      }
+      return
+    }
+    if (check === 'busy') return
+    this.failures++
+    if (this.isReady && this.failures >= this.failuresToUnready) {
+      this.lapses++
+      this.log(`[${this.id}] ${this.origin} failed ${this.failures} readiness checks in a row; out of routing until it answers again`)
+      this.setUnready('readiness checks failed')
+    }
+  }
+
+  private setUnready(reason: string): void {
+    if (!this.isReady) return
+    this.isReady = false
+    this.emit('unready', reason)
+  }
+
+  private async check(): Promise<Check> {
+    const timeout = this.probeTimeoutMs
+    try {
+      const response = await request(this.origin + this.spec.readinessPath, {headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout)})
+      await response.body.dump()
+      return response.statusCode === 200 ? 'serving' : 'failing'
+    } catch (error) {
+      const {name, code} = error as {name?: string; code?: string}
+      return name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'busy' : 'failing'
+    }
+  }
+}
