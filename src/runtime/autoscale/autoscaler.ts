@@ -3,8 +3,10 @@
 // registered, such as an AsyncAPI's backlog), and every 10 s it averages the
 // samples over the API's window, asks the recommender for a count and scales
 // through its host (the runtime). Only one scaling step per API is under way at
-// a time; ticks meanwhile still record their recommendation.
-import {recommend, type Recommendation} from './recommend.js'
+// a time; ticks meanwhile still record their recommendation. The samples, the
+// average and the recommendations kept for stabilization are window.ts's,
+// which the Swarm autoscaler shares.
+import {ScalingWindow} from './window.js'
 import type {AutoscalingPlan} from './settings.js'
 import {plural} from '../../plural.js'
 
@@ -41,9 +43,7 @@ export interface AutoscalerStatus {
 }
 
 interface ApiState {
-  samples: Array<{at: number; value: number}>
-  history: Recommendation[]
-  startedAt: number
+  window: ScalingWindow
   desired: number | null
   reason: string
   /** The tick time of the last decision (ms since the epoch). */
@@ -90,7 +90,7 @@ export class Autoscaler {
   private state(api: string): ApiState {
     let state = this.states.get(api)
     if (!state) {
-      state = {samples: [], history: [], startedAt: this.now(), desired: null, reason: 'no decision yet (the first comes within 10 s)', decidedAt: null, inFlight: 0, scaling: null, events: {up: 0, down: 0}}
+      state = {window: new ScalingWindow(this.now()), desired: null, reason: 'no decision yet (the first comes within 10 s)', decidedAt: null, inFlight: 0, scaling: null, events: {up: 0, down: 0}}
       this.states.set(api, state)
     }
     return state
@@ -102,9 +102,7 @@ export class Autoscaler {
     for (const {name, autoscaling} of served) {
       if (!autoscaling || autoscaling.fixed !== null) continue
       const state = this.state(name)
-      state.samples.push({at: now, value: this.host.signal(name)})
-      const oldest = now - autoscaling.windowMs
-      while (state.samples.length > 0 && state.samples[0].at <= oldest) state.samples.shift()
+      state.window.record(now, this.host.signal(name), autoscaling.windowMs)
     }
     // An API removed by mlserve apply loses its state; one added again starts afresh.
     for (const name of this.states.keys()) if (!served.some((api) => api.name === name)) this.states.delete(name)
@@ -116,14 +114,11 @@ export class Autoscaler {
     for (const {name, autoscaling: settings} of this.host.apis()) {
       if (!settings || settings.fixed !== null) continue
       const state = this.state(name)
-      if (state.samples.length === 0) continue
+      if (state.window.empty) continue
       const current = this.host.replicas(name)
-      const inFlight = state.samples.reduce((sum, s) => sum + s.value, 0) / state.samples.length
-      const averagedOverMs = Math.min(settings.windowMs, Math.max(now - state.samples[0].at + (this.options.sampleMs ?? SAMPLE_MS), 0))
-      const decision = recommend({settings, current, inFlight, averagedOverMs, now, startedAt: state.startedAt, history: state.history})
-      state.history.push({at: now, replicas: decision.recommendation})
-      const keep = Math.max(settings.upscaleStabilizationMs, settings.downscaleStabilizationMs)
-      while (state.history.length > 0 && state.history[0].at <= now - keep) state.history.shift()
+      const decided = state.window.decide(settings, current, now, this.options.sampleMs ?? SAMPLE_MS)
+      if (!decided) continue
+      const {decision, inFlight} = decided
       state.inFlight = inFlight
       state.desired = decision.desired
       state.reason = decision.reason
