@@ -573,6 +573,45 @@ export const errorRegistry = {
     message: (p) => `The gateway's token file ${p.file} cannot be used: ${sentence(p.reason)}`,
     suggestion: () => 'Mount the deployment\'s secret at that path (Swarm: /run/secrets/NAME), or set MLSERVE_GATEWAY_TOKEN; without a token the gateway serves predictions but refuses every change.',
   }),
+  // Kubernetes output (`mlserve deploy` to an environment of engine kubernetes; src/kubernetes).
+  MLS_K8S_INVALID: define<{object: string; path: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `The Kubernetes object ${p.object} does not pass its schema: ${p.path} ${sentence(p.reason)}`,
+    suggestion: () => 'This is a bug in mlserve\'s manifests, or a config value Kubernetes cannot carry; please report it with the object and the path above (`mlserve deploy --dry-run` shows the object).',
+  }),
+  MLS_K8S_NO_IMAGE_VERSION: define<{dir: string}>({
+    exitCode: 2,
+    message: (p) => `The project ${p.dir} has no git version to tag its images with (it is not a git repository, or has no commit).`,
+    suggestion: () => 'Commit the project (`git init && git add -A && git commit`), build and push it (`mlserve build`, `mlserve push --env NAME`), then deploy: the manifests name the image REGISTRY/API:GIT-VERSION that push made.',
+  }),
+  MLS_K8S_SETTING_INVALID: define<{name: string; value: string; expected: string}>({
+    exitCode: 2,
+    message: (p) => `${p.name} is "${p.value}"; expected ${p.expected}.`,
+    suggestion: (p) => `Set ${p.name} to ${p.expected}, or unset it for the default (docs/deploy.md, "Kubernetes").`,
+  }),
+  MLS_K8S_NO_KUBECONFIG: define<{file: string; reason: string}>({
+    exitCode: 2,
+    message: (p) => `No usable kubeconfig at ${p.file} (${p.reason.replace(/\.$/, '')}): mlserve cannot reach a Kubernetes cluster.`,
+    suggestion: () => 'Point the environment at one (`mlserve env add NAME --engine kubernetes --kubeconfig FILE`), or set $KUBECONFIG; or write the manifests without a cluster: `mlserve deploy --env NAME --dry-run [--out DIR]`.',
+  }),
+  MLS_K8S_CONTEXT_NOT_FOUND: define<{context: string; file: string; available: string[]}>({
+    exitCode: 2,
+    message: (p) => `The kubeconfig ${p.file} has no context "${p.context}" (it has: ${p.available.length > 0 ? p.available.join(', ') : 'none'}).`,
+    suggestion: () => 'Fix the environment\'s context (`mlserve env add NAME --engine kubernetes --context CONTEXT`), or leave it out to use the kubeconfig\'s current-context.',
+  }),
+  MLS_K8S_UNREACHABLE: define<{server: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `The Kubernetes API server ${p.server} cannot be reached: ${sentence(p.reason)}`,
+    suggestion: () => 'Check that the cluster is up and that this machine reaches it (`kubectl --kubeconfig FILE version`); nothing was applied.',
+  }),
+  MLS_K8S_REJECTED: define<{object: string; stage: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `The Kubernetes API server rejected ${p.object} in the ${p.stage}: ${sentence(p.reason)}`,
+    suggestion: (p) =>
+      p.stage === 'server-side dry run'
+        ? 'Nothing was applied: every object is dry-run first. A missing kind (ScaledObject, HTTPRoute) means KEDA or the Gateway API is not installed in the cluster; RBAC errors need rights to patch these kinds in the namespace.'
+        : 'The objects before it in the list were applied; fix the cause and deploy again (server-side apply is idempotent).',
+  }),
 } as const
 
 export type ErrorCode = keyof typeof errorRegistry

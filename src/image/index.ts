@@ -3,7 +3,7 @@
 // harness, image inspection (efficiency, waste) and lint. It uses config,
 // src/docker for the engine, and the runtime only through the harness's door
 // (src/runtime/harness/index.ts).
-export {buildImage, runBuild, followBuild, assertCi, formatFinding, type BuildEvent, type BuildResult} from './build.js'
+export {buildImage, runBuild, followBuild, assertCi, formatFinding, gitVersion, type BuildEvent, type BuildResult} from './build.js'
 export {planBuild, requirementsInfo, type PlanOptions} from './build-plan.js'
 export {generateDockerfile, type DockerfileSpec} from './generate.js'
 export {walkProject, contextBytes, inlineEntry, fileEntry, type ContextEntry} from './context.js'
