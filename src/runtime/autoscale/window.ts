@@ -28,7 +28,12 @@ export class ScalingWindow {
   /** Adds a sample taken at `at`, and drops those that have left the window. */
   record(at: number, value: number, windowMs: number): void {
     this.samples.push({at, value})
-    const oldest = at - windowMs
+    this.expire(at, windowMs)
+  }
+
+  /** Drops the samples that have left the window by `now`: for a loop whose source may give no sample (the Swarm autoscaler when no gateway answers). */
+  expire(now: number, windowMs: number): void {
+    const oldest = now - windowMs
     while (this.samples.length > 0 && this.samples[0].at <= oldest) this.samples.shift()
   }
 
