@@ -351,7 +351,7 @@ export const errorRegistry = {
     httpStatus: 401,
     message: (p) => `Changing the runtime through ${p.path} needs its token, and the request carried none or a wrong one.`,
     suggestion: () =>
-      "Use `mlserve traffic` or `mlserve apply` as the user who started `mlserve run`: they read the token from the runtime's state file, which only that user can read.",
+      "Use `mlserve traffic` or `mlserve apply` as the user who started `mlserve run`: they read the token from the runtime's state file, which only that user can read. A deployed gateway (`mlserve gateway`, which also wants the token off loopback to read /traffic and /status) takes its deployment's token: `mlserve traffic --env NAME` sends it.",
   }),
   MLS_GATEWAY_CONTROL_BAD_REQUEST: define<{path: string; reason: string}>({
     exitCode: 2,
@@ -551,6 +551,52 @@ export const errorRegistry = {
     exitCode: 2,
     message: (p) => `The autoscaler's config ${p.file} is not valid.`,
     suggestion: () => 'Each problem is listed below with its field. The file is written by mlserve deploy; deploy again with this mlserve to rewrite it.',
+  }),
+  // Swarm deploy (src/swarm/deploy.ts, status.ts, remove.ts; `mlserve deploy`, `deploy --status`, `delete`).
+  MLS_SWARM_NOT_ACTIVE: define<{address: string; state: string}>({
+    exitCode: 1,
+    message: (p) => `The Docker engine at ${p.address} is not part of a Swarm (its Swarm state is "${p.state || 'inactive'}"), so it cannot run services.`,
+    suggestion: () => 'Make it a Swarm manager with `docker swarm init` (one node is a Swarm too), or point the environment at a manager: `mlserve env add NAME --engine swarm --docker-host tcp://MANAGER:2376`.',
+  }),
+  MLS_SWARM_NOT_MANAGER: define<{address: string}>({
+    exitCode: 1,
+    message: (p) => `The Docker engine at ${p.address} is a Swarm worker: only a manager creates and updates services.`,
+    suggestion: () => 'Point the environment at a manager node (`--docker-host` of `mlserve env add`), or promote this node with `docker node promote` on a manager.',
+  }),
+  MLS_DEPLOY_NO_IMAGE: define<{api: string}>({
+    exitCode: 2,
+    message: (p) => `The Docker engine has no image of API "${p.api}": deploy runs the newest image tagged ${p.api}:*, and there is none.`,
+    suggestion: (p) => `Build it first with \`mlserve build --api ${p.api}\`, then deploy again.`,
+  }),
+  MLS_DEPLOY_NAME_TAKEN: define<{kind: string; name: string; owner: string}>({
+    exitCode: 1,
+    message: (p) => `The Swarm already has a ${p.kind} named ${p.name}, which ${p.owner}.`,
+    suggestion: (p) => `Remove it (\`mlserve delete --env ENV\` from its project, or \`docker ${p.kind} rm ${p.name}\` if it is not mlserve's), or deploy this project from a directory of another name: the directory's name is the project's name on the cluster.`,
+  }),
+  MLS_DEPLOY_ENGINE_REFUSED: define<{action: string; name: string; detail: string}>({
+    exitCode: 1,
+    message: (p) => `The Swarm refused to ${p.action} ${p.name}: ${sentence(p.detail)}`,
+    suggestion: () => 'The engine\'s reason is above. Objects created before this one are left in place; fix the cause and deploy again, or remove everything with `mlserve delete --env ENV`.',
+  }),
+  MLS_DEPLOY_ROLLED_BACK: define<{service: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `The update of ${p.service} failed and Swarm rolled it back: ${sentence(p.reason)}`,
+    suggestion: () => 'The failing tasks\' errors are listed below; the previous version serves meanwhile. A task that stays unhealthy past --health-start-period, or exits, fails the update: look at `docker service logs SERVICE` and `mlserve deploy --status`, fix the code and deploy again.',
+  }),
+  MLS_DEPLOY_UPDATE_PAUSED: define<{service: string; state: string; reason: string}>({
+    exitCode: 1,
+    message: (p) => `The update of ${p.service} stopped (${p.state}): ${sentence(p.reason || 'Swarm gave no reason')}`,
+    suggestion: (p) => `Look at its tasks with \`mlserve deploy --status\`; \`docker service rollback ${p.service}\` returns it to the previous version, and a new deploy updates it again.`,
+  }),
+  MLS_DEPLOY_TIMEOUT: define<{seconds: number; waiting: string[]}>({
+    exitCode: 1,
+    message: (p) => `The deploy did not finish within ${p.seconds}s: still waiting for ${p.waiting.join('; ')}.`,
+    suggestion: () => 'The tasks\' states and errors are listed below. A task pending with "no suitable node" needs more CPU or memory than the nodes can reserve (compute.cpu, compute.mem) or a node matching its placement; one "starting" for long is loading its model (raise --health-start-period and --timeout). Swarm keeps working on it after mlserve stops waiting.',
+  }),
+  MLS_DEPLOY_NOT_FOUND: define<{env: string; project: string | null; dir: string}>({
+    exitCode: 1,
+    message: (p) => `Nothing of ${p.project === null ? 'any project' : `project "${p.project}"`} is deployed to environment "${p.env}" (no deploy record in ${p.dir}).`,
+    suggestion: () => 'Deploy it with `mlserve deploy --env ENV` from the project\'s directory. A deploy made on another machine writes its record there: pass --url (and the token of `mlserve deploy --json`) instead.',
   }),
   // The gateway of remote replicas (`mlserve gateway --plan`, what deploy runs in a Swarm service or a pod).
   MLS_GATEWAY_PLAN_NOT_FOUND: define<{file: string}>({

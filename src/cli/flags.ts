@@ -11,6 +11,8 @@ import {Flags, type Interfaces} from '@oclif/core'
 import {parseDurationMs, parseMemoryBytes} from '../config/units.js'
 // CPU lists alone (node:fs and node:os), not the runtime door.
 import {availableCpus, formatCpuList, parseCpuList} from '../runtime/cpus.js'
+// The environments' field shapes alone (pure functions), not the environments door.
+import {isEnvironmentName, isNamespace, parseDockerHost, parseNodeLabel, parseRegistry} from '../environments/fields.js'
 
 /** A flag value that does not parse: the flag (as --name), the value received, and what would be accepted. */
 export class FlagValueError extends Error {
@@ -206,3 +208,35 @@ export function file(extensions: string[]) {
     return text !== '' && dot >= 0 && extensions.includes(text.slice(dot).toLowerCase()) ? text : undefined
   })
 }
+
+// Environments and registries (mlserve env, login, push, deploy): the shapes
+// come from src/environments/fields.ts (pure functions), which the
+// environments file's reader checks too.
+
+/** An environment's name: lowercase letters, digits, - . _. */
+export const environmentName = typed<string>('an environment name of lowercase letters, digits and - . _, such as prod or staging-eu', (text) =>
+  isEnvironmentName(text) ? text : undefined,
+)
+
+/** `--env NAME` for the commands that act on an environment (push, deploy, delete, traffic); unset, $MLSERVE_ENV then `mlserve env use` decide. */
+export const envFlag = environmentName({
+  description: 'The environment to act on, as `mlserve env add` named it; by default $MLSERVE_ENV, else the one `mlserve env use` chose.',
+})
+
+/** A registry: HOST[:PORT][/NAMESPACE], no scheme. */
+export const registry = typed<string>('a registry as HOST[:PORT][/NAMESPACE] without a scheme, such as 127.0.0.1:5000 or registry.example.com/team', parseRegistry)
+
+/** A Docker endpoint as DOCKER_HOST takes one. */
+export const dockerHost = typed<string>('a Docker endpoint such as unix:///var/run/docker.sock, tcp://10.0.0.5:2376 or ssh://user@host', parseDockerHost)
+
+/** A node label KEY=VALUE. */
+export const nodeLabel = typed<{key: string; value: string}>('a node label as KEY=VALUE, such as node.kind=spot', parseNodeLabel)
+
+/** A Kubernetes namespace name. */
+export const namespace = typed<string>('a Kubernetes namespace name (lowercase letters, digits and -), such as default or ml-prod', (text) => (isNamespace(text) ? text : undefined))
+
+/** A TCP port a service publishes, 1 to 65535. */
+export const publishedPort = typed<number>('a port number from 1 to 65535', (text) => {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN
+  return n >= 1 && n <= 65535 ? n : undefined
+})
