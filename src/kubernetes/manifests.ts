@@ -19,7 +19,6 @@ import {parseCpuMillicores, parseMemoryBytes, servedApis, trafficSplitters, type
 import type {Environment} from '../environments/index.js'
 import {planRuntime, runtimeDefaults, type RuntimePlan} from '../runtime/index.js'
 import {APP_DIR_IN_IMAGE, CONTAINER_PORT, containerEnv} from '../runtime/harness/index.js'
-import type {ReplicaSpec} from '../runtime/replica.js'
 import {horizontalPodAutoscaler, scaledObject, type Autoscaler} from './autoscaling.js'
 import {
   dnsLabel,
@@ -246,7 +245,7 @@ function apiObjects(input: ApiInput): KubernetesManifest[] {
   return objects
 }
 
-function podSpec(input: ApiInput, spec: ReplicaSpec): IPodSpec {
+function podSpec(input: ApiInput, spec: RuntimePlan['apis'][number]['replicas'][number]): IPodSpec {
   const {api, plan, environment} = input
   const timeoutS = Math.ceil(plan.gateway.timeoutMs / 1000)
   const readinessPath = spec.readinessPath

@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {parse, parseAllDocuments} from 'yaml'
 import {containerEnv, CONTAINER_PORT} from '../../src/runtime/harness/index.js'
 import {planRuntime} from '../../src/runtime/index.js'
+import {checkRemotePlan} from '../../src/runtime/plan-file.js'
 import {deployKubernetes, kubernetesManifests, resolveManifestOptions, validateManifests, type KubernetesManifest} from '../../src/kubernetes/index.js'
 import {isMlserveError} from '../../src/errors.js'
 import {IMAGES, kubernetesEnvironment, sklearnSplitterProject, type SplitterProject} from '../helpers/kubernetes.js'
@@ -166,6 +167,14 @@ describe('kubernetesManifests: the sklearn template with a TrafficSplitter', () 
     assert.deepEqual(deployment.spec.selector.matchLabels, {'app.kubernetes.io/name': 'iris', 'app.kubernetes.io/part-of': 'iris'})
     assert.equal(deployment.metadata.labels['app.kubernetes.io/managed-by'], 'mlserve')
     assert.equal(deployment.metadata.labels['app.kubernetes.io/version'], 'v1')
+  })
+
+  test("each sidecar's plan is one the gateway reads (H2's plan-file check for `mlserve gateway --plan`)", () => {
+    for (const object of objects.filter((candidate) => candidate.kind === 'ConfigMap')) {
+      const plan = checkRemotePlan(JSON.parse((object.toJSON() as Json).data['plan.json']), object.metadata!.name!)
+      assert.equal(plan.apis.length, 1)
+      assert.equal(plan.announce, false)
+    }
   })
 
   test('KEDA: a prometheus trigger on mlserve_api_in_flight, AverageValue target_replica_concurrency, min/max and the stabilization windows', () => {
