@@ -69,9 +69,9 @@ export interface ContextPart {
 export async function ensureGatewayImage(docker: Docker, options: GatewayImageOptions): Promise<GatewayImage> {
   const log = options.log ?? (() => undefined)
   const root = packageRoot
-  checkDist(root)
   await checkPlatform(docker)
   const base = await inspectBase(docker, options.baseImage)
+  checkDist(root)
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {version: string}
   const parts = contextParts(root)
   const dockerfile = gatewayDockerfile(options.baseImage)
