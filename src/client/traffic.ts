@@ -4,6 +4,7 @@
 import {errorRegistry, MlserveError, mlserveError, type ErrorCode} from '../errors.js'
 import {exchange} from './http.js'
 import {listRuntimeRecords, type RuntimeRecord} from '../runtime/state.js'
+import {deployRecordsDir, listDeployRecords, type DeployRecord} from '../swarm/record.js'
 import type {DiffReport, SplitterStatus, TrafficStatus} from '../runtime/gateway/traffic-types.js'
 
 /** A runtime to talk to: its gateway, the token that lets us change it (from its record), and the record when there is one. */
@@ -11,6 +12,8 @@ export interface TrafficTarget {
   url: string
   token: string | null
   record: RuntimeRecord | null
+  /** The config file a deployed gateway was deployed from (`--env`), where it has no runtime record. */
+  project?: string
 }
 
 /** The fields the traffic work added to the runtime record; a runtime started by an older mlserve lacks them. */
@@ -59,6 +62,21 @@ export function findSplitterTarget(splitter: string, url?: string, records: Runt
   if (record) return targetOf(record)
   const served = records.map((r) => `${r.url} serves ${splittersOf(r).join(', ') || 'no TrafficSplitter'}`)
   throw mlserveError('MLS_RUNTIME_NOT_FOUND', {detail: `no \`mlserve run\` on this machine serves a TrafficSplitter named "${splitter}" (${served.join('; ')}).`})
+}
+
+/**
+ * The gateway `mlserve deploy` put in environment `env` (from its deploy
+ * record on this machine, with the token): the one serving `splitter` when
+ * one is named, else the newest.
+ */
+export function findDeployedTarget(env: string, splitter?: string, records: DeployRecord[] = listDeployRecords(env)): TrafficTarget {
+  if (records.length === 0) throw mlserveError('MLS_DEPLOY_NOT_FOUND', {env, project: null, dir: deployRecordsDir()})
+  const record = splitter === undefined ? records[0] : records.find((r) => r.splitters.some((s) => s.name === splitter))
+  if (!record) {
+    const served = records.map((r) => `${r.project} at ${r.url} serves ${r.splitters.map((s) => s.name).join(', ') || 'no TrafficSplitter'}`)
+    throw mlserveError('MLS_RUNTIME_NOT_FOUND', {detail: `no deploy in environment "${env}" serves a TrafficSplitter named "${splitter}" (${served.join('; ')}).`})
+  }
+  return {url: trim(record.url), token: record.token, record: null, project: record.projectFile}
 }
 
 /** Every runtime to show: the one at `url`, or each announced on this machine. */

@@ -36,6 +36,7 @@ export default class Predict extends BaseCommand {
   static override flags = {
     data: Flags.string({char: 'd', description: 'The request body: inline JSON, or @FILE to send a file (JSON or any bytes).', required: true}),
     url: Flags.string({description: 'The gateway, such as http://127.0.0.1:8888; by default the newest `mlserve run` on this machine.'}),
+    env: flag.environmentName({description: 'Send it to the gateway `mlserve deploy` deployed to this environment (its deploy record on this machine gives the URL).', exclusive: ['url']}),
     'content-type': Flags.string({description: 'The Content-Type sent; by default application/json for JSON data and application/octet-stream otherwise.'}),
     header: flag.header({char: 'H', description: 'An extra request header as "Name: value" (repeat the flag for several).', multiple: true}),
     timeout: flag.duration({description: 'The time limit of each try.', default: '30s'}),
@@ -48,7 +49,8 @@ export default class Predict extends BaseCommand {
     const {body, contentType} = await readData(flags.data, flags['content-type'])
     const headers = Object.fromEntries(flags.header ?? [])
 
-    const url = await endpointUrl(flags.url, args.api, (api) => ['mlserve', 'predict', api, ...this.argv.map(shellQuote)].join(' '))
+    const retry = (api: string): string => ['mlserve', 'predict', api, ...this.argv.map(shellQuote)].join(' ')
+    const url = flags.env ? await deployedEndpointUrl(flags.env, args.api, retry) : await endpointUrl(flags.url, args.api, retry)
     const {predict, answerSummary} = await import('../client/predict.js')
     const response = await predict({
       url,
@@ -99,6 +101,28 @@ async function readData(data: string, contentType: string | undefined): Promise<
     if (!contentType) throw mlserveError('MLS_DATA_INVALID', {flag: '--data', detail: `not valid JSON (${(error as Error).message})`})
   }
   return {body: Buffer.from(data), contentType: contentType ?? 'application/json'}
+}
+
+/**
+ * The endpoint of the API (or TrafficSplitter) on the gateway deployed to
+ * `env`, from the deploy record: the deployed gateway answers /status only
+ * with its token, and the record already lists what it serves.
+ */
+async function deployedEndpointUrl(env: string, api: string | undefined, retry: (api: string) => string): Promise<string> {
+  const {deployRecordsDir, listDeployRecords} = await import('../swarm/record.js')
+  const records = listDeployRecords(env)
+  if (records.length === 0) throw mlserveError('MLS_DEPLOY_NOT_FOUND', {env, project: null, dir: deployRecordsDir()})
+  const served = (r: (typeof records)[number]) => [...r.apis, ...r.splitters]
+  const names = [...new Set(records.flatMap((r) => served(r).map((a) => a.name)))]
+  if (api === undefined) {
+    if (names.length !== 1) throw mlserveError('MLS_API_AMBIGUOUS', {file: `environment ${env}`, available: names, retry: retry(names[0] ?? 'NAME')})
+    api = names[0]
+  }
+  for (const record of records) {
+    const found = served(record).find((a) => a.name === api)
+    if (found) return `${record.url.replace(/\/$/, '')}${found.endpoint}`
+  }
+  throw mlserveError('MLS_API_NOT_FOUND', {name: api, file: `environment ${env}`, available: names})
 }
 
 /** The endpoint of the API on the gateway; `retry` is the command line again with an API named, for the error when one must be. */

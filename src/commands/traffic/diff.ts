@@ -34,12 +34,13 @@ export default class TrafficDiff extends BaseCommand {
     tolerance: tolerance({description: 'The largest relative difference, |a−b| / max(1, |a|, |b|), between two numbers in the answers that still counts as agreement.', default: 1e-6}),
     examples: flag.count({description: 'How many disagreeing requests to show, with both answers.', default: '5'}),
     url: Flags.string({description: 'The gateway of the runtime, such as http://127.0.0.1:8888; by default the runtime on this machine that serves the splitter.'}),
+    env: flag.environmentName({description: "The environment `mlserve deploy` deployed the gateway to: its deploy record on this machine gives the gateway's URL and token.", exclusive: ['url']}),
   }
 
   async run(): Promise<TrafficDiffResult> {
     const {args, flags} = await this.parse(TrafficDiff)
     const [client, {renderDiffText}] = await Promise.all([import('../../client/traffic.js'), import('../../report/traffic-diff.js')])
-    const target = client.findSplitterTarget(args.splitter, flags.url)
+    const target = flags.env ? client.findDeployedTarget(flags.env, args.splitter) : client.findSplitterTarget(args.splitter, flags.url)
     const report = await client.diff(target, args.splitter, {tolerance: flags.tolerance, examples: flags.examples})
     this.say(renderDiffText(report, args.splitter))
     return {url: target.url, splitter: args.splitter, report}

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
+import * as flag from '../../cli/flags.js'
 import {color} from '../../cli/ui.js'
 import type {SplitterStatus} from '../../runtime/gateway/traffic-types.js'
 
@@ -27,6 +28,7 @@ export default class TrafficRollback extends BaseCommand {
 
   static override flags = {
     url: Flags.string({description: 'The gateway of the runtime, such as http://127.0.0.1:8888; by default the runtime on this machine that serves the splitter.'}),
+    env: flag.environmentName({description: "The environment `mlserve deploy` deployed the gateway to: its deploy record on this machine gives the gateway's URL and token.", exclusive: ['url']}),
     write: Flags.boolean({description: 'Also write the restored weights into the project\'s mlserve.yaml (the file the runtime was started from), keeping its comments.', default: false}),
     dir: Flags.string({description: 'With --write, the project directory or config file to write the weights into, instead of the file the runtime was started from.', dependsOn: ['write']}),
   }
@@ -34,8 +36,8 @@ export default class TrafficRollback extends BaseCommand {
   async run(): Promise<TrafficRollbackResult> {
     const {args, flags} = await this.parse(TrafficRollback)
     const [client, {configFileFor, prepareWeightsWrite}] = await Promise.all([import('../../client/traffic.js'), import('./set.js')])
-    const target = client.findSplitterTarget(args.splitter, flags.url)
-    const write = flags.write ? await prepareWeightsWrite(await configFileFor('traffic rollback', target.record?.project, flags.dir), args.splitter) : null
+    const target = flags.env ? client.findDeployedTarget(flags.env, args.splitter) : client.findSplitterTarget(args.splitter, flags.url)
+    const write = flags.write ? await prepareWeightsWrite(await configFileFor('traffic rollback', target.project ?? target.record?.project, flags.dir), args.splitter) : null
     const after = await client.rollback(target, args.splitter)
     const before = after.previous ?? {}
     const written = write ? await write(after.weights) : null

@@ -37,6 +37,7 @@ export default class TrafficRollout extends BaseCommand {
     'require-traffic': Flags.boolean({description: 'Fail, and roll back, when a step ends with fewer than --min-requests answers instead of warning.', default: false}),
     'ready-timeout': flag.durationOrZero({description: 'How long to wait before a step for the ready replicas its share needs.', default: '60s'}),
     url: Flags.string({description: 'The gateway of the runtime, such as http://127.0.0.1:8888; by default the runtime on this machine that serves the splitter.'}),
+    env: flag.environmentName({description: "The environment `mlserve deploy` deployed the gateway to: its deploy record on this machine gives the gateway's URL and token.", exclusive: ['url']}),
     dir: Flags.string({description: 'The project directory or config file: where min_replicas and the tune record are read and --write writes; by default the file the runtime was started from.'}),
     write: Flags.boolean({description: "When the rollout completes, write the final weights into the project's mlserve.yaml, keeping its comments.", default: false}),
   }
@@ -53,8 +54,8 @@ export default class TrafficRollout extends BaseCommand {
     const over = flags.steps.find((share) => share > 100)
     if (over !== undefined) throw mlserveError('MLS_INVALID_FLAG', {flag: '--steps', value: flags.steps.join(','), expected: 'comma-separated whole percentages from 1 to 100, such as 1,10,50,100'})
 
-    const target = client.findSplitterTarget(args.splitter, flags.url)
-    const configFile = flags.dir ?? target.record?.project
+    const target = flags.env ? client.findDeployedTarget(flags.env, args.splitter) : client.findSplitterTarget(args.splitter, flags.url)
+    const configFile = flags.dir ?? target.project ?? target.record?.project
     // Read the config (and check --write can write) before anything changes.
     let configMinReplicas: Record<string, number> | null = null
     let projectDir: string | null = null

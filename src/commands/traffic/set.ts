@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
+import * as flag from '../../cli/flags.js'
 import {color} from '../../cli/ui.js'
 import type {SplitterStatus} from '../../runtime/gateway/traffic-types.js'
 
@@ -37,6 +38,7 @@ export default class TrafficSet extends BaseCommand {
 
   static override flags = {
     url: Flags.string({description: 'The gateway of the runtime, such as http://127.0.0.1:8888; by default the runtime on this machine that serves the splitter.'}),
+    env: flag.environmentName({description: "The environment `mlserve deploy` deployed the gateway to: its deploy record on this machine gives the gateway's URL and token.", exclusive: ['url']}),
     write: Flags.boolean({description: 'Also write the new weights into the project\'s mlserve.yaml (the file the runtime was started from), keeping its comments.', default: false}),
     dir: Flags.string({description: 'With --write, the project directory or config file to write the weights into, instead of the file the runtime was started from.', dependsOn: ['write']}),
   }
@@ -46,10 +48,10 @@ export default class TrafficSet extends BaseCommand {
     const client = await import('../../client/traffic.js')
     // argv holds the splitter first, then the weights.
     const given = client.parseWeightArgs((argv as string[]).slice(1))
-    const target = client.findSplitterTarget(args.splitter, flags.url)
+    const target = flags.env ? client.findDeployedTarget(flags.env, args.splitter) : client.findSplitterTarget(args.splitter, flags.url)
     const current = await client.splitterStatus(target, args.splitter)
     const weights = client.completeWeights(current, given)
-    const write = flags.write ? await prepareWeightsWrite(await configFileFor('traffic set', target.record?.project, flags.dir), args.splitter) : null
+    const write = flags.write ? await prepareWeightsWrite(await configFileFor('traffic set', target.project ?? target.record?.project, flags.dir), args.splitter) : null
     const after = await client.setWeights(target, args.splitter, weights)
     const written = write ? await write(after.weights) : null
     const {renderWeightChange} = await import('../../report/traffic.js')

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
+import * as flag from '../../cli/flags.js'
 import {color} from '../../cli/ui.js'
 import type {SplitterView} from '../../report/traffic.js'
 
@@ -21,12 +22,17 @@ export default class TrafficShow extends BaseCommand {
 
   static override flags = {
     url: Flags.string({description: 'The gateway to ask, such as http://127.0.0.1:8888; by default the runtimes started on this machine.'}),
+    env: flag.environmentName({description: "The environment `mlserve deploy` deployed the gateway to: its deploy record on this machine gives the gateway's URL and token.", exclusive: ['url']}),
   }
 
   async run(): Promise<TrafficShowResult> {
     const {args, flags} = await this.parse(TrafficShow)
     const [client, report, {mlserveError}] = await Promise.all([import('../../client/traffic.js'), import('../../report/traffic.js'), import('../../errors.js')])
-    const targets = args.splitter ? [client.findSplitterTarget(args.splitter, flags.url)] : client.allTargets(flags.url)
+    const targets = flags.env
+      ? [client.findDeployedTarget(flags.env, args.splitter)]
+      : args.splitter
+        ? [client.findSplitterTarget(args.splitter, flags.url)]
+        : client.allTargets(flags.url)
     const runtimes: TrafficShowResult['runtimes'] = []
     for (const target of targets) {
       const status = await client.trafficStatus(target)
