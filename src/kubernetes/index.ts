@@ -27,7 +27,7 @@ export interface KubernetesDeployOptions {
   dryRun: boolean
   /** A directory for one YAML file per object; without it a dry run returns the multi-document YAML. */
   out?: string
-  /** The gateway sidecar's image (default: gatewayImageDefault, see below). */
+  /** The gateway sidecar's image (default $MLSERVE_K8S_GATEWAY_IMAGE, else gatewayImageDefault, see below). */
   gatewayImage?: string
   /** KEDA ScaledObject or HPA v2 (default $MLSERVE_K8S_AUTOSCALER, else keda). */
   autoscaler?: Autoscaler
@@ -84,11 +84,12 @@ export async function deployImages(project: Project, environment: Pick<Environme
   const prefix = environment.registry ? `${environment.registry}/` : ''
   const apis: Record<string, string> = {}
   for (const api of servedApis(project)) apis[api.name] = `${prefix}${api.name}:${git.version}`
-  return {apis, gateway: gatewayImage ?? gatewayImageDefault(environment)}
+  return {apis, gateway: gatewayImage ?? (process.env.MLSERVE_K8S_GATEWAY_IMAGE || gatewayImageDefault(environment))}
 }
 
 /**
- * The gateway image when none is given: REGISTRY/mlserve-gateway:MLSERVE_VERSION.
+ * The gateway image when neither the option nor $MLSERVE_K8S_GATEWAY_IMAGE
+ * names one: REGISTRY/mlserve-gateway:MLSERVE_VERSION.
  * The Swarm deploy's tag (mlserve-gateway:VERSION-HASH) hashes the base
  * image's id, which needs Docker; a dry run does not ask it, so tag and push
  * the gateway image under this name, or pass the exact one.

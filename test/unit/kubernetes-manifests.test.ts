@@ -9,7 +9,7 @@ import {parse, parseAllDocuments} from 'yaml'
 import {containerEnv, CONTAINER_PORT} from '../../src/runtime/harness/index.js'
 import {planRuntime} from '../../src/runtime/index.js'
 import {checkRemotePlan} from '../../src/runtime/plan-file.js'
-import {deployKubernetes, kubernetesManifests, resolveManifestOptions, validateManifests, type KubernetesManifest} from '../../src/kubernetes/index.js'
+import {deployImages, deployKubernetes, kubernetesManifests, resolveManifestOptions, validateManifests, type KubernetesManifest} from '../../src/kubernetes/index.js'
 import {isMlserveError} from '../../src/errors.js'
 import {IMAGES, kubernetesEnvironment, sklearnSplitterProject, type SplitterProject} from '../helpers/kubernetes.js'
 
@@ -286,6 +286,19 @@ describe('deployKubernetes --dry-run', () => {
     const version = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')).version
     assert.equal(container(deployment, 'gateway').image, `127.0.0.1:5000/mlserve-gateway:${version}`)
     assert.match(container(deployment, 'api').image, /^127\.0\.0\.1:5000\/iris:/)
+  })
+
+  test('MLSERVE_K8S_GATEWAY_IMAGE names the sidecar image when the call does not', async () => {
+    const saved = process.env.MLSERVE_K8S_GATEWAY_IMAGE
+    process.env.MLSERVE_K8S_GATEWAY_IMAGE = 'registry.example.com/infra/mlserve-gateway:0.1.0-abc123'
+    try {
+      const images = await deployImages(fixture.project, kubernetesEnvironment())
+      assert.equal(images.gateway, 'registry.example.com/infra/mlserve-gateway:0.1.0-abc123')
+      assert.equal((await deployImages(fixture.project, kubernetesEnvironment(), 'mine:1')).gateway, 'mine:1')
+    } finally {
+      if (saved === undefined) delete process.env.MLSERVE_K8S_GATEWAY_IMAGE
+      else process.env.MLSERVE_K8S_GATEWAY_IMAGE = saved
+    }
   })
 
   test('a project outside git has no image version: MLS_K8S_NO_IMAGE_VERSION', async () => {
