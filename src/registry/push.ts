@@ -66,7 +66,21 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   const target = `${registry}/${repo}`
   const reference = `${target}:${tag}`
   const info = await lookupImage(docker, options.image)
+  // A tag this push made is taken off again when the push fails, so a failed push leaves the engine as it was.
+  const tagExisted = await docker.getImage(reference).inspect().then(() => true, () => false)
   await docker.getImage(options.image).tag({repo: target, tag})
+  try {
+    return await pushTagged(options, info, retry)
+  } catch (error) {
+    if (!tagExisted) await docker.getImage(reference).remove({noprune: true}).catch(() => undefined)
+    throw error
+  }
+}
+
+async function pushTagged(options: PushOptions, info: Docker.ImageInspectInfo, retry: RetryPolicy): Promise<PushResult> {
+  const {docker, registry, repo, tag, auth} = options
+  const target = `${registry}/${repo}`
+  const reference = `${target}:${tag}`
 
   const tracker = new PushTracker()
   let attempt = 0

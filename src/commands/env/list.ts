@@ -27,9 +27,10 @@ export default class EnvList extends BaseCommand {
     if (environments.length === 0) {
       this.say(`No environments yet (${file}). Add one with \`mlserve env add NAME --engine swarm|kubernetes\`.`)
     }
+    const width = Math.max(0, ...environments.map((e) => e.name.length))
     for (const environment of environments) {
       const mark = active?.name === environment.name ? color.green('*') : ' '
-      this.say(`${mark} ${color.bold(environment.name)}  ${describeEnvironment(environment)}`)
+      this.say(`${mark} ${color.bold(environment.name.padEnd(width))}  ${describeEnvironment(environment)}`)
     }
     if (active && environments.some((e) => e.name === active.name)) this.say(color.dim(`* active (${active.source === 'MLSERVE_ENV' ? 'from MLSERVE_ENV' : 'chosen by mlserve env use'})`))
     else if (active) this.note(`MLSERVE_ENV names "${active.name}", which is not an environment: push and deploy will refuse it.`)
