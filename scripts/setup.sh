@@ -2,9 +2,10 @@
 # Installs what mlserve needs on a fresh Debian 12 machine with Node 20:
 # Debian's Python packages for the templates (PyPI is not needed), the npm
 # dependencies, and the build. Safe to run again: it skips what is there.
-# Usage: scripts/setup.sh [--with-bench] [--with-docker] [--with-redis]
+# Usage: scripts/setup.sh [--with-bench] [--with-docker] [--with-redis] [--with-registry]
 #   --with-bench adds wrk and haproxy; --with-docker the engine and debootstrap;
-#   --with-redis Debian's redis-server (the shared AsyncAPI queue's tests start their own).
+#   --with-redis Debian's redis-server (the shared AsyncAPI queue's tests start their own);
+#   --with-registry Debian's docker-registry and apache2-utils (htpasswd) for push's tests, which start their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,7 @@ for arg in "$@"; do
     --with-bench) packages+=(wrk haproxy) ;;
     --with-docker) packages+=(docker.io debootstrap) ;;
     --with-redis) packages+=(redis-server) ;;
+    --with-registry) packages+=(docker-registry apache2-utils) ;;
   esac
 done
 
