@@ -106,6 +106,25 @@ describe('mlserve push', () => {
     assert.ok(result.stderr.includes(`mlserve build --api ${api}`), result.stderr)
   })
 
+  test("without API, the project's APIs are pushed (a TrafficSplitter has no image): one not built fails with the build hint", async () => {
+    const project = mkdtempSync(join(tmpdir(), 'mlserve-push-project-'))
+    try {
+      const missing = `${api}-unbuilt`
+      writeFileSync(join(project, 'predictor.py'), PREDICTOR('p'))
+      writeFileSync(
+        join(project, 'mlserve.yaml'),
+        `- name: ${missing}\n  predictor:\n    type: python\n    path: predictor.py\n- name: split\n  kind: TrafficSplitter\n  apis:\n    - {name: ${missing}, weight: 100}\n`,
+      )
+      const result = await runCli(['push', '--dir', project, '--json'], {env})
+      assert.equal(result.exitCode, 2, result.stderr)
+      const {error} = JSON.parse(result.stdout) as {error: {code: string; suggestion: string}}
+      assert.equal(error.code, 'MLS_PUSH_NO_IMAGE')
+      assert.ok(error.suggestion.includes(`mlserve build --api ${missing}`), error.suggestion)
+    } finally {
+      rmSync(project, {recursive: true, force: true})
+    }
+  })
+
   test('the first push sends every layer and reports the digest the registry serves', async () => {
     await asBuilt(trackImage(await buildTestImage({'predictor.py': PREDICTOR('one')}, 'push')), 'v1')
     const result = await runCli(['push', api, '--json'], {env, timeout: 300_000})
