@@ -32,6 +32,8 @@ export class RemoteReplica extends EventEmitter implements Replica {
   private isReady = false
   private stopped = false
   private timer: NodeJS.Timeout | null = null
+  /** A start() still waiting for readiness: stop() settles it, since no poll follows. */
+  private abandonStart: (() => void) | null = null
   private failures = 0
   /** Times it left routing after failed checks: what a local replica's restarts say. */
   private lapses = 0
@@ -68,25 +70,26 @@ export class RemoteReplica extends EventEmitter implements Replica {
     const until = Date.now() + this.spec.readinessTimeoutMs
     return new Promise<void>((resolve, reject) => {
       let settled = false
+      const settle = (error: Error | null): void => {
+        if (settled) return
+        settled = true
+        this.abandonStart = null
+        if (error) reject(error)
+        else resolve()
+      }
+      this.abandonStart = () => settle(mlserveError('MLS_REPLICA_START_FAILED', {api: this.spec.api, replica: this.spec.index, reason: `it was stopped before ${this.origin} answered ready`}))
       const poll = async (): Promise<void> => {
         this.timer = null
-        const check = this.stopped ? null : await this.check()
-        if (this.stopped || check === null) {
-          if (!settled) reject(mlserveError('MLS_REPLICA_START_FAILED', {api: this.spec.api, replica: this.spec.index, reason: `it was stopped before ${this.origin} answered ready`}))
-          settled = true
-          return
-        }
+        const check = await this.check()
+        // stop() came meanwhile: it settled the start, and no poll follows.
+        if (this.stopped) return
         this.follow(check)
-        if (!settled && this.isReady) {
-          settled = true
-          resolve()
-        } else if (!settled && Date.now() >= until) {
-          settled = true
-          reject(mlserveError('MLS_READINESS_TIMEOUT', {api: this.spec.api, seconds: Math.round(this.spec.readinessTimeoutMs / 1000)}))
-        }
+        if (this.isReady) settle(null)
+        else if (Date.now() >= until) settle(mlserveError('MLS_READINESS_TIMEOUT', {api: this.spec.api, seconds: Math.round(this.spec.readinessTimeoutMs / 1000)}))
         this.timer = setTimeout(() => void poll(), settled ? this.checkIntervalMs : this.startIntervalMs)
       }
-      void poll()
+      if (this.stopped) this.abandonStart()
+      else void poll()
     })
   }
 
@@ -95,6 +98,7 @@ export class RemoteReplica extends EventEmitter implements Replica {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    this.abandonStart?.()
     this.setUnready('stopping')
   }
 

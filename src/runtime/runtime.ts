@@ -109,7 +109,8 @@ export class Runtime {
       token,
       control: plan.remote?.control === 'token' ? 'token' : 'loopback',
       apply: (next) => runtime!.apply(next as RuntimePlan),
-      autoscaler: (api) => runtime?.autoscaler.status(api) ?? null,
+      // A remote gateway's replica count is its engine's: its status shows no autoscaler of its own.
+      autoscaler: remote ? undefined : (api) => runtime?.autoscaler.status(api) ?? null,
       batch: (api) => (runtime?.plan ?? plan).apis.find((candidate) => candidate.name === api)?.batch,
     })
     // The port is checked before any replica starts, so a clash fails at once.

@@ -78,6 +78,8 @@ test('the first round routes the tasks found, asking tasks.<service>; a service 
   assert.equal(none.body.code, 'MLS_GATEWAY_NO_REPLICA')
   assert.equal(none.headers['retry-after'], '1')
   assert.ok(logs.some((line) => line.includes('tasks.svc-b has no tasks (ENOTFOUND)')), logs.join('\n'))
+  // The engine scales: the gateway shows no autoscaler of its own.
+  assert.deepEqual(runtime.gateway.status().map((api) => api.autoscaler), [null, null])
 })
 
 test('a new task takes traffic once ready; a vanished one is retired while the request it holds finishes', async () => {
