@@ -31,6 +31,7 @@ On a Kubernetes environment, deploy writes validated manifests (--dry-run, to --
     timeout: flag.duration({description: 'How long to wait for every service to run its new version and the gateway to be ready.', default: '5m'}),
     'health-start-period': flag.duration({description: "How long a new replica may take to load before failing health checks count (Swarm's start period); a replica still unhealthy after it fails the update, which rolls back.", default: '120s'}),
     'gateway-base-image': Flags.string({description: 'The base image of the gateway image (a glibc Debian or Ubuntu image the engine has); default $MLSERVE_GATEWAY_BASE_IMAGE, else debian:bookworm-slim.'}),
+    'gateway-image': Flags.string({description: 'Run this gateway image instead of building one (an image mlserve built earlier, such as mlserve-gateway:0.1.0-…); default $MLSERVE_GATEWAY_IMAGE, else built for this mlserve.', exclusive: ['gateway-base-image']}),
     'dry-run': Flags.boolean({description: 'Kubernetes: write the validated manifests instead of applying them.', default: false}),
     out: Flags.string({description: 'Kubernetes, with --dry-run: the directory for one YAML file per object (default: stdout).', dependsOn: ['dry-run']}),
   }
@@ -65,6 +66,7 @@ On a Kubernetes environment, deploy writes validated manifests (--dry-run, to --
       timeoutMs: flags.timeout,
       healthStartPeriodMs: flags['health-start-period'],
       gatewayBaseImage: flags['gateway-base-image'] ?? process.env.MLSERVE_GATEWAY_BASE_IMAGE ?? undefined,
+      gatewayImage: flags['gateway-image'] ?? (process.env.MLSERVE_GATEWAY_IMAGE || undefined),
     })
     for (const service of result.services) {
       const what = service.role === 'api' ? `API ${service.api}` : service.role

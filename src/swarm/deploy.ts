@@ -44,6 +44,8 @@ export interface SwarmDeployOptions {
   healthStartPeriodMs?: number
   /** The base of the gateway image (default debian:bookworm-slim). */
   gatewayBaseImage?: string
+  /** An existing gateway image to run instead of building one (mlserve's own, such as a tag an earlier deploy built). */
+  gatewayImage?: string
   /** How long spot tasks may stay unschedulable before the API is placed on on-demand nodes. */
   spotWaitMs?: number
 }
@@ -66,7 +68,8 @@ export interface SwarmDeployResult {
   services: DeployedService[]
   /** Services, configs and secrets of earlier deploys that this one no longer uses, removed. */
   removed: string[]
-  pushed: Array<{api: string; pinned: string; bytesSent: number; bytesPresent: number}>
+  /** Each image pushed to the environment's registry (api null: the gateway image). */
+  pushed: Array<{api: string | null; reference: string; pinned: string; bytesSent: number; bytesPresent: number}>
   record: string
   durationMs: number
 }
@@ -106,7 +109,7 @@ export async function deploySwarm(project: Project, environment: Environment, op
     const info = await lookupImage(docker, tag)
     if (environment.registry) {
       const result = await pushTo(docker, environment.registry, tag, api.name, log)
-      pushed.push({api: api.name, pinned: result.pinned, bytesSent: result.bytesSent, bytesPresent: result.bytesPresent})
+      pushed.push({api: api.name, reference: result.reference, pinned: result.pinned, bytesSent: result.bytesSent, bytesPresent: result.bytesPresent})
       images[api.name] = result.pinned
     } else {
       // One engine, no registry: the image id, which names this exact build (a tag can be moved).
@@ -114,11 +117,15 @@ export async function deploySwarm(project: Project, environment: Environment, op
       log(`API ${api.name} runs ${tag} (${info.Id.slice(7, 19)}), the engine's local image: no registry in environment ${environment.name}.`)
     }
   }
-  const gatewayImage = await ensureGatewayImage(docker, {baseImage: options.gatewayBaseImage ?? DEFAULT_GATEWAY_BASE_IMAGE, log})
+  const gatewayImage = options.gatewayImage
+    ? {tag: options.gatewayImage, id: (await lookupImage(docker, options.gatewayImage)).Id}
+    : await ensureGatewayImage(docker, {baseImage: options.gatewayBaseImage ?? DEFAULT_GATEWAY_BASE_IMAGE, log})
   let gateway = gatewayImage.id
   if (environment.registry) {
-    const [repo, tag] = gatewayImage.tag.split(':')
-    gateway = (await pushTo(docker, environment.registry, gatewayImage.tag, repo ?? GATEWAY_IMAGE_REPO, log, tag)).pinned
+    const [repo, tag] = gatewayImage.tag.includes(':') ? gatewayImage.tag.split(':') : [GATEWAY_IMAGE_REPO, 'latest']
+    const result = await pushTo(docker, environment.registry, gatewayImage.tag, repo.split('/').pop() ?? GATEWAY_IMAGE_REPO, log, tag)
+    pushed.push({api: null, reference: result.reference, pinned: result.pinned, bytesSent: result.bytesSent, bytesPresent: result.bytesPresent})
+    gateway = result.pinned
   }
 
   const placement = await choosePlacement(docker, environment, log)
@@ -310,6 +317,7 @@ interface WaitOptions {
 async function waitForServices(docker: Docker, objects: SwarmObjects, deployed: DeployedService[], options: WaitOptions): Promise<void> {
   const started = Date.now()
   const pendingSince = new Map<string, number>()
+  const rollbackReasons = new Map<string, string>()
   const waiting = new Set(deployed.map((d) => d.name))
   let lastProblems: string[] = []
   while (waiting.size > 0) {
@@ -319,8 +327,11 @@ async function waitForServices(docker: Docker, objects: SwarmObjects, deployed: 
       const update = service.UpdateStatus
       const fresh = update?.StartedAt !== undefined && Date.parse(update.StartedAt) >= started - 5_000
       const tasks = (await docker.listTasks({filters: {service: [name]}})) as TaskInfo[]
+      // Swarm says why it rolls back while it does (rollback_started); once completed, only that it did.
+      if (fresh && update?.State === 'rollback_started' && update.Message) rollbackReasons.set(name, update.Message)
       if (fresh && update?.State === 'rollback_completed') {
-        throw mlserveError('MLS_DEPLOY_ROLLED_BACK', {service: name, reason: update.Message ?? 'a new task failed'}, {details: failedTasks(tasks)})
+        const reason = rollbackReasons.get(name) ?? update.Message ?? 'a new task failed'
+        throw mlserveError('MLS_DEPLOY_ROLLED_BACK', {service: name, reason}, {details: await newTaskFailures(docker, tasks, started)})
       }
       if (fresh && (update?.State === 'paused' || update?.State === 'rollback_paused')) {
         throw mlserveError('MLS_DEPLOY_UPDATE_PAUSED', {service: name, state: update.State, reason: update.Message ?? ''}, {details: failedTasks(tasks)})
@@ -389,6 +400,34 @@ async function placeOnDemand(docker: Docker, objects: SwarmObjects, name: string
   }
   options.log(`${name}: no spot node could take its tasks within ${Math.round(options.spotWaitMs / 1000)}s ("no suitable node"); placing it on on-demand nodes.`)
   await docker.getService(service.ID).update({...(options.auth ? {authconfig: options.auth} : {}), _query: {version: service.Version?.Index}, _body: spec} as never)
+}
+
+/**
+ * The tasks this deploy started that ended, each with how (Swarm's state and
+ * error) and, where its container is on this engine, its last health check's
+ * output: why an update was rolled back.
+ */
+async function newTaskFailures(docker: Docker, tasks: TaskInfo[], since: number): Promise<string[]> {
+  const ended = tasks
+    .filter((t) => Date.parse(t.CreatedAt ?? '') >= since - 5_000 && t.Status?.State !== 'running' && t.DesiredState === 'shutdown')
+    .sort((a, b) => (a.CreatedAt ?? '').localeCompare(b.CreatedAt ?? ''))
+  const lines: string[] = []
+  for (const task of ended) {
+    let line = describeTask(task)
+    const container = (task.Status as {ContainerStatus?: {ContainerID?: string}} | undefined)?.ContainerStatus?.ContainerID
+    if (container) {
+      try {
+        const info = (await docker.getContainer(container).inspect()) as {State?: {Health?: {Status?: string; Log?: Array<{ExitCode?: number; Output?: string}>}}}
+        const health = info.State?.Health
+        const last = health?.Log?.at(-1)
+        if (health?.Status) line += `; health ${health.Status}${last?.Output ? ` (last check: ${last.Output.trim().split('\n').at(-1)})` : ''}`
+      } catch {
+        // on another node, or already removed: Swarm's state is all there is
+      }
+    }
+    lines.push(line)
+  }
+  return lines.length > 0 ? lines : failedTasks(tasks)
 }
 
 /** The tasks that failed, or wait, with Swarm's reason, newest first. */
