@@ -169,3 +169,10 @@ test("control 'token': a peer off loopback reads and changes the routes only wit
   assert.match(applied.body.error, /mlserve deploy/)
   assert.ok(hitsOf(tasks, '127.0.0.3', '/predict') > 0)
 })
+
+test("the system resolver gives every address of a name, and an unknown name rejects with the code read as 'no tasks'", async () => {
+  const {systemResolve} = await import('../../src/runtime/task-discovery.js')
+  assert.ok((await systemResolve('localhost')).includes('127.0.0.1'))
+  // .invalid never resolves (RFC 2606); without a DNS server the resolver may say EAI_AGAIN instead, which keeps routing as it is.
+  await assert.rejects(systemResolve('tasks.mlserve-no-such-service.invalid'), (error: NodeJS.ErrnoException) => ['ENOTFOUND', 'ENODATA', 'EAI_AGAIN'].includes(error.code ?? ''))
+})
