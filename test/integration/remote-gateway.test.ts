@@ -4,7 +4,8 @@
 // static discovery pointing at them, and the built CLI as a child process.
 // Predictions pass through with X-Mlserve-Api, admission sheds past
 // max_replica_concurrency (503 + Retry-After), the control routes take the
-// deployment's token, and SIGTERM drains a request in flight and exits 0,
+// deployment's token, a replica that dies costs no request (a refused
+// connection is placed again), and SIGTERM drains a request in flight and exits 0,
 // leaving the replicas running (their engine owns them).
 import {test, after, before} from 'node:test'
 import assert from 'node:assert/strict'
@@ -97,6 +98,19 @@ test("the control routes take the deployment's token: a change without it is ref
   // PUT /traffic is not a route (405) once authorized; without the token it is refused before that.
   assert.equal(await status(), 401)
   assert.equal(await status(`Bearer ${TOKEN}`), 405)
+})
+
+test('a replica that dies (its port refuses connections) costs no request: each is placed on the other, and the dead one leaves routing', async () => {
+  const [dead, alive] = replicas
+  dead.kill()
+  await dead.waitExit()
+  const answers = []
+  for (let i = 0; i < 10; i++) answers.push(await post(`${url}/sleeper`, {seconds: 0}))
+  assert.deepEqual(answers.map((answer) => answer.status), new Array(10).fill(200))
+  assert.deepEqual(new Set(answers.map((answer) => answer.body.pid)).size, 1, 'every answer from the live replica')
+  const origins = async () => ((await (await request(`${url}/status`)).body.json()) as {apis: Array<{replicas: Array<{origin: string; ready: boolean}>}>}).apis[0].replicas.filter((replica) => replica.ready).map((replica) => replica.origin)
+  await waitFor(async () => (await origins()).join() === `http://127.0.0.1:${alive.port}`, 'the dead replica out of routing')
+  replicas = [alive]
 })
 
 test('SIGTERM drains the request in flight, logs it, exits 0, and leaves the replicas running', async () => {
