@@ -62,6 +62,11 @@ export const remotePlanSchema = z.looseObject({
 
 /** Checks a parsed plan's shape; `source` names where it came from in the error. */
 export function checkRemotePlan(value: unknown, source: string): RuntimePlan {
+  // The driver first: a plan for another driver is the wrong plan altogether, whatever else it lacks.
+  const driver = (value as {driver?: unknown} | null)?.driver
+  if (typeof value === 'object' && value !== null && driver !== 'remote') {
+    throw mlserveError('MLS_GATEWAY_PLAN_INVALID', {source, reason: `driver: ${JSON.stringify(driver ?? null)} where 'remote' belongs (a gateway serves replicas its engine runs)`})
+  }
   const result = remotePlanSchema.safeParse(value)
   if (!result.success) {
     const [issue] = result.error.issues

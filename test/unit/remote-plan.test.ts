@@ -76,7 +76,9 @@ test('the gateway refuses a plan file that is missing, not JSON, of another driv
   }
   assert.throws(() => readRemotePlan(join(project.dir, 'absent.json')), isCode('MLS_GATEWAY_PLAN_NOT_FOUND', /absent\.json/))
   assert.throws(() => readRemotePlan(write('broken.json', '{"driver": ')), isCode('MLS_GATEWAY_PLAN_NOT_JSON', /broken\.json/))
-  assert.throws(() => readRemotePlan(write('process.json', JSON.stringify({...good, driver: 'process'}))), isCode('MLS_GATEWAY_PLAN_INVALID', /driver: the driver must be 'remote'/))
+  assert.throws(() => readRemotePlan(write('process.json', JSON.stringify({...good, driver: 'process'}))), isCode('MLS_GATEWAY_PLAN_INVALID', /driver: "process" where 'remote' belongs/))
+  assert.throws(() => readRemotePlan(write('bare.json', '{}')), isCode('MLS_GATEWAY_PLAN_INVALID', /driver: null where 'remote'/))
+  assert.throws(() => readRemotePlan(write('list.json', '[]')), isCode('MLS_GATEWAY_PLAN_INVALID'))
   assert.throws(() => readRemotePlan(write('noapis.json', JSON.stringify({...good, apis: 'a'}))), isCode('MLS_GATEWAY_PLAN_INVALID', /^.*apis: /))
   const noPort = {...good, remote: {...good.remote, discovery: {...good.remote.discovery, port: 'eighty'}}}
   assert.throws(() => readRemotePlan(write('noport.json', JSON.stringify(noPort))), isCode('MLS_GATEWAY_PLAN_INVALID', /remote\.discovery\.port/))
