@@ -131,12 +131,15 @@ function openLoop(url: string, rate: number, maxMs: number) {
     inFlight.add(p)
     void p.finally(() => inFlight.delete(p))
   }, 1000 / rate)
+  let result: {sent: number; outcomes: Record<string, number>; seconds: number} | null = null
   return {
     async stop() {
+      if (result) return result
       clearInterval(timer)
       await Promise.all(inFlight)
       agent.destroy()
-      return {sent, outcomes: Object.fromEntries(outcomes), seconds: (Date.now() - started) / 1000}
+      result = {sent, outcomes: Object.fromEntries(outcomes), seconds: (Date.now() - started) / 1000}
+      return result
     },
   }
 }
@@ -177,6 +180,11 @@ before(async () => {
 after(async () => {
   for (const envName of ['swarm-test', 'swarm-registry']) await cleanupSwarm(labels(envName)).catch(() => undefined)
   for (const tag of builtImages) await removeImage(tag).catch(() => undefined)
+  if (registry) {
+    // The tags deploy's pushes left (REGISTRY/REPO:TAG), also when a deploy failed before saying which.
+    const pushed = (await docker.listImages()).flatMap((image) => (image.RepoTags ?? []).filter((tag) => tag.startsWith(`${registry!.url}/`)))
+    for (const tag of pushed) await removeImage(tag).catch(() => undefined)
+  }
   await registry?.stop().catch(() => undefined)
   rmSync(root, {recursive: true, force: true})
 })
@@ -232,9 +240,15 @@ describe('mlserve deploy on Docker Swarm', () => {
     await build()
     const load = openLoop(`${url}/split`, 20, 180_000)
     const started = Date.now()
-    const run = await ok(['deploy', '--env', 'swarm-test', '--gateway-image', gatewayImage, '--json'])
-    const seconds = (Date.now() - started) / 1000
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    let run: CliResult
+    let seconds: number
+    try {
+      run = await ok(['deploy', '--env', 'swarm-test', '--gateway-image', gatewayImage, '--timeout', '3m', '--json'])
+      seconds = (Date.now() - started) / 1000
+      await new Promise((resolve) => setTimeout(resolve, 2_000))
+    } finally {
+      await load.stop()
+    }
     const {sent, outcomes} = await load.stop()
     const result = JSON.parse(run.stdout) as {services: Array<{role: string; action: string}>}
     assert.deepEqual(result.services.map((s) => s.action), ['updated', 'updated', 'unchanged', 'unchanged'])
@@ -252,7 +266,12 @@ describe('mlserve deploy on Docker Swarm', () => {
     builtImages.add(broken)
     const load = openLoop(`${url}/a`, 10, 180_000)
     const started = Date.now()
-    const run = await cli(['deploy', '--env', 'swarm-test', '--gateway-image', gatewayImage, '--health-start-period', '5s', '--json'])
+    let run: CliResult
+    try {
+      run = await cli(['deploy', '--env', 'swarm-test', '--gateway-image', gatewayImage, '--health-start-period', '5s', '--timeout', '3m', '--json'])
+    } finally {
+      await load.stop()
+    }
     const seconds = (Date.now() - started) / 1000
     const {sent, outcomes} = await load.stop()
     console.log(`rollback: deploy ended after ${seconds.toFixed(1)} s; ${sent} requests meanwhile: ${JSON.stringify(outcomes)}`)
@@ -296,7 +315,7 @@ describe('mlserve deploy through a registry', () => {
     const regPort = await freePort()
     const add = await runCli(['env', 'add', 'swarm-registry', '--engine', 'swarm', '--registry', registry.url, '--gateway-port', String(regPort)], {env: regEnv, cwd: dir})
     assert.equal(add.exitCode, 0, add.stderr)
-    const run = await runCli(['deploy', '--env', 'swarm-registry', '--gateway-image', gatewayImage, '--json'], {env: regEnv, cwd: dir, timeout: 400_000})
+    const run = await runCli(['deploy', '--env', 'swarm-registry', '--gateway-image', gatewayImage, '--timeout', '3m', '--json'], {env: regEnv, cwd: dir, timeout: 400_000})
     assert.equal(run.exitCode, 0, run.stdout + run.stderr)
     const result = JSON.parse(run.stdout) as {url: string; pushed: Array<{api: string | null; reference: string; pinned: string}>}
     for (const push of result.pushed) builtImages.add(push.reference)
