@@ -45,7 +45,7 @@ On a Kubernetes environment, deploy writes validated manifests (--dry-run, to --
 
     if (environment.engine === 'kubernetes') {
       const {deployKubernetes} = await import('../kubernetes/index.js')
-      const result = await deployKubernetes(project, environment, {dryRun: flags['dry-run'], out: flags.out, log})
+      const result = await deployKubernetes(project, environment, {dryRun: flags['dry-run'], out: flags.out, log, gatewayImage: flags['gateway-image'] ?? (process.env.MLSERVE_GATEWAY_IMAGE || undefined)})
       if (result.yaml !== undefined && !this.jsonEnabled()) process.stdout.write(result.yaml)
       for (const object of result.objects) this.say(`${object.kind}/${object.name}${object.file ? ` → ${object.file}` : ''}${object.status ? `: ${object.status}` : ''}`)
       return {...result, engine: 'kubernetes', env: environment.name}
