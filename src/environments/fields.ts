@@ -53,6 +53,13 @@ export function parseNodeLabel(text: string): {key: string; value: string} | und
   return {key, value}
 }
 
+/** Swarm's constraint parser takes no '/' in a node label's key (Kubernetes keys like cloud.google.com/gke-spot have one). */
+export function isSwarmLabelKey(key: string): boolean {
+  return /^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/.test(key)
+}
+
+export const SWARM_LABEL_KEY_RULE = 'KEY=VALUE whose key has only letters, digits, ".", "_" and "-" (Swarm refuses "/" in a constraint\'s label key), such as node.kind=spot'
+
 /** A Kubernetes namespace: a DNS-1123 label. */
 export function isNamespace(text: string): boolean {
   return /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(text)

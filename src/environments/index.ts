@@ -18,5 +18,5 @@ export {
 } from './store.js'
 export {configDir, credentialsFile, environmentsFile} from './paths.js'
 export {readTextIfExists, SECRET_FILE_MODE, writeSecretFileAtomic} from './secret-file.js'
-export {isEnvironmentName, parseDockerHost, parseNodeLabel, parseRegistry, registryHost} from './fields.js'
+export {isEnvironmentName, isSwarmLabelKey, parseDockerHost, parseNodeLabel, parseRegistry, registryHost, SWARM_LABEL_KEY_RULE} from './fields.js'
 export {describeEnvironment} from './describe.js'

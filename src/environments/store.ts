@@ -5,7 +5,7 @@
 // atomically (secret-file.ts).
 import {isMap, parseDocument, type Document} from 'yaml'
 import {mlserveError} from '../errors.js'
-import {isEnvironmentName, isNamespace, parseDockerHost, parseNodeLabel, parseRegistry} from './fields.js'
+import {isEnvironmentName, isNamespace, isSwarmLabelKey, parseDockerHost, parseNodeLabel, parseRegistry, SWARM_LABEL_KEY_RULE} from './fields.js'
 import {environmentsFile} from './paths.js'
 import {readTextIfExists, writeSecretFileAtomic} from './secret-file.js'
 
@@ -199,6 +199,7 @@ function fromFields(name: string, fields: unknown, fail: (reason: string) => Err
   const spotText = text('spot_label')
   const spotLabel = spotText === null ? null : parseNodeLabel(spotText)
   if (spotLabel === undefined) throw fail(`${at}.spot_label must be KEY=VALUE (found "${spotText}")`)
+  if (spotLabel && engine === 'swarm' && !isSwarmLabelKey(spotLabel.key)) throw fail(`${at}.spot_label must be ${SWARM_LABEL_KEY_RULE} (found "${spotText}")`)
   return {name, engine, registry, dockerHost, kubeconfig: text('kubeconfig'), context: text('context'), namespace, gatewayPort: port, spotLabel}
 }
 

@@ -64,6 +64,7 @@ describe('mlserve env', () => {
     assert.match(registry.suggestion, /HOST\[:PORT\]\[\/NAMESPACE\] without a scheme/)
     await fails(['env', 'add', 'x', '--engine', 'nomad'], 'MLS_INVALID_FLAG', 2)
     await fails(['env', 'add', 'x', '--engine', 'swarm', '--spot-label', 'spot'], 'MLS_INVALID_FLAG', 2)
+    await fails(['env', 'add', 'x', '--engine', 'swarm', '--spot-label', 'cloud.google.com/gke-spot=true'], 'MLS_INVALID_FLAG', 2)
     await fails(['env', 'add', 'x', '--engine', 'swarm', '--gateway-port', '0'], 'MLS_INVALID_FLAG', 2)
     const conflict = await fails(['env', 'add', 'x', '--engine', 'swarm', '--context', 'c'], 'MLS_FLAG_CONFLICT', 2)
     assert.match(conflict.message, /--context applies to kubernetes environments/)

@@ -13,6 +13,7 @@ import {
   environmentsFile,
   listEnvironments,
   parseDockerHost,
+  isSwarmLabelKey,
   parseNodeLabel,
   parseRegistry,
   removeEnvironment,
@@ -217,5 +218,9 @@ describe('field shapes', () => {
     assert.deepEqual(parseNodeLabel('node.kind=spot'), {key: 'node.kind', value: 'spot'})
     assert.equal(parseNodeLabel('=spot'), undefined)
     assert.equal(parseNodeLabel('spot'), undefined)
+    // A Kubernetes key may have a prefix; Swarm's constraint parser refuses one.
+    assert.deepEqual(parseNodeLabel('cloud.google.com/gke-spot=true'), {key: 'cloud.google.com/gke-spot', value: 'true'})
+    assert.equal(isSwarmLabelKey('cloud.google.com/gke-spot'), false)
+    assert.equal(isSwarmLabelKey('node.kind'), true)
   })
 })

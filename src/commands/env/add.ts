@@ -3,7 +3,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import * as flag from '../../cli/flags.js'
 import {color} from '../../cli/ui.js'
 import {mlserveError} from '../../errors.js'
-import {addEnvironment, DEFAULT_GATEWAY_PORT, DEFAULT_NAMESPACE, describeEnvironment, listEnvironments, useEnvironment, type Environment} from '../../environments/index.js'
+import {addEnvironment, DEFAULT_GATEWAY_PORT, DEFAULT_NAMESPACE, describeEnvironment, isSwarmLabelKey, listEnvironments, SWARM_LABEL_KEY_RULE, useEnvironment, type Environment} from '../../environments/index.js'
 
 export interface EnvAddResult {
   /** The environments file written. */
@@ -49,6 +49,10 @@ export default class EnvAdd extends BaseCommand {
     const misplaced = engine === 'swarm' ? (['kubeconfig', 'context', 'namespace'] as const) : (['docker-host', 'gateway-port'] as const)
     const reasons = misplaced.filter((name) => flags[name] !== undefined).map((name) => `--${name} applies to ${engine === 'swarm' ? 'kubernetes' : 'swarm'} environments, not --engine ${engine}`)
     if (reasons.length > 0) throw mlserveError('MLS_FLAG_CONFLICT', {command: 'env add', reasons})
+    const spot = flags['spot-label']
+    if (spot && engine === 'swarm' && !isSwarmLabelKey(spot.key)) {
+      throw mlserveError('MLS_INVALID_FLAG', {flag: '--spot-label', value: `${spot.key}=${spot.value}`, expected: SWARM_LABEL_KEY_RULE})
+    }
     const environment: Environment = {
       name: args.name,
       engine,
