@@ -17,7 +17,7 @@ import {PodDisruptionBudget} from 'kubernetes-models/policy/v1'
 import {HTTPRoute} from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1'
 import {parseCpuMillicores, parseMemoryBytes, servedApis, trafficSplitters, type Project, type RealtimeApiConfig, type TrafficSplitterConfig} from '../config/index.js'
 import type {Environment} from '../environments/index.js'
-import {planRuntime, runtimeDefaults, type RuntimePlan} from '../runtime/index.js'
+import {planRemoteGateway, type RuntimePlan} from '../runtime/index.js'
 import {APP_DIR_IN_IMAGE, CONTAINER_PORT, containerEnv} from '../runtime/harness/index.js'
 import {horizontalPodAutoscaler, scaledObject, type Autoscaler} from './autoscaling.js'
 import {
@@ -124,7 +124,7 @@ export async function kubernetesManifests(
 }
 
 /**
- * The sidecar's gateway plan: H2's planRuntime for this one API with the
+ * The sidecar's gateway plan: planRemoteGateway for this one API with the
  * remote driver, its replica the model container beside it
  * (http://127.0.0.1:8080). Each TrafficSplitter that routes to the API is
  * served by the sidecar too, as a splitter of this API alone at the
@@ -133,20 +133,7 @@ export async function kubernetesManifests(
  * splitter's path with its own model.
  */
 export async function sidecarPlan(project: Project, api: RealtimeApiConfig, splitters: TrafficSplitterConfig[]): Promise<RuntimePlan> {
-  const plan = await planRuntime(project, {
-    driver: 'remote',
-    remote: {discovery: {kind: 'static', origins: {[api.name]: [`http://127.0.0.1:${CONTAINER_PORT}`]}}, control: 'token'},
-    apis: [api.name],
-    host: '0.0.0.0',
-    port: GATEWAY_PORT,
-    timeoutMs: runtimeDefaults.timeoutMs,
-    maxBodyBytes: runtimeDefaults.maxBodyBytes,
-    readinessTimeoutMs: runtimeDefaults.readinessTimeoutMs,
-    retryAfterSeconds: runtimeDefaults.retryAfterSeconds,
-    accessLog: false,
-    // A pod's gateway writes no runtime record for `mlserve status` on this machine.
-    announce: false,
-  })
+  const plan = await planRemoteGateway(project, {discovery: {kind: 'static', origins: {[api.name]: [`http://127.0.0.1:${CONTAINER_PORT}`]}}, port: GATEWAY_PORT, apis: [api.name]})
   // The plan's paths as the image has them (the project's code is at /app there), not this machine's: the pod's
   // plan does not depend on where the project was checked out, and names no directory of the deploying user.
   const here = project.dir

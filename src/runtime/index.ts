@@ -6,7 +6,7 @@
 // state.ts (the records `mlserve status` reads), interpreter.ts (which Python),
 // and harness/index.ts (the harness's files and in-image contract, for images).
 export {runtimeDefaults} from './defaults.js'
-export {planRuntime, type ApiPlan, type ConcurrencyOverrides, type Discovery, type GatewayPlan, type PlanOptions, type RemotePlan, type RuntimePlan} from './plan.js'
+export {planRemoteGateway, planRuntime, type ApiPlan, type ConcurrencyOverrides, type Discovery, type GatewayPlan, type PlanOptions, type RemotePlan, type RuntimePlan} from './plan.js'
 export {Runtime, type RuntimeHooks, type RuntimeStatus} from './runtime.js'
 export {startRuntimeThread, type ThreadRuntime} from './thread-host.js'
 export {startReplicaUnderTest, type ReplicaUnderTest, type ReplicaUnderTestOptions} from './replica-under-test.js'

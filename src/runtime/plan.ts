@@ -135,6 +135,29 @@ export interface RuntimePlan {
 
 export {runtimeDefaults}
 
+/**
+ * The plan of a gateway whose replicas run elsewhere (a Swarm service's tasks,
+ * a pod's model container): the remote driver with the runtime's default
+ * limits, listening on every address, control by token, announced nowhere.
+ * Swarm's deploy and the Kubernetes sidecar both plan through it.
+ */
+export function planRemoteGateway(project: Project, options: {discovery: RemotePlan['discovery']; port: number; apis?: string[]}): Promise<RuntimePlan> {
+  return planRuntime(project, {
+    driver: 'remote',
+    remote: {discovery: options.discovery, control: 'token'},
+    ...(options.apis ? {apis: options.apis} : {}),
+    host: '0.0.0.0',
+    port: options.port,
+    timeoutMs: runtimeDefaults.timeoutMs,
+    maxBodyBytes: runtimeDefaults.maxBodyBytes,
+    readinessTimeoutMs: runtimeDefaults.readinessTimeoutMs,
+    retryAfterSeconds: runtimeDefaults.retryAfterSeconds,
+    accessLog: false,
+    // Its runtime record would name a machine the gateway does not run on.
+    announce: false,
+  })
+}
+
 /** Checks a project against what a run needs and decides everything that will run, before anything starts. */
 export async function planRuntime(project: Project, options: PlanOptions): Promise<RuntimePlan> {
   const all = servedApis(project)

@@ -15,7 +15,7 @@ import {servedApis, trafficSplitters, type Project} from '../config/index.js'
 import {engineMessage, newestImageOf, lookupImage} from '../docker/index.js'
 import type {Environment} from '../environments/index.js'
 import {mlserveError} from '../errors.js'
-import {planRuntime, runtimeDefaults, type RuntimePlan} from '../runtime/index.js'
+import {planRemoteGateway, type RuntimePlan} from '../runtime/index.js'
 import {exchange} from '../client/http.js'
 import {requireManager, swarmEngine, type SwarmEngine} from './engine.js'
 import {DEFAULT_GATEWAY_BASE_IMAGE, ensureGatewayImage, GATEWAY_IMAGE_REPO} from './gateway-image.js'
@@ -76,18 +76,7 @@ export interface SwarmDeployResult {
 
 /** The gateway's plan: the remote driver, dns discovery of each API's tasks, listening on every address at the environment's port. */
 export function gatewayPlanFor(project: Project, environment: Pick<Environment, 'gatewayPort'>): Promise<RuntimePlan> {
-  return planRuntime(project, {
-    driver: 'remote',
-    remote: {discovery: remoteDiscovery(project), control: 'token'},
-    host: '0.0.0.0',
-    port: environment.gatewayPort,
-    timeoutMs: runtimeDefaults.timeoutMs,
-    maxBodyBytes: runtimeDefaults.maxBodyBytes,
-    readinessTimeoutMs: runtimeDefaults.readinessTimeoutMs,
-    retryAfterSeconds: runtimeDefaults.retryAfterSeconds,
-    accessLog: false,
-    announce: false,
-  })
+  return planRemoteGateway(project, {discovery: remoteDiscovery(project), port: environment.gatewayPort})
 }
 
 export async function deploySwarm(project: Project, environment: Environment, options: SwarmDeployOptions): Promise<SwarmDeployResult> {

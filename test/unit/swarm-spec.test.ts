@@ -4,7 +4,8 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {parseProject, type Project} from '../../src/config/index.js'
-import {planRuntime, runtimeDefaults, type RuntimePlan} from '../../src/runtime/index.js'
+import type {RuntimePlan} from '../../src/runtime/index.js'
+import {gatewayPlanFor} from '../../src/swarm/deploy.js'
 import {containerEnv, HARNESS_IN_IMAGE} from '../../src/runtime/harness/index.js'
 import {
   apiHealthCheck,
@@ -58,19 +59,8 @@ const CONFIG = `
 const project: Project = parseProject(CONFIG, '/srv/My Shop_v2/mlserve.yaml')
 const environment = {name: 'prod', gatewayPort: 9123, spotLabel: {key: 'lifecycle', value: 'spot'}}
 
-async function gatewayPlan(p: Project = project): Promise<RuntimePlan> {
-  return planRuntime(p, {
-    driver: 'remote',
-    remote: {discovery: remoteDiscovery(p), control: 'token'},
-    host: '0.0.0.0',
-    port: environment.gatewayPort,
-    timeoutMs: runtimeDefaults.timeoutMs,
-    maxBodyBytes: runtimeDefaults.maxBodyBytes,
-    readinessTimeoutMs: runtimeDefaults.readinessTimeoutMs,
-    retryAfterSeconds: runtimeDefaults.retryAfterSeconds,
-    accessLog: false,
-    announce: false,
-  })
+function gatewayPlan(p: Project = project): Promise<RuntimePlan> {
+  return gatewayPlanFor(p, environment)
 }
 
 async function objects(overrides: Partial<SwarmSpecInput> = {}): Promise<SwarmObjects> {
