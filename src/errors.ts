@@ -588,6 +588,11 @@ export const errorRegistry = {
     message: (p) => `The update of ${p.service} stopped (${p.state}): ${sentence(p.reason || 'Swarm gave no reason')}`,
     suggestion: (p) => `Look at its tasks with \`mlserve deploy --status\`; \`docker service rollback ${p.service}\` returns it to the previous version, and a new deploy updates it again.`,
   }),
+  MLS_DEPLOY_NO_CAPACITY: define<{service: string; needs: string; seconds: number; rolledBack: boolean}>({
+    exitCode: 1,
+    message: (p) => `No node could reserve ${p.needs} for a new task of ${p.service} within ${p.seconds}s${p.rolledBack ? '; the update was rolled back and the previous version serves' : ''}.`,
+    suggestion: () => 'A rolling update starts each new task before its old one stops (start-first), so the nodes need one more task\'s compute.cpu and compute.mem free beside the running tasks. Lower compute.cpu/compute.mem, free or add a node, or deploy fewer APIs to this Swarm; `mlserve deploy --status` shows the tasks.',
+  }),
   MLS_DEPLOY_TIMEOUT: define<{seconds: number; waiting: string[]}>({
     exitCode: 1,
     message: (p) => `The deploy did not finish within ${p.seconds}s: still waiting for ${p.waiting.join('; ')}.`,

@@ -48,6 +48,8 @@ export interface SwarmDeployOptions {
   gatewayImage?: string
   /** How long spot tasks may stay unschedulable before the API is placed on on-demand nodes. */
   spotWaitMs?: number
+  /** How long a task may wait for CPU or memory no node has free (default 20 s). */
+  capacityWaitMs?: number
 }
 
 export interface DeployedService {
@@ -158,7 +160,7 @@ export async function deploySwarm(project: Project, environment: Environment, op
   }
 
   const deadline = started + options.timeoutMs
-  await waitForServices(docker, objects, deployed, {deadline, timeoutMs: options.timeoutMs, spotWaitMs: options.spotWaitMs ?? 30_000, log, auth, ids})
+  await waitForServices(docker, objects, deployed, {deadline, timeoutMs: options.timeoutMs, spotWaitMs: options.spotWaitMs ?? 30_000, capacityWaitMs: options.capacityWaitMs ?? 20_000, log, auth, ids})
   const url = `http://${engine.host}:${environment.gatewayPort}`
   await waitForGateway(url, {deadline, timeoutMs: options.timeoutMs})
 
@@ -290,6 +292,8 @@ interface WaitOptions {
   deadline: number
   timeoutMs: number
   spotWaitMs: number
+  /** How long a task may wait for CPU or memory no node has free before the deploy gives up on it (and rolls an update back). */
+  capacityWaitMs: number
   log: (line: string) => void
   auth: Docker.AuthConfig | undefined
   ids: Record<string, string>
@@ -348,6 +352,11 @@ async function waitForServices(docker: Docker, objects: SwarmObjects, deployed: 
           entry.placement = 'on-demand'
           pendingSince.delete(name)
         }
+      } else if (unplaceable && /insufficient resources/i.test(live.map((t) => t.Status?.Err ?? '').join(' '))) {
+        // Swarm waits forever for room that will not come: a start-first update needs one more task's reservation beside the running ones.
+        const since = pendingSince.get(name) ?? Date.now()
+        pendingSince.set(name, since)
+        if (Date.now() - since >= options.capacityWaitMs) await noCapacity(docker, name, service, fresh && update?.State === 'updating', tasks, options)
       } else {
         pendingSince.delete(name)
       }
@@ -373,6 +382,21 @@ export function canonical(template: unknown): string {
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return undefined
     return value
   })
+}
+
+/**
+ * A task no node has the reservation for: an update goes back to the previous
+ * spec (whose tasks still run and serve), and the deploy ends saying what the
+ * task needs, instead of waiting out --timeout while Swarm waits forever.
+ */
+async function noCapacity(docker: Docker, name: string, service: ServiceInfo, updating: boolean, tasks: TaskInfo[], options: WaitOptions): Promise<never> {
+  const reserved = service.Spec?.TaskTemplate.Resources?.Reservations
+  const needs = [reserved?.NanoCPUs ? `${reserved.NanoCPUs / 1e9} CPU` : null, reserved?.MemoryBytes ? `${Math.round(reserved.MemoryBytes / 2 ** 20)} MiB` : null].filter((x) => x !== null).join(' and ') || 'its resources'
+  if (updating) {
+    options.log(`${name}: no node has room for a new task (${needs}) beside the running ones; rolling the update back.`)
+    await docker.getService(service.ID).update({...(options.auth ? {authconfig: options.auth} : {}), _query: {version: service.Version?.Index, rollback: 'previous'}, _body: service.Spec} as never)
+  }
+  throw mlserveError('MLS_DEPLOY_NO_CAPACITY', {service: name, needs, seconds: Math.round(options.capacityWaitMs / 1000), rolledBack: updating}, {details: failedTasks(tasks, name)})
 }
 
 /** Spot tasks no node could take: the API's service moves to on-demand nodes (the fallback), said in the log. */

@@ -10,7 +10,7 @@
 // the after hook, even when a test fails.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -285,6 +285,29 @@ describe('mlserve deploy on Docker Swarm', () => {
     // The bad build goes, so that the newest image of a is version 2 again (a rebuild of it is all cached, and keeps its date).
     writeProject(2)
     await removeImage(broken)
+  })
+
+  test('an update no node has room for is rolled back after a short wait, saying what the new task needs', async () => {
+    // a asks for all the CPUs the node has left beside b: alone it fits, but start-first runs it beside the old a.
+    const node = ((await docker.listNodes()) as Array<{Description?: {Resources?: {NanoCPUs?: number}}}>)[0]
+    const cpus = (node.Description?.Resources?.NanoCPUs ?? 2e9) / 1e9
+    const big = `${Math.round((cpus - 0.1) * 1000)}m`
+    const config = join(dir, 'mlserve.yaml')
+    const before = readFileSync(config, 'utf8')
+    writeFileSync(config, before.replace('compute: {cpu: 100m, mem: 128Mi}', `compute: {cpu: ${big}, mem: 128Mi}`))
+    let run: CliResult
+    try {
+      run = await cli(['deploy', '--env', 'swarm-test', '--gateway-image', gatewayImage, '--timeout', '3m', '--json'])
+    } finally {
+      writeFileSync(config, before)
+    }
+    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    const error = (JSON.parse(run.stdout) as {error: {code: string; message: string}}).error
+    assert.equal(error.code, 'MLS_DEPLOY_NO_CAPACITY', error.message)
+    assert.match(error.message, new RegExp(`reserve ${cpus - 0.1} CPU and 128 MiB for a new task of mlserve-${project}-a within 20s; the update was rolled back`))
+    const service = (await docker.getService(`mlserve-${project}-a`).inspect()) as {Spec: {TaskTemplate: {Resources: {Reservations: {NanoCPUs: number}}}}}
+    assert.equal(service.Spec.TaskTemplate.Resources.Reservations.NanoCPUs, 1e8, 'the previous spec is back')
+    assert.deepEqual(JSON.parse((await post(`${url}/a`)).body), {api: 'a', version: 2})
   })
 
   test('traffic set --env changes the split on the deployed gateway', async () => {
