@@ -317,7 +317,8 @@ function apiService({api, apiPlan, project, network, labels, input, timing}: Api
   if (!image) throw new Error(`no image for API ${api.name}`)
   const replica = apiPlan.replicas[0]
   if (!replica) throw new Error(`the plan has no replica spec for API ${api.name}`)
-  const env = containerEnv(replica)
+  // The old task serves on for a few discovery rounds after SIGTERM: the gateway has stopped sending to it before it closes connections.
+  const env = {...containerEnv(replica), MLSERVE_STOP_DELAY_S: String(STOP_DELAY_MS / 1000)}
   const placement: Placement = input.environment.spotLabel === null ? 'any' : input.placement
   const serviceLabels = {...labels, [DEPLOY_LABELS.placement]: placement}
   return {
@@ -333,7 +334,7 @@ function apiService({api, apiPlan, project, network, labels, input, timing}: Api
           Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
           Labels: {...labels},
           HealthCheck: apiHealthCheck(api, timing),
-          StopGracePeriod: timing.stopGracePeriodMs * 1_000_000,
+          StopGracePeriod: (timing.stopGracePeriodMs + STOP_DELAY_MS) * 1_000_000,
         },
         Resources: taskResources(api.compute),
         RestartPolicy: restartPolicy,
@@ -470,12 +471,17 @@ export function autoscalerSettings(
 }
 
 /** The settings of the gateway's plan on Swarm: the remote driver, each API found at tasks.<its service> on the container port. */
+/** How often the gateway looks up each API's tasks (tasks.<service>). */
+export const DISCOVERY_INTERVAL_MS = 1_000
+/** How long an API task serves on after SIGTERM before it drains: three discovery rounds. */
+export const STOP_DELAY_MS = 3 * DISCOVERY_INTERVAL_MS
+
 export function remoteDiscovery(project: Project): {kind: 'dns'; services: Record<string, string>; port: number; intervalMs: number} {
   const name = projectName(project)
   return {
     kind: 'dns',
     services: Object.fromEntries(servedApis(project).map((api) => [api.name, apiServiceName(name, api.name)])),
     port: CONTAINER_PORT,
-    intervalMs: 1_000,
+    intervalMs: DISCOVERY_INTERVAL_MS,
   }
 }

@@ -4,7 +4,7 @@
 // after/afterEach hook can SIGKILL the master and every worker it reported.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {readFileSync} from 'node:fs'
-import {request as httpRequest} from 'node:http'
+import {request as httpRequest, type Agent} from 'node:http'
 import {connect, type Socket} from 'node:net'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -234,7 +234,7 @@ export interface HttpResponse {
 /** One request on a fresh connection (agent: false, so `Connection: close`). */
 export function httpCall(
   port: number,
-  opts: {method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number} = {},
+  opts: {method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number; agent?: Agent} = {},
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -244,7 +244,7 @@ export function httpCall(
         method: opts.method ?? 'POST',
         path: opts.path ?? '/predict',
         headers: opts.headers ?? {},
-        agent: false,
+        agent: opts.agent ?? false,
         timeout: opts.timeoutMs ?? 30_000,
       },
       (res) => {
@@ -270,8 +270,9 @@ export function httpCall(
   })
 }
 
-export function postJson(port: number, payload: unknown, extra: {path?: string; headers?: Record<string, string>} = {}): Promise<HttpResponse> {
+export function postJson(port: number, payload: unknown, extra: {path?: string; headers?: Record<string, string>; agent?: Agent} = {}): Promise<HttpResponse> {
   return httpCall(port, {
+    agent: extra.agent,
     path: extra.path ?? '/predict',
     headers: {'content-type': 'application/json', ...(extra.headers ?? {})},
     body: JSON.stringify(payload),

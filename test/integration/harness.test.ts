@@ -2,6 +2,7 @@
 // python3 (standard library only), real processes, real HTTP on 127.0.0.1.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
+import {Agent} from 'node:http'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -404,6 +405,27 @@ describe('harness: shutdown and health', () => {
     assert.equal(exit.code, 0)
     assert.ok(h.events.some((e) => e.event === 'stopped'))
     for (const pid of workers) assert.equal(isAlive(pid), false, `worker ${pid} outlived the master`)
+  })
+
+  it('with a stop delay, serves new requests on a kept-alive connection after SIGTERM until the delay ends, then drains', async () => {
+    const h = await startHarness({predictor: 'sleep', processes: 1, threads: 2, config: {seconds: 0.01}, extraArgs: ['--stop-delay-s', '1.5']})
+    const agent = new Agent({keepAlive: true, maxSockets: 1})
+    try {
+      assert.equal((await postJson(h.port, {tag: 'before'}, {agent})).status, 200)
+      const stopped = Date.now()
+      process.kill(h.masterPid, 'SIGTERM')
+      await waitUntil(() => h.stderr.includes('serving 1.5s more before draining'), 5_000)
+      // A gateway that has not yet learned the task is leaving still sends on its pooled connection: it is answered.
+      const during = await postJson(h.port, {tag: 'during'}, {agent})
+      assert.equal(during.status, 200)
+      assert.equal(during.json().tag, 'during')
+      assert.ok(Date.now() - stopped < 1_500, 'answered within the delay')
+      assert.equal((await h.waitExit(10_000)).code, 0)
+      assert.ok(Date.now() - stopped >= 1_500, 'the drain began only after the delay')
+      assert.match(h.stderr, /draining requests in flight/)
+    } finally {
+      agent.destroy()
+    }
   })
 
   it('drains when standard input reaches end of file (the driver went away)', async () => {

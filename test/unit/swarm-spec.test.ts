@@ -139,7 +139,7 @@ describe('swarm spec: an API service', () => {
     const a = byName(o, 'mlserve-my-shop-v2-shop-a').spec
     assert.equal(a.TaskTemplate.ContainerSpec?.Image, '127.0.0.1:5000/shop-a@sha256:' + 'a'.repeat(64))
     assert.equal(byName(o, 'mlserve-my-shop-v2-shop-b').spec.TaskTemplate.ContainerSpec?.Image, 'sha256:' + 'b'.repeat(64))
-    const expected = containerEnv(plan.apis[0].replicas[0])
+    const expected = {...containerEnv(plan.apis[0].replicas[0]), MLSERVE_STOP_DELAY_S: '3'}
     assert.deepEqual(a.TaskTemplate.ContainerSpec?.Env, Object.entries(expected).map(([k, v]) => `${k}=${v}`))
     const env = Object.fromEntries((a.TaskTemplate.ContainerSpec?.Env ?? []).map((line) => line.split(/=(.*)/s).slice(0, 2)))
     assert.equal(env.MLSERVE_PROCESSES, '2')
@@ -185,7 +185,8 @@ describe('swarm spec: an API service', () => {
     assert.deepEqual(a.UpdateConfig, {Parallelism: 1, Delay: 0, FailureAction: 'rollback', Monitor: 10_000_000_000, MaxFailureRatio: 0, Order: 'start-first'})
     assert.deepEqual(a.RollbackConfig, {Parallelism: 1, Delay: 0, FailureAction: 'pause', Monitor: 10_000_000_000, MaxFailureRatio: 0, Order: 'start-first'})
     assert.deepEqual(a.TaskTemplate.RestartPolicy, {Condition: 'any', Delay: 5_000_000_000, MaxAttempts: 0})
-    assert.equal(a.TaskTemplate.ContainerSpec?.StopGracePeriod, 30_000_000_000)
+    // The drain's 30 s after the 3 s the task serves on (MLSERVE_STOP_DELAY_S) while the gateway stops routing to it.
+    assert.equal(a.TaskTemplate.ContainerSpec?.StopGracePeriod, 33_000_000_000)
     assert.deepEqual(a.EndpointSpec, {Mode: 'dnsrr'})
   })
 

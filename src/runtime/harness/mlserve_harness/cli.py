@@ -53,6 +53,9 @@ def _build_parser():
     s.add_argument("--status-file", default=env("MLSERVE_STATUS_FILE", default=None))
     s.add_argument("--drain-timeout-s", type=float,
                    default=env("MLSERVE_DRAIN_TIMEOUT_S", default=str(DRAIN_TIMEOUT_S)))
+    s.add_argument("--stop-delay-s", type=float, default=env("MLSERVE_STOP_DELAY_S", default="0"),
+                   help="on the first stop signal, keep serving this long before draining, so that a "
+                        "load balancer that finds replicas by DNS (a Swarm gateway) stops sending first")
     s.add_argument("--no-stdin-watch", dest="watch_stdin", action="store_false",
                    default=env("MLSERVE_WATCH_STDIN", default="1") not in ("0", "false", "no"),
                    help="do not stop when standard input (a pipe) reaches end of file")

@@ -71,6 +71,8 @@ class Master:
         self.stopping = False
         self.signals_seen = 0
         self.drain_deadline = 0.0
+        # Set by the first stop signal when --stop-delay-s > 0: the time the drain begins.
+        self.leave_at = None
         self.stdin_watched = False
         self.sel = None
 
@@ -327,7 +329,14 @@ class Master:
                     first = handled_signals == 0
                     handled_signals = self.signals_seen
                     if first and handled_signals == 1:
-                        self._begin_drain("signal")
+                        if getattr(self.opts, "stop_delay_s", 0) > 0 and not self.stopping:
+                            # Serving on while whoever routes to us learns we are leaving: closing
+                            # now would reset a request sent on a kept-alive connection meanwhile.
+                            self.leave_at = time.monotonic() + self.opts.stop_delay_s
+                            self._remove_status()
+                            log(self.name, "stop signal: serving %gs more before draining" % self.opts.stop_delay_s)
+                        else:
+                            self._begin_drain("signal")
                     else:
                         log(self.name, "second stop signal: killing workers")
                         self._begin_drain("signal")
@@ -336,6 +345,12 @@ class Master:
                     break
                 now = time.monotonic()
                 timeout = 1.0
+                if self.leave_at is not None:
+                    if now >= self.leave_at:
+                        self.leave_at = None
+                        self._begin_drain("signal")
+                    else:
+                        timeout = min(timeout, self.leave_at - now)
                 for w in self.workers:
                     if w.pid == 0 and w.restart_at:
                         timeout = min(timeout, max(0.0, w.restart_at - now))
