@@ -243,6 +243,39 @@ describe('harness: concurrency', () => {
     for (const a of answers) assert.equal(a.status, 200)
     for (const c of conns) c.close()
   })
+
+  it('answers a health probe on a new connection without closing an idle one its client holds (no request crosses a close)', async () => {
+    // A gateway holds one connection per thread; a probe (its own readiness check, a kubelet's) arrives on a new one.
+    const h = await startHarness({predictor: 'echo', processes: 1, threads: 2, keepaliveS: 60})
+    const held = await Promise.all([0, 1].map(() => RawConnection.open(h.port)))
+    for (const [i, c] of held.entries()) {
+      c.write(rawPost('/predict', JSON.stringify({held: i})))
+      assert.equal((await c.readResponse(8_000)).status, 200)
+    }
+    // Both threads now hold an idle connection, well past the yield grace.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    for (const target of ['/healthz', '/healthz?probe=2']) {
+      const probe = await RawConnection.open(h.port)
+      probe.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+      const answer = await probe.readResponse(8_000)
+      assert.equal(answer.status, 200)
+      assert.deepEqual(JSON.parse(answer.body.toString()), {status: 'ready'})
+      assert.match(answer.headers.connection ?? '', /close/i)
+      assert.equal(await probe.waitClosed(5_000), true, 'the harness closes the probe connection')
+    }
+    for (const c of held) assert.equal(c.closed, false, 'a held connection was closed for the probe')
+    for (const [i, c] of held.entries()) {
+      c.write(rawPost('/predict', JSON.stringify({again: i})))
+      const answer = await c.readResponse(8_000)
+      assert.equal(answer.status, 200)
+      assert.equal(JSON.parse(answer.body.toString()).payload.again, i)
+    }
+    // Any other request on a new connection still takes an idle one's place.
+    const client = await RawConnection.open(h.port)
+    client.write(rawPost('/predict', JSON.stringify({newcomer: true})))
+    assert.equal((await client.readResponse(8_000)).status, 200)
+    for (const c of [...held, client]) c.close()
+  })
 })
 
 describe('harness: failures', () => {

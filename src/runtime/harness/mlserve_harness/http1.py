@@ -24,6 +24,8 @@ READ_TIMEOUT_S = 30  # a started request (head or body) must keep arriving
 YIELD_DEFER_S = 0.02  # an idle thread leaves a pending connection to a free thread this long
 YIELD_MAX_DEFERS = 3
 YIELD_GRACE_S = 0.05  # an idle connection is closed for a pending one only after this much idleness
+PROBE_PEEK_S = 0.05  # how long a pending connection may take to show its request before it is served as any other
+PROBE_HEAD_BYTES = 1024
 
 # MLSERVE_NO_EPOLL=1 forces the portable poll(2) path (used to test it on Linux).
 _HAS_EPOLL = hasattr(select, "epoll") and os.environ.get("MLSERVE_NO_EPOLL") != "1"
@@ -348,7 +350,49 @@ class Server:
                 except OSError:
                     bep.modify(lfd, EV_IN | EV_ONESHOT)
                 else:
-                    return new
+                    if not self._answer_probe(new):
+                        return new
+                    # A health check, answered on the side: the idle connection stays its client's.
+                    bep.modify(lfd, EV_IN | EV_ONESHOT)
+                    now = time.monotonic()
+
+    def _answer_probe(self, conn):
+        """Answers a pending connection whose request is a health check (GET or
+        HEAD /healthz) here, with Connection: close, and closes it; False, having
+        read nothing, for any other request.
+
+        Why: closing an idle keep-alive connection races with the request its
+        client may be sending on it that moment, which then fails with no
+        answer (a gateway's 502). The gateway holds one connection per thread,
+        so without this every probe of a busy replica (the gateway's own
+        readiness checks of a Swarm task, a kubelet's) would close one of them."""
+        try:
+            conn.settimeout(PROBE_PEEK_S)
+            head = conn.recv(PROBE_HEAD_BYTES, socket.MSG_PEEK)
+            end = head.find(b"\r\n\r\n")
+            method, _, rest = head.partition(b" ")
+            target = rest.partition(b" ")[0].partition(b"?")[0]
+            if end < 0 or method not in (b"GET", b"HEAD") or target != b"/healthz":
+                conn.setblocking(True)
+                return False
+        except OSError:  # socket.timeout included: nothing read, so served as any other connection
+            try:
+                conn.setblocking(True)
+            except OSError:
+                pass
+            return False
+        try:
+            conn.setblocking(True)
+            conn.recv(end + 4)
+            response = self._head(200, CT_JSON, False, b"", len(READY_BODY))
+            conn.sendall(response if method == b"HEAD" else response + READY_BODY)
+        except OSError:
+            pass  # the prober went away
+        try:
+            conn.close()
+        except OSError:
+            pass
+        return True
 
     @staticmethod
     def _has_data(fd):
