@@ -30,9 +30,13 @@ if (files.length === 0) {
 const build = spawnSync('npm', ['run', '--silent', 'build'], {stdio: 'inherit'})
 if (build.status !== 0) process.exit(build.status ?? 1)
 
+// TAP as it goes, then the failed tests listed at the end (a CI log may keep only the tail).
+const reporters = passThrough.some((flag) => flag.startsWith('--test-reporter'))
+  ? []
+  : ['--test-reporter=tap', '--test-reporter-destination=stdout', '--test-reporter=./scripts/failures-reporter.mjs', '--test-reporter-destination=stdout']
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=1200000', ...passThrough, ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=1200000', ...reporters, ...passThrough, ...files],
   {stdio: 'inherit', env: {...process.env, NO_COLOR: '1'}},
 )
 process.exit(result.status ?? 1)
