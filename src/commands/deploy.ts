@@ -44,6 +44,11 @@ On a Kubernetes environment, deploy writes validated manifests (--dry-run, to --
     const log = (line: string): void => this.say(color.dim(line))
 
     if (environment.engine === 'kubernetes') {
+      if (flags.status) {
+        const {mlserveError} = await import('../errors.js')
+        const where = `${environment.context ? `--context ${environment.context} ` : ''}-n ${environment.namespace ?? 'default'}`
+        throw mlserveError('MLS_FLAG_CONFLICT', {command: 'deploy', reasons: [`--status reads a Swarm deploy, and environment "${environment.name}" is Kubernetes: its objects carry the label app.kubernetes.io/managed-by=mlserve, so \`kubectl get deploy,pods,scaledobjects,httproutes ${where} -l app.kubernetes.io/managed-by=mlserve\` shows them`]})
+      }
       const {deployKubernetes} = await import('../kubernetes/index.js')
       const result = await deployKubernetes(project, environment, {dryRun: flags['dry-run'], out: flags.out, log, gatewayImage: flags['gateway-image'] ?? (process.env.MLSERVE_GATEWAY_IMAGE || undefined)})
       if (result.yaml !== undefined && !this.jsonEnabled()) process.stdout.write(result.yaml)

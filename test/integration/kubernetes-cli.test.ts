@@ -96,4 +96,14 @@ describe('mlserve deploy --env (kubernetes)', () => {
     assert.match(result.stderr, /MLS_K8S_NO_KUBECONFIG/)
     assert.match(result.stderr, /--dry-run/)
   })
+
+  test('deploy --status and delete are Swarm\'s: on a Kubernetes environment each says which kubectl command does it, exit 2', async () => {
+    const status = await mlserve(['deploy', fixture.dir, '--env', 'k8s', '--status'])
+    assert.equal(status.exitCode, 2, status.stderr)
+    assert.match(status.stderr, /MLS_FLAG_CONFLICT/)
+    assert.match(status.stderr, /kubectl get deploy,pods,scaledobjects,httproutes -n ml -l app\.kubernetes\.io\/managed-by=mlserve/)
+    const removed = await mlserve(['delete', fixture.dir, '--env', 'k8s'])
+    assert.equal(removed.exitCode, 2, removed.stderr)
+    assert.match(removed.stderr, /kubectl delete -f/)
+  })
 })
