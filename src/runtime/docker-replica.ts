@@ -249,7 +249,7 @@ export class DockerReplica extends ReplicaBase implements Replica {
       }
       try {
         const remaining = Math.max(250, Math.min(2_000, deadline - Date.now()))
-        const response = await request(url, {method: 'GET', headersTimeout: remaining, bodyTimeout: remaining, signal: abort.signal})
+        const response = await request(url, {method: 'GET', reset: true, headersTimeout: remaining, bodyTimeout: remaining, signal: abort.signal})
         await response.body.dump()
         if (response.statusCode >= 200 && response.statusCode < 300) return
       } catch {

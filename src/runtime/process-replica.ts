@@ -175,7 +175,7 @@ export class ProcessReplica extends ReplicaBase implements Replica {
     const url = `${this.origin}${this.spec.readinessPath}`
     while (pending() && this.running) {
       try {
-        const response = await request(url, {method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000})
+        const response = await request(url, {method: 'GET', reset: true, headersTimeout: 2_000, bodyTimeout: 2_000})
         await response.body.dump()
         if (response.statusCode >= 200 && response.statusCode < 300) {
           onReady()

@@ -148,7 +148,8 @@ export class RemoteReplica extends EventEmitter implements Replica {
   private async check(): Promise<Check> {
     const timeout = this.probeTimeoutMs
     try {
-      const response = await request(this.origin + this.spec.readinessPath, {headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout)})
+      // reset: Connection: close, so a check never holds one of the replica's threads between checks.
+      const response = await request(this.origin + this.spec.readinessPath, {reset: true, headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout)})
       await response.body.dump()
       return response.statusCode === 200 ? 'serving' : 'failing'
     } catch (error) {
