@@ -1,7 +1,7 @@
 // Conventions every command shares: --help, --json (stdout holds the result and nothing else), no stack traces.
 import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {readdirSync, mkdtempSync, rmSync, writeFileSync, mkdirSync} from 'node:fs'
+import {readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {repoRoot, runCli} from '../helpers/cli.js'
@@ -18,10 +18,19 @@ writeFileSync(join(goodProject, 'mlserve.yaml'), apiYaml())
 writeFileSync(join(goodProject, 'predictor.py'), sleepPredictor)
 after(() => rmSync(scratch, {recursive: true, force: true}))
 
-test('the CLI lists every command in its help', async () => {
+// The commands a deployed image runs (gateway, autoscaler) are hidden: internal, not the user's.
+const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {hidden?: boolean}>}
+const hidden = new Set(Object.entries(manifest.commands).filter(([, command]) => command.hidden).map(([id]) => id))
+
+test('the CLI lists every command in its help, and none of the hidden ones', async () => {
   const result = await runCli(['--help'])
   assert.equal(result.exitCode, 0)
-  for (const command of commands) assert.match(result.stdout, new RegExp(`^  ${command}\\s`, 'm'), `${command} is listed`)
+  assert.deepEqual([...hidden].sort(), ['autoscaler', 'gateway'])
+  for (const command of commands) {
+    const listed = new RegExp(`^  ${command}\\s`, 'm')
+    if (hidden.has(command)) assert.doesNotMatch(result.stdout, listed, `${command} is hidden`)
+    else assert.match(result.stdout, listed, `${command} is listed`)
+  }
 })
 
 for (const command of commands) {
