@@ -46,7 +46,7 @@ On a Kubernetes environment, deploy writes validated manifests (--dry-run, to --
     if (environment.engine === 'kubernetes') {
       if (flags.status) {
         const {mlserveError} = await import('../errors.js')
-        const where = `${environment.context ? `--context ${environment.context} ` : ''}-n ${environment.namespace ?? 'default'}`
+        const where = `${environment.context ? `--context ${environment.context} ` : ''}-n ${environment.namespace}`
         throw mlserveError('MLS_FLAG_CONFLICT', {command: 'deploy', reasons: [`--status reads a Swarm deploy, and environment "${environment.name}" is Kubernetes: its objects carry the label app.kubernetes.io/managed-by=mlserve, so \`kubectl get deploy,pods,scaledobjects,httproutes ${where} -l app.kubernetes.io/managed-by=mlserve\` shows them`]})
       }
       const {deployKubernetes} = await import('../kubernetes/index.js')

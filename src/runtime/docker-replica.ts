@@ -14,7 +14,6 @@ import {PassThrough} from 'node:stream'
 import {createInterface} from 'node:readline'
 import {randomBytes} from 'node:crypto'
 import type Docker from 'dockerode'
-import {request} from 'undici'
 import {servedApis, type Project} from '../config/index.js'
 import {mlserveError, type MlserveError} from '../errors.js'
 import {
@@ -35,6 +34,7 @@ import {
 } from '../docker/index.js'
 import {formatCpuList} from './cpus.js'
 import {CONTAINER_PORT, HARNESS_IN_IMAGE, containerEnv, eventOfLine} from './harness/index.js'
+import {checkReadiness} from './readiness-check.js'
 import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 import {ReplicaBase} from './replica-base.js'
 
@@ -247,14 +247,9 @@ export class DockerReplica extends ReplicaBase implements Replica {
           {details: this.tail.slice(-DETAIL_LINES)},
         )
       }
-      try {
-        const remaining = Math.max(250, Math.min(2_000, deadline - Date.now()))
-        const response = await request(url, {method: 'GET', reset: true, headersTimeout: remaining, bodyTimeout: remaining, signal: abort.signal})
-        await response.body.dump()
-        if (response.statusCode >= 200 && response.statusCode < 300) return
-      } catch {
-        // not listening yet (the engine's proxy resets connections until the harness listens)
-      }
+      // Not listening yet reads as unreachable (the engine's proxy resets connections until the harness listens).
+      const answer = await checkReadiness(url, Math.max(250, Math.min(2_000, deadline - Date.now())), abort.signal)
+      if (typeof answer === 'number' && answer >= 200 && answer < 300) return
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }

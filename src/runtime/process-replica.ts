@@ -6,7 +6,7 @@ import {existsSync} from 'node:fs'
 import {createInterface} from 'node:readline'
 import type {Readable, Writable} from 'node:stream'
 import {execa} from 'execa'
-import {request} from 'undici'
+import {checkReadiness} from './readiness-check.js'
 import {mlserveError, type MlserveError} from '../errors.js'
 import {formatCpuList, pinnedArgv} from './cpus.js'
 import {launchArgs, serveArgs, type HarnessEvent} from './harness/index.js'
@@ -174,15 +174,11 @@ export class ProcessReplica extends ReplicaBase implements Replica {
   private async pollReadiness(pending: () => boolean, onReady: () => void): Promise<void> {
     const url = `${this.origin}${this.spec.readinessPath}`
     while (pending() && this.running) {
-      try {
-        const response = await request(url, {method: 'GET', reset: true, headersTimeout: 2_000, bodyTimeout: 2_000})
-        await response.body.dump()
-        if (response.statusCode >= 200 && response.statusCode < 300) {
-          onReady()
-          return
-        }
-      } catch {
-        // not listening yet
+      // Not listening yet reads as unreachable.
+      const answer = await checkReadiness(url, 2_000)
+      if (typeof answer === 'number' && answer >= 200 && answer < 300) {
+        onReady()
+        return
       }
       await new Promise((resolve) => setTimeout(resolve, 100))
     }

@@ -5,8 +5,8 @@
 // going for as long as the replica is routed, so a task that turns unhealthy
 // leaves routing and comes back once it answers again.
 import {EventEmitter} from 'node:events'
-import {request} from 'undici'
 import {mlserveError} from '../errors.js'
+import {checkReadiness} from './readiness-check.js'
 import {replicaId, type Replica, type ReplicaSpec, type ReplicaStatus} from './replica.js'
 
 export interface RemoteReplicaOptions {
@@ -146,15 +146,7 @@ export class RemoteReplica extends EventEmitter implements Replica {
   }
 
   private async check(): Promise<Check> {
-    const timeout = this.probeTimeoutMs
-    try {
-      // reset: Connection: close, so a check never holds one of the replica's threads between checks.
-      const response = await request(this.origin + this.spec.readinessPath, {reset: true, headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout)})
-      await response.body.dump()
-      return response.statusCode === 200 ? 'serving' : 'failing'
-    } catch (error) {
-      const {name, code} = error as {name?: string; code?: string}
-      return name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'busy' : 'failing'
-    }
+    const answer = await checkReadiness(this.origin + this.spec.readinessPath, this.probeTimeoutMs)
+    return answer === 'busy' ? 'busy' : answer === 200 ? 'serving' : 'failing'
   }
 }

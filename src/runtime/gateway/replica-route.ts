@@ -4,10 +4,11 @@
 // is not routable, and the requests waiting on it are evicted at once so the
 // exchange can place them on another replica. Between a failed connection and
 // its driver noticing anything, a health probe decides (see suspect()).
-import {Pool, request} from 'undici'
+import {Pool} from 'undici'
 import {AdmissionController} from '../admission.js'
 import type {ReplicaGaugeSource, RequestObserver, RuntimeMetrics} from '../metrics.js'
 import type {Replica} from '../replica.js'
+import {checkReadiness} from '../readiness-check.js'
 import type {ApiFigureRecorder} from './figures.js'
 
 /** How long a health probe of a suspect replica may take, and the pause between probes of a down one. */
@@ -134,13 +135,6 @@ export class ReplicaRoute {
 }
 
 async function probeHealth(url: string): Promise<Health> {
-  try {
-    // reset: Connection: close, so the probe does not keep one of the replica's threads afterwards.
-    const response = await request(url, {reset: true, headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS)})
-    await response.body.dump()
-    return response.statusCode === 200 ? 'alive' : 'dead'
-  } catch (error) {
-    const {name, code} = error as {name?: string; code?: string}
-    return name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'busy' : 'dead'
-  }
+  const answer = await checkReadiness(url, PROBE_TIMEOUT_MS)
+  return answer === 'busy' ? 'busy' : answer === 200 ? 'alive' : 'dead'
 }

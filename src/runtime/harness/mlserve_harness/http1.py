@@ -26,6 +26,7 @@ YIELD_MAX_DEFERS = 3
 YIELD_GRACE_S = 0.05  # an idle connection is closed for a pending one only after this much idleness
 PROBE_PEEK_S = 0.05  # how long a pending connection may take to show its request before it is served as any other
 PROBE_HEAD_BYTES = 1024
+HEALTH_PATH = b"/healthz"
 
 # MLSERVE_NO_EPOLL=1 forces the portable poll(2) path (used to test it on Linux).
 _HAS_EPOLL = hasattr(select, "epoll") and os.environ.get("MLSERVE_NO_EPOLL") != "1"
@@ -369,20 +370,19 @@ class Server:
         try:
             conn.settimeout(PROBE_PEEK_S)
             head = conn.recv(PROBE_HEAD_BYTES, socket.MSG_PEEK)
-            end = head.find(b"\r\n\r\n")
-            method, _, rest = head.partition(b" ")
-            target = rest.partition(b" ")[0].partition(b"?")[0]
-            if end < 0 or method not in (b"GET", b"HEAD") or target != b"/healthz":
-                conn.setblocking(True)
-                return False
-        except OSError:  # socket.timeout included: nothing read, so served as any other connection
+        except OSError:  # socket.timeout included: nothing arrived in time
+            head = b""
+        finally:
             try:
                 conn.setblocking(True)
             except OSError:
                 pass
+        end = head.find(b"\r\n\r\n")
+        method, _, rest = head.partition(b" ")
+        target = rest.partition(b" ")[0].partition(b"?")[0]
+        if end < 0 or method not in (b"GET", b"HEAD") or target != HEALTH_PATH:
             return False
         try:
-            conn.setblocking(True)
             conn.recv(end + 4)
             response = self._head(200, CT_JSON, False, b"", len(READY_BODY))
             conn.sendall(response if method == b"HEAD" else response + READY_BODY)
@@ -524,7 +524,7 @@ class Server:
                     status, ctype, out = 405, CT_JSON, error_body("method %s not allowed on %s" % (
                         method.decode("latin-1"), path.decode("latin-1")))
                     extra = self.allow_predict
-            elif path == b"/healthz":
+            elif path == HEALTH_PATH:
                 if method == b"GET" or method == b"HEAD":
                     status, ctype, out = 200, CT_JSON, READY_BODY
                 else:
